@@ -1,0 +1,163 @@
+//! The command line: flags named after autocannon's, parsed with clap, resolved into a
+//! [`Plan`](crate::plan::Plan), and the process entry point that maps outcomes to exit codes.
+
+mod parse;
+mod resolve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::exit;
+
+use crate::plan::UsageError;
+
+/// Load-test an HTTP server: autocannon's flags, wrk2's latency rules.
+#[derive(Debug, Parser)]
+#[command(name = "harness", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// The URL to load: http:// or https://, e.g. http://localhost:3030/
+    #[arg(value_name = "URL")]
+    pub url: String,
+
+    /// Number of concurrent connections.
+    #[arg(short, long, default_value = "10", value_parser = parse::positive)]
+    pub connections: u64,
+
+    /// How long to measure: seconds, or with a unit (30, 30s, 500ms, 2m). Default 10 s.
+    #[arg(short, long, value_parser = parse::duration, conflicts_with = "amount")]
+    pub duration: Option<Duration>,
+
+    /// Send this many requests in total instead of running for a duration.
+    #[arg(short, long, value_name = "N", value_parser = parse::positive)]
+    pub amount: Option<u64>,
+
+    /// Requests in flight per connection (HTTP/1.1 pipelining, or HTTP/2 streams).
+    #[arg(short, long, default_value = "1", value_parser = parse::positive)]
+    pub pipelining: u64,
+
+    /// Open model: total requests per second, each latency measured from its planned send time.
+    #[arg(short = 'R', long, value_name = "REQ/S", value_parser = parse::rate)]
+    pub rate: Option<f64>,
+
+    /// HTTP method.
+    #[arg(short, long, default_value = "GET", value_parser = parse::method)]
+    pub method: String,
+
+    /// Request header 'Name: value'; repeat for several.
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse::header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Request body.
+    #[arg(short, long, conflicts_with = "input")]
+    pub body: Option<String>,
+
+    /// Read the request body from this file.
+    #[arg(short, long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+
+    /// Per-request timeout: seconds or with a unit. A timed-out request's connection reconnects.
+    #[arg(short, long, default_value = "10", value_parser = parse::duration)]
+    pub timeout: Duration,
+
+    /// Worker threads [default: the number of CPU cores].
+    #[arg(short, long, value_parser = parse::positive)]
+    pub workers: Option<u64>,
+
+    /// Stop the run after this many errors.
+    #[arg(short = 'B', long, value_name = "N", value_parser = parse::positive)]
+    pub bailout: Option<u64>,
+
+    /// Print the result as one JSON document on stdout (no tables, no progress bar).
+    #[arg(short, long)]
+    pub json: bool,
+
+    /// Print the full latency percentile table.
+    #[arg(short, long)]
+    pub latency: bool,
+
+    /// Do not show the progress bar.
+    #[arg(short, long)]
+    pub no_progress: bool,
+
+    /// Send load for this long before measuring (not recorded).
+    #[arg(long, value_name = "DURATION", value_parser = parse::duration)]
+    pub warmup: Option<Duration>,
+
+    /// Use HTTP/2 (ALPN over https, prior knowledge over http).
+    #[arg(long)]
+    pub http2: bool,
+
+    /// Accept any TLS certificate.
+    #[arg(long, conflicts_with = "cacert")]
+    pub insecure: bool,
+
+    /// Trust the CA certificates in this PEM file, besides the system's.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+
+    /// Connect to this Unix socket; the URL still gives the Host header and path.
+    #[arg(short = 'S', long, value_name = "PATH")]
+    pub socket_path: Option<PathBuf>,
+}
+
+/// Runs the program and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(clap_exit(err)),
+    };
+    let plan = match resolve::plan(cli) {
+        Ok(plan) => plan,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match crate::run(plan) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(err_code(&err))
+        }
+    }
+}
+
+/// Usage errors found late (the open-file limit) still exit with the usage code.
+fn err_code(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        exit::USAGE
+    } else {
+        exit::FAILURE
+    }
+}
+
+/// Prints help and version as clap does; every other clap error as one line.
+fn clap_exit(err: clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            exit::OK
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see 'harness --help')");
+            exit::USAGE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,277 @@
+//! Resolves parsed flags into a validated [`Plan`]: checks that the flags agree, reads the
+//! body and CA files, resolves the host. Every failure is a one-line [`UsageError`] naming the
+//! flag and the fix; nothing is sent before this succeeds.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use super::Cli;
+use crate::plan::{LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TlsPlan, UsageError};
+
+macro_rules! usage {
+    ($($arg:tt)*) => { UsageError(format!($($arg)*)) };
+}
+
+/// The default measured duration, as autocannon's.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
+/// Turns flags into a plan, or says which flag is wrong and how to fix it.
+pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
+    let target = target(&cli)?;
+    let connections = usize::try_from(cli.connections)
+        .map_err(|_| usage!("--connections {} is too large", cli.connections))?;
+    let stop = match (cli.amount, cli.duration) {
+        (Some(amount), _) if amount < cli.connections => {
+            return Err(usage!(
+                "--amount {amount} is smaller than --connections {}: lower -c or raise -a",
+                cli.connections
+            ))
+        }
+        (Some(amount), _) => Stop::Amount(amount),
+        (None, Some(duration)) if duration.is_zero() => {
+            return Err(usage!("--duration must be longer than 0; e.g. -d 10"))
+        }
+        (None, duration) => Stop::After(duration.unwrap_or(DEFAULT_DURATION)),
+    };
+    if cli.timeout.is_zero() {
+        return Err(usage!("--timeout must be longer than 0; e.g. -t 10"));
+    }
+    let pipelining = usize::try_from(cli.pipelining.min(1 << 16)).unwrap_or(1);
+    if cli.pipelining > 1024 {
+        return Err(usage!(
+            "--pipelining {} is too deep; use at most 1024",
+            cli.pipelining
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cli
+        .workers
+        .map_or(cores, |w| usize::try_from(w).unwrap_or(cores))
+        .min(connections);
+    let request = request(&cli, &target)?;
+    let tls = tls(&cli)?;
+    let url = display_url(&cli.url);
+    let stdout_tty = std::io::stdout().is_terminal();
+    let output = OutputPlan {
+        json: cli.json,
+        latency_table: cli.latency,
+        progress: !cli.no_progress && !cli.json && std::io::stderr().is_terminal(),
+        color: stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let load = LoadPlan {
+        url,
+        target,
+        request,
+        connections,
+        pipelining,
+        stop,
+        warmup: cli.warmup.unwrap_or(Duration::ZERO),
+        rate: cli.rate,
+        timeout: cli.timeout,
+        workers,
+        bailout: cli.bailout,
+        http2: cli.http2,
+        tls,
+    };
+    Ok(Plan { load, output })
+}
+
+/// Parses and checks the URL and resolves its host (unless a Unix socket is given).
+fn target(cli: &Cli) -> Result<Target, UsageError> {
+    let uri: http::Uri = cli.url.parse().map_err(|_| {
+        usage!(
+            "URL '{}' is not valid; write it like http://localhost:3030/",
+            display_url(&cli.url)
+        )
+    })?;
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        Some(other) => {
+            return Err(usage!(
+                "URL scheme '{other}' is not supported; use http:// or https://"
+            ))
+        }
+        None => {
+            return Err(usage!(
+                "URL '{}' has no scheme; write it like http://{}",
+                cli.url,
+                cli.url
+            ))
+        }
+    };
+    let authority = uri
+        .authority()
+        .ok_or_else(|| usage!("URL '{}' has no host", cli.url))?;
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    if host.is_empty() {
+        return Err(usage!("URL '{}' has no host", cli.url));
+    }
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    let addrs = match &cli.socket_path {
+        Some(_) => Vec::new(),
+        None => resolve(host, port)?,
+    };
+    let authority = authority.as_str().rsplit('@').next().unwrap_or_default();
+    Ok(Target {
+        tls,
+        host: host.to_string(),
+        authority: authority.to_string(),
+        path,
+        addrs,
+        socket_path: cli.socket_path.clone(),
+    })
+}
+
+fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UsageError> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|err| usage!("could not resolve host '{host}': {err}; check the URL"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(usage!("host '{host}' has no addresses; check the URL"));
+    }
+    Ok(addrs)
+}
+
+/// Builds the request spec: method, headers, and the body from -b or -i.
+fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
+    let body = match (&cli.body, &cli.input) {
+        (Some(body), _) => Bytes::from(body.clone().into_bytes()),
+        (None, Some(path)) => std::fs::read(path).map(Bytes::from).map_err(|err| {
+            usage!(
+                "--input: could not read body file '{}': {err}",
+                path.display()
+            )
+        })?,
+        (None, None) => Bytes::new(),
+    };
+    if cli.http2
+        && cli
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
+    {
+        return Err(usage!(
+            "--header: 'Connection' is not allowed with --http2; remove it"
+        ));
+    }
+    let _ = target;
+    Ok(RequestSpec {
+        method: cli.method.clone(),
+        headers: cli.headers.clone(),
+        body,
+    })
+}
+
+/// Reads the CA file now so that a bad file stops the run before anything is sent.
+fn tls(cli: &Cli) -> Result<TlsPlan, UsageError> {
+    let mut roots = Vec::new();
+    if let Some(path) = &cli.cacert {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+            .map_err(|err| {
+                usage!(
+                    "--cacert: could not read certificates from '{}': {err}",
+                    path.display()
+                )
+            })?;
+        if certs.is_empty() {
+            return Err(usage!(
+                "--cacert: '{}' holds no PEM certificate; give a file with -----BEGIN CERTIFICATE-----",
+                path.display()
+            ));
+        }
+        roots = certs;
+    }
+    Ok(TlsPlan {
+        insecure: cli.insecure,
+        extra_roots: roots,
+    })
+}
+
+/// The URL without any `user:password@` part, which must never be printed or saved.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("harness").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_match_autocannon() {
+        let plan = plan(cli(&["http://127.0.0.1:3030"])).unwrap();
+        assert_eq!(plan.load.connections, 10);
+        assert_eq!(plan.load.pipelining, 1);
+        assert_eq!(plan.load.stop, Stop::After(Duration::from_secs(10)));
+        assert_eq!(plan.load.timeout, Duration::from_secs(10));
+        assert_eq!(plan.load.target.path, "/");
+        assert_eq!(plan.load.target.authority, "127.0.0.1:3030");
+    }
+
+    #[test]
+    fn amount_below_connections_names_both_flags() {
+        let err = plan(cli(&["-c", "10", "-a", "5", "http://127.0.0.1:1"])).unwrap_err();
+        assert!(
+            err.0.contains("--amount") && err.0.contains("--connections"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsupported_scheme_is_refused() {
+        let err = plan(cli(&["ftp://127.0.0.1/x"])).unwrap_err();
+        assert!(err.0.contains("http://"), "{err}");
+    }
+
+    #[test]
+    fn missing_body_file_names_the_flag_and_file() {
+        let err = plan(cli(&["-i", "/nonexistent/body.json", "http://127.0.0.1:1"])).unwrap_err();
+        assert!(
+            err.0.contains("--input") && err.0.contains("body.json"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn workers_never_exceed_connections() {
+        let plan = plan(cli(&["-c", "1", "-w", "8", "http://127.0.0.1:1"])).unwrap();
+        assert_eq!(plan.load.workers, 1);
+    }
+
+    #[test]
+    fn credentials_are_removed_from_the_displayed_url() {
+        assert_eq!(
+            display_url("http://user:secret@localhost:3000/a?b=c@d"),
+            "http://localhost:3000/a?b=c@d"
+        );
+        assert_eq!(display_url("http://localhost/x"), "http://localhost/x");
+    }
+}

@@ -1,0 +1,26 @@
+//! harness: load-test an HTTP server and profile it at the same time.
+//!
+//! # Layout
+//!
+//! A run flows through one folder per stage:
+//!
+//! - [`cli`]: parses the command line (clap) and resolves it into a [`plan::Plan`]; the only
+//!   place that knows about clap. Owns the process exit codes ([`exit`]).
+//! - [`plan`]: the plain, validated description of a run that every later stage reads.
+//! - [`load`]: the load generator. Worker threads, each with a single-threaded tokio runtime,
+//!   drive connections (raw HTTP/1.1 with pipelining, or HTTP/2 through hyper), pace them
+//!   (closed loop or fixed rate) and record latency into HdrHistograms. Hands a
+//!   [`load::LoadOutcome`] to `report`.
+//! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
+//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, progress.
+//!
+//! Stages still to come (see the issues): `scenario`, `target`, `sample`, `analyse`.
+
+pub mod cli;
+pub mod exit;
+pub mod load;
+pub mod plan;
+pub mod report;
+mod run;
+
+pub use run::run;

@@ -1,0 +1,197 @@
+//! HTTP/2 through hyper's client connection: one TCP (or TLS) connection per `--connections`,
+//! up to `--pipelining` concurrent streams on it, each a loop paced by the connection's
+//! shared [`Pacer`]. Unlike HTTP/1.1, a timed-out request only resets its own stream; the
+//! connection is reopened when it fails as a whole.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http2::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use tokio::time::Instant;
+
+use super::connect::Stream;
+use super::pacer::Pacer;
+use super::recorder::ErrorKind;
+use super::{SessionEnd, Worker};
+
+/// Spawns hyper's background tasks on the worker's single-threaded `LocalSet`.
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F> hyper::rt::Executor<F> for LocalExec
+where
+    F: Future + 'static,
+{
+    fn execute(&self, future: F) {
+        tokio::task::spawn_local(future);
+    }
+}
+
+/// The request as hyper wants it, built once per worker.
+pub struct H2Request {
+    uri: http::Uri,
+    method: http::Method,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl H2Request {
+    /// Builds the request from the plan; fails only on values clap already checked.
+    pub fn new(plan: &crate::plan::LoadPlan) -> anyhow::Result<H2Request> {
+        let scheme = if plan.target.tls { "https" } else { "http" };
+        let uri: http::Uri =
+            format!("{scheme}://{}{}", plan.target.authority, plan.target.path).parse()?;
+        let method = http::Method::from_bytes(plan.request.method.as_bytes())?;
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &plan.request.headers {
+            if name.eq_ignore_ascii_case("host") {
+                continue;
+            }
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes())?,
+                http::HeaderValue::from_str(value)?,
+            );
+        }
+        Ok(H2Request {
+            uri,
+            method,
+            headers,
+            body: plan.request.body.clone(),
+        })
+    }
+
+    fn build(&self) -> http::Request<Full<Bytes>> {
+        let mut request = http::Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
+}
+
+/// Drives one HTTP/2 connection until it fails or the run wants no more requests.
+pub async fn session(
+    worker: &Rc<Worker>,
+    request: &Arc<H2Request>,
+    stream: Stream,
+    pacer: &mut Pacer,
+) -> SessionEnd {
+    let handshake = http2::Builder::new(LocalExec).handshake(TokioIo::new(stream));
+    let (sender, connection) = match handshake.await {
+        Ok(parts) => parts,
+        Err(err) => {
+            worker.fail(ErrorKind::InvalidResponse, None, Instant::now(), || {
+                format!("HTTP/2 handshake failed: {err}")
+            });
+            return SessionEnd::Reconnect;
+        }
+    };
+    let driver = tokio::task::spawn_local(connection);
+    let shared = Rc::new(RefCell::new(pacer.clone()));
+    let streams: Vec<_> = (0..worker.plan.pipelining)
+        .map(|_| {
+            tokio::task::spawn_local(stream_loop(
+                worker.clone(),
+                request.clone(),
+                sender.clone(),
+                shared.clone(),
+            ))
+        })
+        .collect();
+    let mut end = SessionEnd::Done;
+    for stream in streams {
+        if let Ok(SessionEnd::Reconnect) = stream.await {
+            end = SessionEnd::Reconnect;
+        }
+    }
+    driver.abort();
+    *pacer = shared.borrow().clone();
+    end
+}
+
+/// One stream slot: sends a request when the pacer allows, waits for the whole response.
+async fn stream_loop(
+    worker: Rc<Worker>,
+    request: Arc<H2Request>,
+    mut sender: SendRequest<Full<Bytes>>,
+    pacer: Rc<RefCell<Pacer>>,
+) -> SessionEnd {
+    loop {
+        let now = Instant::now();
+        let due = pacer.borrow().due();
+        if let Some(due) = due.filter(|&due| due > now) {
+            tokio::time::sleep_until(due).await;
+            continue;
+        }
+        if !worker.budget.claim(now) {
+            return SessionEnd::Done;
+        }
+        let planned = pacer.borrow_mut().take(now);
+        {
+            let mut rec = worker.rec.borrow_mut();
+            rec.note_lateness(planned, now);
+            rec.sent(1, now);
+        }
+        if sender.ready().await.is_err() {
+            worker.fail(ErrorKind::Closed, Some(now), Instant::now(), || {
+                "the HTTP/2 connection closed".to_string()
+            });
+            return SessionEnd::Reconnect;
+        }
+        let exchange = async {
+            let response = sender.send_request(request.build()).await?;
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut bytes = 0u64;
+            while let Some(frame) = body.frame().await {
+                if let Some(data) = frame?.data_ref() {
+                    bytes += data.len() as u64;
+                }
+            }
+            Ok::<_, hyper::Error>((status, bytes))
+        };
+        match tokio::time::timeout(worker.plan.timeout, exchange).await {
+            Ok(Ok((status, bytes))) => {
+                worker
+                    .rec
+                    .borrow_mut()
+                    .response(planned, now, Instant::now(), status, bytes);
+            }
+            Ok(Err(err)) => {
+                let kind = hyper_error_kind(&err);
+                worker.fail(kind, Some(now), Instant::now(), || err.to_string());
+                if sender.is_closed() {
+                    return SessionEnd::Reconnect;
+                }
+            }
+            Err(_) => {
+                // Dropping the exchange resets just this stream; the others go on.
+                worker.fail(ErrorKind::Timeout, Some(now), Instant::now(), || {
+                    "no response within --timeout".to_string()
+                });
+            }
+        }
+    }
+}
+
+fn hyper_error_kind(err: &hyper::Error) -> ErrorKind {
+    if err.is_parse() || err.is_user() {
+        return ErrorKind::InvalidResponse;
+    }
+    if err.is_closed() || err.is_incomplete_message() || err.is_canceled() {
+        return ErrorKind::Closed;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            return ErrorKind::of_io(io);
+        }
+        source = inner.source();
+    }
+    ErrorKind::Other
+}

@@ -1,0 +1,373 @@
+//! The load generator. [`run`] starts one OS thread per worker, each with a single-threaded
+//! tokio runtime driving its share of the connections, and merges what they record into a
+//! [`LoadOutcome`]. The control thread aggregates per-second reports (for the progress bar and
+//! the time series), handles Ctrl-C and bailout, and hands the outcome to `report`.
+
+mod connect;
+mod http1;
+mod http2;
+mod limits;
+mod pacer;
+pub mod recorder;
+pub mod response;
+pub mod series;
+
+use std::cell::RefCell;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::LocalSet;
+use tokio::time::Instant;
+
+use crate::plan::{LoadPlan, Stop};
+use connect::Connector;
+use http1::WireRequest;
+use http2::H2Request;
+use pacer::{Budget, Pacer};
+use recorder::{ErrorKind, Recorder, Totals, WorkerMessage};
+use series::{SeriesBuilder, SeriesPoint};
+
+/// Pause after a failed connection attempt, so a refusing server is not hammered in a loop.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Why the load ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The duration elapsed or the amount was sent.
+    Completed,
+    /// Ctrl-C.
+    Interrupted,
+    /// `--bailout` errors were reached.
+    BailedOut,
+}
+
+/// Everything the load generator measured.
+#[derive(Debug)]
+pub struct LoadOutcome {
+    /// Wall-clock time the measured window opened.
+    pub started: SystemTime,
+    /// Length of the measured window.
+    pub elapsed: Duration,
+    /// All workers' totals merged.
+    pub totals: Totals,
+    /// Requests still in flight when the load stopped (not counted anywhere else).
+    pub unfinished: u64,
+    /// One point per second of the measured window.
+    pub series: Vec<SeriesPoint>,
+    /// Why the load ended.
+    pub stop: StopReason,
+}
+
+/// Runs the load described by `plan`, calling `on_second` as each second completes.
+pub fn run(
+    plan: &LoadPlan,
+    mut on_second: impl FnMut(&SeriesPoint),
+) -> anyhow::Result<LoadOutcome> {
+    limits::ensure_open_files(plan.connections, plan.workers)?;
+    let seed = Seed {
+        plan: Arc::new(plan.clone()),
+        connector: Connector::new(plan)?,
+        wire: Arc::new(WireRequest::new(plan)),
+        h2: if plan.http2 {
+            Some(Arc::new(
+                H2Request::new(plan).context("could not build the HTTP/2 request")?,
+            ))
+        } else {
+            None
+        },
+        shared: Arc::new(Shared::new(plan.bailout)),
+        remaining: match plan.stop {
+            Stop::Amount(amount) => Some(Arc::new(AtomicU64::new(amount))),
+            Stop::After(_) => None,
+        },
+    };
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the control runtime")?;
+    control.block_on(async {
+        let start = Instant::now();
+        let started = SystemTime::now() + plan.warmup;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut threads = Vec::with_capacity(plan.workers);
+        for id in 0..plan.workers {
+            let seed = seed.clone();
+            let tx = tx.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("harness-worker-{id}"))
+                .spawn(move || worker_thread(id, seed, start, tx))
+                .context("could not start a worker thread")?;
+            threads.push(thread);
+        }
+        drop(tx);
+        let mut series = SeriesBuilder::new(plan.workers);
+        let mut totals: Option<Totals> = None;
+        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
+        let mut interrupted = false;
+        loop {
+            tokio::select! {
+                message = rx.recv() => match message {
+                    Some(WorkerMessage::Second(report)) => {
+                        if let Some(point) = series.add(report) {
+                            on_second(point);
+                        }
+                    }
+                    Some(WorkerMessage::Done(worker_totals)) => match &mut totals {
+                        Some(totals) => totals.merge(&worker_totals),
+                        None => totals = Some(*worker_totals),
+                    },
+                    None => break,
+                },
+                _ = &mut ctrl_c, if !interrupted => {
+                    interrupted = true;
+                    seed.shared.stop.trigger(StopReason::Interrupted);
+                    // A second Ctrl-C while workers wind down leaves at once.
+                    tokio::spawn(async {
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+                        }
+                    });
+                }
+            }
+        }
+        for thread in threads {
+            if thread.join().is_err() {
+                anyhow::bail!("a worker thread panicked");
+            }
+        }
+        let totals = totals.context("no worker reported its totals")?;
+        let series = series.finish();
+        let elapsed = series.iter().map(|p| p.covered).sum();
+        Ok(LoadOutcome {
+            started,
+            elapsed,
+            unfinished: totals.unfinished,
+            totals,
+            series,
+            stop: seed.shared.stop.reason().unwrap_or(StopReason::Completed),
+        })
+    })
+}
+
+/// What every worker thread starts from.
+#[derive(Clone)]
+struct Seed {
+    plan: Arc<LoadPlan>,
+    connector: Connector,
+    wire: Arc<WireRequest>,
+    h2: Option<Arc<H2Request>>,
+    shared: Arc<Shared>,
+    remaining: Option<Arc<AtomicU64>>,
+}
+
+/// State shared by all workers: the stop signal and the error count for `--bailout`.
+struct Shared {
+    stop: StopSignal,
+    errors: AtomicU64,
+    bailout: Option<u64>,
+}
+
+impl Shared {
+    fn new(bailout: Option<u64>) -> Shared {
+        Shared {
+            stop: StopSignal::default(),
+            errors: AtomicU64::new(0),
+            bailout,
+        }
+    }
+
+    fn count_error(&self) {
+        if let Some(bailout) = self.bailout {
+            if self.errors.fetch_add(1, Ordering::Relaxed) + 1 >= bailout {
+                self.stop.trigger(StopReason::BailedOut);
+            }
+        }
+    }
+}
+
+/// A one-shot stop that any thread can trigger and every worker runtime can await.
+#[derive(Default)]
+struct StopSignal {
+    reason: AtomicU8,
+    notify: Notify,
+}
+
+impl StopSignal {
+    fn trigger(&self, reason: StopReason) {
+        let code = match reason {
+            StopReason::Completed => return,
+            StopReason::Interrupted => 1,
+            StopReason::BailedOut => 2,
+        };
+        if self
+            .reason
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.notify.notify_waiters();
+        }
+    }
+
+    fn reason(&self) -> Option<StopReason> {
+        match self.reason.load(Ordering::Acquire) {
+            1 => Some(StopReason::Interrupted),
+            2 => Some(StopReason::BailedOut),
+            _ => None,
+        }
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            let mut notified = pin!(notified);
+            notified.as_mut().enable();
+            if self.reason().is_some() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One worker thread's state, shared by its connections.
+pub(crate) struct Worker {
+    plan: Arc<LoadPlan>,
+    rec: RefCell<Recorder>,
+    budget: Budget,
+    connector: Connector,
+    wire: Arc<WireRequest>,
+    h2: Option<Arc<H2Request>>,
+    shared: Arc<Shared>,
+    start: Instant,
+}
+
+impl Worker {
+    /// Counts a failed request (or connection attempt) and applies `--bailout`.
+    fn fail(
+        &self,
+        kind: ErrorKind,
+        sent: Option<Instant>,
+        now: Instant,
+        detail: impl FnOnce() -> String,
+    ) {
+        if self.rec.borrow_mut().error(kind, sent, now, detail) {
+            self.shared.count_error();
+        }
+    }
+}
+
+/// How a connection's session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SessionEnd {
+    /// The run wants no more requests from this connection.
+    Done,
+    /// The connection failed or was closed; open a new one.
+    Reconnect,
+}
+
+fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSender<WorkerMessage>) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: worker {id} could not start its runtime: {err}");
+            return;
+        }
+    };
+    let plan = seed.plan.clone();
+    let measure_start = start + plan.warmup;
+    let deadline = match plan.stop {
+        Stop::After(duration) => Some(measure_start + duration),
+        Stop::Amount(_) => None,
+    };
+    let worker = Rc::new(Worker {
+        rec: RefCell::new(Recorder::new(measure_start, plan.rate.is_some(), tx)),
+        budget: Budget::new(seed.remaining, deadline, measure_start),
+        connector: seed.connector,
+        wire: seed.wire,
+        h2: seed.h2,
+        shared: seed.shared.clone(),
+        plan: plan.clone(),
+        start,
+    });
+    let local = LocalSet::new();
+    local.block_on(&runtime, async {
+        let connections: Vec<_> = (id..plan.connections)
+            .step_by(plan.workers)
+            .map(|index| tokio::task::spawn_local(connection(worker.clone(), index)))
+            .collect();
+        let ticker = tokio::task::spawn_local(tick(worker.clone(), measure_start));
+        let all_done = async {
+            for connection in connections {
+                let _ = connection.await;
+            }
+        };
+        let until_deadline = async {
+            match deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = all_done => {}
+            () = until_deadline => {}
+            () = seed.shared.stop.wait() => {}
+        }
+        ticker.abort();
+        worker.rec.borrow_mut().finish(Instant::now());
+    });
+    // Dropping the LocalSet drops the connections still open.
+    drop(local);
+}
+
+/// Closes each second on time even when no response arrives (a stalled server).
+async fn tick(worker: Rc<Worker>, measure_start: Instant) {
+    let second = Duration::from_secs(1);
+    let mut interval = tokio::time::interval_at(measure_start + second, second);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        worker.rec.borrow_mut().roll(Instant::now());
+    }
+}
+
+/// One connection slot: connects, runs sessions, reconnects after failures.
+async fn connection(worker: Rc<Worker>, index: usize) {
+    let mut pacer = Pacer::new(
+        worker.plan.rate,
+        index,
+        worker.plan.connections,
+        worker.start,
+    );
+    loop {
+        if worker.budget.exhausted(Instant::now()) {
+            return;
+        }
+        let stream = match worker.connector.connect().await {
+            Ok(stream) => stream,
+            Err(err) => {
+                let now = Instant::now();
+                if !worker.budget.claim(now) {
+                    return;
+                }
+                worker.fail(err.kind, None, now, || err.detail.clone());
+                tokio::time::sleep(RECONNECT_BACKOFF).await;
+                continue;
+            }
+        };
+        let end = match &worker.h2 {
+            Some(request) => http2::session(&worker, request, stream, &mut pacer).await,
+            None => http1::session(&worker, stream, &mut pacer).await,
+        };
+        if end == SessionEnd::Done {
+            return;
+        }
+    }
+}

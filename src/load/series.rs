@@ -1,0 +1,167 @@
+//! Merges the workers' per-second reports into one time series, as soon as every worker has
+//! reported a second, so memory stays flat however long the run is.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+use super::recorder::{latency_histogram, SecondReport};
+
+/// One second of the measured window, all workers merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesPoint {
+    /// Seconds since the measured window opened.
+    pub second: u64,
+    /// How much of this second the run covered (1 s but for the last).
+    pub covered: Duration,
+    /// Responses completed.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Errors, timeouts included.
+    pub errors: u64,
+    /// Latency percentiles of the responses completed in this second, µs (0 when none).
+    pub latency_p50: u64,
+    /// 90th percentile, µs.
+    pub latency_p90: u64,
+    /// 99th percentile, µs.
+    pub latency_p99: u64,
+    /// Maximum, µs.
+    pub latency_max: u64,
+}
+
+struct Pending {
+    reports: usize,
+    covered: Duration,
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    latency: Histogram<u64>,
+}
+
+/// Collects reports from `workers` workers.
+pub struct SeriesBuilder {
+    workers: usize,
+    pending: BTreeMap<u64, Pending>,
+    points: Vec<SeriesPoint>,
+}
+
+impl SeriesBuilder {
+    /// A builder expecting one report per second from each of `workers` workers.
+    pub fn new(workers: usize) -> SeriesBuilder {
+        SeriesBuilder {
+            workers,
+            pending: BTreeMap::new(),
+            points: Vec::new(),
+        }
+    }
+
+    /// Adds one report; returns the point it completed, if every worker has now reported it.
+    pub fn add(&mut self, report: SecondReport) -> Option<&SeriesPoint> {
+        let pending = self.pending.entry(report.index).or_insert_with(|| Pending {
+            reports: 0,
+            covered: Duration::ZERO,
+            requests: 0,
+            bytes: 0,
+            errors: 0,
+            latency: latency_histogram(),
+        });
+        pending.reports += 1;
+        pending.covered = pending.covered.max(report.covered);
+        pending.requests += report.requests;
+        pending.bytes += report.bytes;
+        pending.errors += report.errors;
+        let _ = pending.latency.add(&report.latency);
+        if pending.reports < self.workers {
+            return None;
+        }
+        let pending = self.pending.remove(&report.index)?;
+        self.points.push(point(report.index, pending));
+        self.points.last()
+    }
+
+    /// All points in order, including seconds that not every worker reached (a worker that
+    /// stopped early). A trailing sliver with nothing in it is dropped.
+    pub fn finish(mut self) -> Vec<SeriesPoint> {
+        for (index, pending) in std::mem::take(&mut self.pending) {
+            self.points.push(point(index, pending));
+        }
+        self.points.sort_by_key(|p| p.second);
+        if let Some(last) = self.points.last() {
+            if last.covered < Duration::from_millis(1) && last.requests == 0 && last.errors == 0 {
+                self.points.pop();
+            }
+        }
+        self.points
+    }
+}
+
+fn point(second: u64, pending: Pending) -> SeriesPoint {
+    let at = |q: f64| {
+        if pending.latency.is_empty() {
+            0
+        } else {
+            pending.latency.value_at_quantile(q)
+        }
+    };
+    SeriesPoint {
+        second,
+        covered: pending.covered,
+        requests: pending.requests,
+        bytes: pending.bytes,
+        errors: pending.errors,
+        latency_p50: at(0.5),
+        latency_p90: at(0.9),
+        latency_p99: at(0.99),
+        latency_max: pending.latency.max(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(index: u64, requests: u64, latency_us: u64) -> SecondReport {
+        let mut latency = latency_histogram();
+        for _ in 0..requests {
+            latency.record(latency_us).unwrap();
+        }
+        SecondReport {
+            index,
+            covered: Duration::from_secs(1),
+            requests,
+            bytes: requests * 10,
+            errors: 0,
+            latency,
+        }
+    }
+
+    #[test]
+    fn a_second_completes_when_every_worker_reported_it() {
+        let mut series = SeriesBuilder::new(2);
+        assert!(series.add(report(0, 5, 1000)).is_none());
+        let point = series.add(report(0, 5, 3000)).unwrap().clone();
+        assert_eq!(point.requests, 10);
+        assert_eq!(point.bytes, 100);
+        assert_eq!(point.latency_p50, 1000);
+        assert!(
+            (3000..3004).contains(&point.latency_max),
+            "{}",
+            point.latency_max
+        );
+        assert!(series.add(report(1, 1, 10)).is_none());
+        let points = series.finish();
+        assert_eq!(points.len(), 2, "a second one worker reached is kept");
+    }
+
+    #[test]
+    fn an_empty_trailing_sliver_is_dropped() {
+        let mut series = SeriesBuilder::new(1);
+        series.add(report(0, 3, 10));
+        let mut sliver = report(1, 0, 0);
+        sliver.covered = Duration::from_micros(20);
+        series.add(sliver);
+        assert_eq!(series.finish().len(), 1);
+    }
+}

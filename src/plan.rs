@@ -1,0 +1,132 @@
+//! The plain description of a run, resolved once from the command line (and, later, scenario
+//! files) and read by every stage after. No clap types here: `cli` builds it, `load` and
+//! `report` consume it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Bad input: the run never starts, nothing is sent. Exits with [`crate::exit::USAGE`].
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// What load to generate and where to send it.
+    pub load: LoadPlan,
+    /// How to present the result.
+    pub output: OutputPlan,
+}
+
+/// The load generator's part of the plan.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// The URL as the user wrote it (with any credentials removed), for display.
+    pub url: String,
+    /// Where requests go.
+    pub target: Target,
+    /// The request every connection sends.
+    pub request: RequestSpec,
+    /// Number of connections kept open.
+    pub connections: usize,
+    /// Requests in flight per connection (HTTP/1.1 pipelining, or HTTP/2 streams).
+    pub pipelining: usize,
+    /// When the measured load ends.
+    pub stop: Stop,
+    /// Load sent before measuring starts; its requests are not recorded.
+    pub warmup: Duration,
+    /// Open model: total requests per second across all connections. `None` is the closed
+    /// model, where a connection sends its next request when the previous one completes.
+    pub rate: Option<f64>,
+    /// How long a request may wait for its response before it counts as a timeout.
+    pub timeout: Duration,
+    /// Worker threads, each running its share of the connections.
+    pub workers: usize,
+    /// Stop the run after this many errors.
+    pub bailout: Option<u64>,
+    /// Speak HTTP/2 (ALPN over TLS, prior knowledge over plain TCP or a Unix socket).
+    pub http2: bool,
+    /// TLS settings for `https://` URLs.
+    pub tls: TlsPlan,
+}
+
+/// When the measured part of a run ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// After this long.
+    After(Duration),
+    /// After this many requests have completed or failed.
+    Amount(u64),
+}
+
+/// Where the connections go.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `https` when true.
+    pub tls: bool,
+    /// Host name used for SNI and certificate checks.
+    pub host: String,
+    /// The `Host` header / `:authority` value.
+    pub authority: String,
+    /// Path and query of every request.
+    pub path: String,
+    /// Resolved address, in the order to try them (empty with a Unix socket).
+    pub addrs: Vec<SocketAddr>,
+    /// Connect to this Unix socket instead of a TCP address.
+    pub socket_path: Option<PathBuf>,
+}
+
+/// The request sent on every connection.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    /// Method, upper case.
+    pub method: String,
+    /// Extra headers in the order given, names as typed.
+    pub headers: Vec<(String, String)>,
+    /// Request body (empty for none).
+    pub body: Bytes,
+}
+
+/// TLS options.
+#[derive(Debug, Clone, Default)]
+pub struct TlsPlan {
+    /// Accept any server certificate.
+    pub insecure: bool,
+    /// Extra CA certificates to trust, besides the system's (read from `--cacert`).
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+/// How results are shown.
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    /// Print the JSON result document on stdout instead of tables.
+    pub json: bool,
+    /// Print the full latency percentile table.
+    pub latency_table: bool,
+    /// Show a progress bar (only ever on a terminal).
+    pub progress: bool,
+    /// Use colour (only ever on a terminal, never with `NO_COLOR`).
+    pub color: bool,
+}
+
+impl Plan {
+    /// The names of headers whose values are secrets and never printed or saved.
+    pub const REDACTED_HEADERS: &'static [&'static str] = &[
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+    ];
+}
+
+/// Whether a header's value must be redacted in every output.
+pub fn is_secret_header(name: &str) -> bool {
+    Plan::REDACTED_HEADERS
+        .iter()
+        .any(|secret| secret.eq_ignore_ascii_case(name))
+}

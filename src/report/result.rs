@@ -1,0 +1,544 @@
+//! The saved result of a run: the JSON wire format, in one place, with one naming convention
+//! (camelCase, keeping autocannon's names where the meaning is the same). Its JSON Schema is
+//! committed as `result.schema.json` beside this file and checked by a test. Every renderer
+//! reads a [`RunResult`], so any saved run can be rendered again.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::stats::{self, round2, round3, Summary};
+use crate::load::recorder::ErrorKind;
+use crate::load::{LoadOutcome, StopReason};
+use crate::plan::{is_secret_header, Plan, Stop};
+
+/// Bumped whenever a field changes meaning or is removed.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Shown instead of secret header values.
+pub const REDACTED: &str = "[redacted]";
+
+/// One run, as saved and printed with `--json`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunResult {
+    /// Version of this document's schema.
+    pub schema_version: u32,
+    /// The harness version that wrote it.
+    pub harness_version: String,
+    /// The URL loaded (credentials removed).
+    pub url: String,
+    /// The Unix socket connected to, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub socket_path: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Request headers given with -H; secret values (Authorization, Cookie, ...) are redacted.
+    pub headers: Vec<Header>,
+    /// Size of the request body in bytes.
+    pub body_bytes: u64,
+    /// Concurrent connections.
+    pub connections: u64,
+    /// Requests in flight per connection.
+    pub pipelining: u64,
+    /// Worker threads.
+    pub workers: u64,
+    /// Whether HTTP/2 was used.
+    pub http2: bool,
+    /// Requested total rate (open model), requests per second; absent in the closed model.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rate: Option<f64>,
+    /// Requested amount of requests, if the run was bounded by count.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub amount: Option<u64>,
+    /// Requested warmup, seconds.
+    pub warmup: f64,
+    /// Per-request timeout, seconds.
+    pub timeout: f64,
+    /// When the measured window opened (RFC 3339).
+    pub start: String,
+    /// When it closed (RFC 3339).
+    pub finish: String,
+    /// Length of the measured window, seconds.
+    pub duration: f64,
+    /// Why the load ended: `completed`, `interrupted` (Ctrl-C) or `bailedOut`.
+    pub stop_reason: String,
+    /// Latency in ms, from each request's planned send time (wrk2's rule with --rate;
+    /// the actual send time otherwise).
+    pub latency: LatencyStats,
+    /// Latency in ms from the actual send time; only with --rate, to show what coordinated
+    /// omission would have hidden.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub latency_uncorrected: Option<LatencyStats>,
+    /// Completed responses per second: statistics over the full seconds of the run.
+    pub requests: RequestStats,
+    /// Bytes read per second: statistics over the full seconds of the run.
+    pub throughput: ThroughputStats,
+    /// Number of per-second samples behind `requests` and `throughput`.
+    pub samples: u64,
+    /// All errors, timeouts included.
+    pub errors: u64,
+    /// Requests that got no response within the timeout.
+    pub timeouts: u64,
+    /// Errors by kind, with the first message seen for each.
+    pub errors_by_kind: BTreeMap<String, ErrorCount>,
+    /// Responses whose status is not 2xx.
+    pub non2xx: u64,
+    /// Responses with a 1xx status (other than interim ones).
+    #[serde(rename = "1xx")]
+    pub status_1xx: u64,
+    /// Responses with a 2xx status.
+    #[serde(rename = "2xx")]
+    pub status_2xx: u64,
+    /// Responses with a 3xx status.
+    #[serde(rename = "3xx")]
+    pub status_3xx: u64,
+    /// Responses with a 4xx status.
+    #[serde(rename = "4xx")]
+    pub status_4xx: u64,
+    /// Responses with a 5xx status.
+    #[serde(rename = "5xx")]
+    pub status_5xx: u64,
+    /// Responses by status code.
+    pub status_code_stats: BTreeMap<String, StatusCount>,
+    /// Requests sent more than 10 ms after their planned time (with --rate).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub late_requests: Option<u64>,
+    /// Requests still in flight when the load stopped; counted nowhere else.
+    pub unfinished: u64,
+    /// The merged latency histogram, to recompute any percentile later.
+    pub histogram: EncodedHistogram,
+    /// One entry per second of the measured window.
+    pub series: Vec<SeriesEntry>,
+}
+
+/// A request header as sent (secret values redacted).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Header name.
+    pub name: String,
+    /// Header value, or `[redacted]`.
+    pub value: String,
+}
+
+/// Latency statistics in milliseconds, microsecond precision.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyStats {
+    /// Mean (autocannon keeps both names).
+    pub average: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub stddev: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    #[serde(flatten)]
+    /// Percentiles.
+    pub percentiles: Percentiles,
+    /// Number of latencies recorded.
+    pub total_count: u64,
+}
+
+/// Requests-per-second statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestStats {
+    /// Mean requests per second.
+    pub average: f64,
+    /// Mean requests per second.
+    pub mean: f64,
+    /// Standard deviation across seconds.
+    pub stddev: f64,
+    /// Slowest second (zero seconds included).
+    pub min: f64,
+    /// Fastest second.
+    pub max: f64,
+    /// Responses completed in the measured window.
+    pub total: u64,
+    /// Requests sent in the measured window.
+    pub sent: u64,
+    /// Completed responses divided by the window's length.
+    pub overall: f64,
+    #[serde(flatten)]
+    /// Percentiles across seconds.
+    pub percentiles: Percentiles,
+}
+
+/// Bytes-per-second statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThroughputStats {
+    /// Mean bytes per second.
+    pub average: f64,
+    /// Mean bytes per second.
+    pub mean: f64,
+    /// Standard deviation across seconds.
+    pub stddev: f64,
+    /// Slowest second.
+    pub min: f64,
+    /// Fastest second.
+    pub max: f64,
+    /// Bytes read in the measured window.
+    pub total: u64,
+    #[serde(flatten)]
+    /// Percentiles across seconds.
+    pub percentiles: Percentiles,
+}
+
+/// autocannon's percentile keys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[allow(missing_docs)]
+pub struct Percentiles {
+    pub p0_001: f64,
+    pub p0_01: f64,
+    pub p0_1: f64,
+    pub p1: f64,
+    pub p2_5: f64,
+    pub p10: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p97_5: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub p99_99: f64,
+    pub p99_999: f64,
+}
+
+/// A count of errors of one kind.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCount {
+    /// How many.
+    pub count: u64,
+    /// The first message seen.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub example: Option<String>,
+}
+
+/// A count of responses with one status code.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCount {
+    /// How many.
+    pub count: u64,
+}
+
+/// A serialised HdrHistogram.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedHistogram {
+    /// Always `hdr-v2-deflate-base64`: HdrHistogram's V2 compressed format, base64.
+    pub encoding: String,
+    /// Unit of the recorded values: `us`.
+    pub unit: String,
+    /// The data.
+    pub data: String,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeriesEntry {
+    /// Seconds since the measured window opened.
+    pub second: u64,
+    /// Seconds of this entry the run covered (1 but for the last).
+    pub covered: f64,
+    /// Responses completed.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Median latency of this second's responses, ms.
+    pub latency_p50: f64,
+    /// 90th percentile, ms.
+    pub latency_p90: f64,
+    /// 99th percentile, ms.
+    pub latency_p99: f64,
+    /// Maximum, ms.
+    pub latency_max: f64,
+}
+
+const HISTOGRAM_ENCODING: &str = "hdr-v2-deflate-base64";
+
+impl RunResult {
+    /// Builds the result of a run from its plan and what the load generator measured.
+    pub fn new(plan: &Plan, outcome: &LoadOutcome) -> RunResult {
+        let load = &plan.load;
+        let totals = &outcome.totals;
+        let full: Vec<_> = outcome
+            .series
+            .iter()
+            .filter(|p| p.covered.as_secs_f64() >= 0.999)
+            .collect();
+        let window = outcome.elapsed.as_secs_f64();
+        // A run shorter than a second still has one sample: its rate over the window.
+        let (per_second, bytes_per_second): (Vec<f64>, Vec<f64>) =
+            if full.is_empty() && window > 0.0 {
+                (
+                    vec![totals.completed as f64 / window],
+                    vec![totals.bytes as f64 / window],
+                )
+            } else {
+                full.iter()
+                    .map(|p| (p.requests as f64, p.bytes as f64))
+                    .unzip()
+            };
+        let requests = stats::samples(&per_second);
+        let throughput = stats::samples(&bytes_per_second);
+        let class = |range: std::ops::Range<usize>| totals.status[range].iter().sum::<u64>();
+        let finish = outcome.started + outcome.elapsed;
+        RunResult {
+            schema_version: SCHEMA_VERSION,
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            url: load.url.clone(),
+            socket_path: load
+                .target
+                .socket_path
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            method: load.request.method.clone(),
+            headers: load
+                .request
+                .headers
+                .iter()
+                .map(|(name, value)| Header {
+                    name: name.clone(),
+                    value: if is_secret_header(name) {
+                        REDACTED.to_string()
+                    } else {
+                        value.clone()
+                    },
+                })
+                .collect(),
+            body_bytes: load.request.body.len() as u64,
+            connections: load.connections as u64,
+            pipelining: load.pipelining as u64,
+            workers: load.workers as u64,
+            http2: load.http2,
+            rate: load.rate,
+            amount: match load.stop {
+                Stop::Amount(amount) => Some(amount),
+                Stop::After(_) => None,
+            },
+            warmup: load.warmup.as_secs_f64(),
+            timeout: load.timeout.as_secs_f64(),
+            start: humantime::format_rfc3339_millis(outcome.started).to_string(),
+            finish: humantime::format_rfc3339_millis(finish).to_string(),
+            duration: round3(window),
+            stop_reason: match outcome.stop {
+                StopReason::Completed => "completed",
+                StopReason::Interrupted => "interrupted",
+                StopReason::BailedOut => "bailedOut",
+            }
+            .to_string(),
+            latency: LatencyStats::from(&stats::latency_ms(&totals.latency)),
+            latency_uncorrected: totals
+                .uncorrected
+                .as_ref()
+                .map(|h| LatencyStats::from(&stats::latency_ms(h))),
+            requests: RequestStats {
+                average: round2(requests.mean),
+                mean: round2(requests.mean),
+                stddev: round2(requests.stddev),
+                min: round2(requests.min),
+                max: round2(requests.max),
+                total: totals.completed,
+                sent: totals.sent,
+                overall: if window > 0.0 {
+                    round2(totals.completed as f64 / window)
+                } else {
+                    0.0
+                },
+                percentiles: Percentiles::from(&requests.percentiles.map(round2)),
+            },
+            throughput: ThroughputStats {
+                average: round2(throughput.mean),
+                mean: round2(throughput.mean),
+                stddev: round2(throughput.stddev),
+                min: round2(throughput.min),
+                max: round2(throughput.max),
+                total: totals.bytes,
+                percentiles: Percentiles::from(&throughput.percentiles.map(round2)),
+            },
+            samples: requests.count,
+            errors: totals.error_count(),
+            timeouts: totals.errors[ErrorKind::Timeout as usize],
+            errors_by_kind: ErrorKind::ALL
+                .iter()
+                .filter(|kind| totals.errors[**kind as usize] > 0)
+                .map(|kind| {
+                    let count = ErrorCount {
+                        count: totals.errors[*kind as usize],
+                        example: totals.error_samples[*kind as usize].clone(),
+                    };
+                    (kind.name().to_string(), count)
+                })
+                .collect(),
+            non2xx: class(100..200) + class(300..1000),
+            status_1xx: class(100..200),
+            status_2xx: class(200..300),
+            status_3xx: class(300..400),
+            status_4xx: class(400..500),
+            status_5xx: class(500..600),
+            status_code_stats: totals
+                .status
+                .iter()
+                .enumerate()
+                .filter(|(_, count)| **count > 0)
+                .map(|(code, count)| (code.to_string(), StatusCount { count: *count }))
+                .collect(),
+            late_requests: load.rate.map(|_| totals.late),
+            unfinished: outcome.unfinished,
+            histogram: encode(&totals.latency),
+            series: outcome
+                .series
+                .iter()
+                .map(|p| SeriesEntry {
+                    second: p.second,
+                    covered: round3(p.covered.as_secs_f64()),
+                    requests: p.requests,
+                    bytes: p.bytes,
+                    errors: p.errors,
+                    latency_p50: p.latency_p50 as f64 / 1000.0,
+                    latency_p90: p.latency_p90 as f64 / 1000.0,
+                    latency_p99: p.latency_p99 as f64 / 1000.0,
+                    latency_max: p.latency_max as f64 / 1000.0,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&Summary> for LatencyStats {
+    fn from(summary: &Summary) -> LatencyStats {
+        LatencyStats {
+            average: round3(summary.mean),
+            mean: round3(summary.mean),
+            stddev: round3(summary.stddev),
+            min: round3(summary.min),
+            max: round3(summary.max),
+            percentiles: Percentiles::from(&summary.percentiles.map(round3)),
+            total_count: summary.count,
+        }
+    }
+}
+
+impl From<&[f64; 15]> for Percentiles {
+    fn from(v: &[f64; 15]) -> Percentiles {
+        Percentiles {
+            p0_001: v[0],
+            p0_01: v[1],
+            p0_1: v[2],
+            p1: v[3],
+            p2_5: v[4],
+            p10: v[5],
+            p25: v[6],
+            p50: v[7],
+            p75: v[8],
+            p90: v[9],
+            p97_5: v[10],
+            p99: v[11],
+            p99_9: v[12],
+            p99_99: v[13],
+            p99_999: v[14],
+        }
+    }
+}
+
+impl Percentiles {
+    /// The values in [`stats::PERCENTILES`] order.
+    pub fn values(&self) -> [f64; 15] {
+        [
+            self.p0_001,
+            self.p0_01,
+            self.p0_1,
+            self.p1,
+            self.p2_5,
+            self.p10,
+            self.p25,
+            self.p50,
+            self.p75,
+            self.p90,
+            self.p97_5,
+            self.p99,
+            self.p99_9,
+            self.p99_99,
+            self.p99_999,
+        ]
+    }
+}
+
+/// Serialises a histogram for the result.
+pub fn encode(histogram: &Histogram<u64>) -> EncodedHistogram {
+    let mut bytes = Vec::new();
+    let data = match V2DeflateSerializer::new().serialize(histogram, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        Err(_) => String::new(),
+    };
+    EncodedHistogram {
+        encoding: HISTOGRAM_ENCODING.to_string(),
+        unit: "us".to_string(),
+        data,
+    }
+}
+
+/// Reads a histogram back from a saved result.
+pub fn decode(encoded: &EncodedHistogram) -> anyhow::Result<Histogram<u64>> {
+    anyhow::ensure!(
+        encoded.encoding == HISTOGRAM_ENCODING,
+        "unknown histogram encoding '{}'",
+        encoded.encoding
+    );
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&encoded.data)?;
+    Ok(Deserializer::new().deserialize(&mut bytes.as_slice())?)
+}
+
+/// The JSON Schema of [`RunResult`], as committed in `result.schema.json`.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(RunResult);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_survives_encoding() {
+        let mut histogram = crate::load::recorder::latency_histogram();
+        for v in [10, 200, 3_000, 40_000] {
+            histogram.record(v).unwrap();
+        }
+        let back = decode(&encode(&histogram)).unwrap();
+        assert_eq!(back.len(), 4);
+        assert_eq!(back.max(), histogram.max());
+        assert_eq!(
+            back.value_at_quantile(0.5),
+            histogram.value_at_quantile(0.5)
+        );
+    }
+
+    #[test]
+    fn committed_schema_matches_the_types() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/result.schema.json");
+        let generated = schema();
+        if std::env::var_os("HARNESS_UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "src/report/result.schema.json is out of date: run HARNESS_UPDATE_SCHEMA=1 cargo test and commit it"
+        );
+    }
+}
