@@ -8,7 +8,8 @@
 # Env: DURATION (seconds per run, default 10), RUNS (repeats, median reported,
 #      default 3), HARNESS (path to the binary, default target/release/harness),
 #      LONG=1 (also run the memory-growth check: harness at 1000 connections
-#      for 3 x DURATION, compared with the DURATION runs' peak RSS).
+#      for 3 x DURATION, compared with the DURATION runs' peak RSS),
+#      ONLY (configurations to run, e.g. ONLY=c50-p10; default all three).
 # Needs: nginx (nginx-light), wrk, GNU time, taskset (util-linux), python3.
 set -euo pipefail
 
@@ -280,7 +281,11 @@ if ((have_harness)); then versions+=", harness $HARNESS"; fi
 echo "tools: $versions"
 echo
 
-CONFIGS=("c50 50 1" "c1000 1000 1" "c50-p10 50 10")
+CONFIGS=()
+for cfg in "c50 50 1" "c1000 1000 1" "c50-p10 50 10"; do
+    # ONLY=c50-p10 (a space-separated list) runs just those configurations.
+    if [[ -z ${ONLY:-} || " $ONLY " == *" ${cfg%% *} "* ]]; then CONFIGS+=("$cfg"); fi
+done
 nruns=$((${#CONFIGS[@]} * RUNS))
 n=0
 for cfg in "${CONFIGS[@]}"; do

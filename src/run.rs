@@ -13,6 +13,7 @@ use crate::report::{self, terminal};
 /// Runs the plan and prints its result; returns the process exit code.
 pub fn run(plan: Plan) -> anyhow::Result<u8> {
     let load_plan = &plan.load;
+    let prepared = load::prepare(load_plan)?;
     if !plan.output.json {
         let what = match load_plan.stop {
             Stop::After(duration) => format!("{}s test", duration.as_secs_f64()),
@@ -31,7 +32,7 @@ pub fn run(plan: Plan) -> anyhow::Result<u8> {
         print!("{header}");
     }
     let mut progress = Progress::start(load_plan, plan.output.progress);
-    let outcome = load::run(load_plan, |point| {
+    let outcome = load::run(prepared, |point| {
         if let Some(progress) = &mut progress {
             progress.second(point);
         }

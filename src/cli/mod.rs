@@ -143,9 +143,14 @@ fn clap_exit(err: clap::Error) -> u8 {
             exit::OK
         }
         _ => {
+            // clap's first paragraph, folded onto one line; its usage block is left out.
             let text = err.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see 'harness --help')");
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            eprintln!("{} (see 'harness --help')", first.join(" "));
             exit::USAGE
         }
     }

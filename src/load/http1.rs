@@ -87,6 +87,14 @@ struct Flight {
 /// Drives one connection until it must be reopened or the run wants no more requests.
 pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> SessionEnd {
     let depth = worker.plan.pipelining;
+    // Closed model: refill only once half the pipeline is free, so each write carries at least
+    // half a pipeline of requests (wrk refills only when all are back). Open model: the pacer
+    // decides, and a due request is never held back.
+    let refill_at = if pacer.due().is_none() {
+        depth - depth / 2
+    } else {
+        depth
+    };
     let timeout = worker.plan.timeout;
     let mut flights: VecDeque<Flight> = VecDeque::with_capacity(depth);
     let mut parser = ResponseParser::new(&worker.plan.request.method);
@@ -101,7 +109,7 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
     loop {
         let now = Instant::now();
         // Send what the pacer and the budget allow, all in one write.
-        if !closing && !finished {
+        if !closing && !finished && flights.len() < refill_at {
             let mut count = 0;
             while flights.len() < depth && pacer.is_due(now) {
                 if !worker.budget.claim(now) {

@@ -63,11 +63,13 @@ pub struct LoadOutcome {
     pub stop: StopReason,
 }
 
-/// Runs the load described by `plan`, calling `on_second` as each second completes.
-pub fn run(
-    plan: &LoadPlan,
-    mut on_second: impl FnMut(&SeriesPoint),
-) -> anyhow::Result<LoadOutcome> {
+/// A load ready to run: every check that can fail before sending has passed.
+pub struct Prepared {
+    seed: Seed,
+}
+
+/// Checks the system can carry the plan (open files, TLS set-up) and prepares the requests.
+pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
     limits::ensure_open_files(plan.connections, plan.workers)?;
     let seed = Seed {
         plan: Arc::new(plan.clone()),
@@ -86,6 +88,16 @@ pub fn run(
             Stop::After(_) => None,
         },
     };
+    Ok(Prepared { seed })
+}
+
+/// Runs a prepared load, calling `on_second` as each second completes.
+pub fn run(
+    prepared: Prepared,
+    mut on_second: impl FnMut(&SeriesPoint),
+) -> anyhow::Result<LoadOutcome> {
+    let seed = prepared.seed;
+    let plan = &*seed.plan.clone();
     let control = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -288,7 +300,12 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
         Stop::Amount(_) => None,
     };
     let worker = Rc::new(Worker {
-        rec: RefCell::new(Recorder::new(measure_start, plan.rate.is_some(), tx)),
+        rec: RefCell::new(Recorder::new(
+            measure_start,
+            deadline,
+            plan.rate.is_some(),
+            tx,
+        )),
         budget: Budget::new(seed.remaining, deadline, measure_start),
         connector: seed.connector,
         wire: seed.wire,

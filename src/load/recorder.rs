@@ -186,6 +186,8 @@ pub enum WorkerMessage {
 /// Records one worker's requests.
 pub struct Recorder {
     measure_start: Instant,
+    measure_end: Option<Instant>,
+    after_end: u64,
     totals: Totals,
     second: SecondReport,
     second_start: Instant,
@@ -194,14 +196,18 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A recorder whose measured window opens at `measure_start`.
+    /// A recorder whose measured window opens at `measure_start` and, in duration mode,
+    /// closes at `measure_end`.
     pub fn new(
         measure_start: Instant,
+        measure_end: Option<Instant>,
         open_model: bool,
         tx: UnboundedSender<WorkerMessage>,
     ) -> Recorder {
         Recorder {
             measure_start,
+            measure_end,
+            after_end: 0,
             totals: Totals::new(open_model),
             second: empty_second(0),
             second_start: measure_start,
@@ -239,6 +245,11 @@ impl Recorder {
         if planned < self.measure_start {
             return;
         }
+        if self.measure_end.is_some_and(|end| done >= end) {
+            // Answered after the window closed: like a request still in flight at the end.
+            self.after_end += 1;
+            return;
+        }
         self.roll(done);
         let latency = micros(done.saturating_duration_since(planned));
         self.totals.latency.saturating_record(latency);
@@ -267,7 +278,9 @@ impl Recorder {
         if sent.is_some() {
             self.in_flight = self.in_flight.saturating_sub(1);
         }
-        if sent.unwrap_or(now) < self.measure_start {
+        if sent.unwrap_or(now) < self.measure_start
+            || self.measure_end.is_some_and(|end| now >= end)
+        {
             return false;
         }
         self.roll(now);
@@ -291,6 +304,7 @@ impl Recorder {
 
     /// Ends the run at `now`: sends the last, partial second and the totals.
     pub fn finish(&mut self, now: Instant) {
+        let now = self.measure_end.map_or(now, |end| now.min(end));
         if now > self.measure_start {
             self.roll(now);
             self.second.covered = now.saturating_duration_since(self.second_start);
@@ -299,7 +313,7 @@ impl Recorder {
             }
         }
         let mut totals = std::mem::replace(&mut self.totals, Totals::new(false));
-        totals.unfinished = self.in_flight;
+        totals.unfinished = self.in_flight + self.after_end;
         let _ = self.tx.send(WorkerMessage::Done(Box::new(totals)));
     }
 
@@ -350,7 +364,7 @@ mod tests {
     async fn warmup_requests_are_not_recorded() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let start = Instant::now();
-        let mut rec = Recorder::new(start + Duration::from_secs(1), false, tx);
+        let mut rec = Recorder::new(start + Duration::from_secs(1), None, false, tx);
         rec.sent(1, start);
         rec.response(start, start, start + Duration::from_millis(1500), 200, 10);
         let t = start + Duration::from_millis(1100);
@@ -370,10 +384,27 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn responses_after_the_window_count_as_unfinished() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        let end = start + Duration::from_secs(1);
+        let mut rec = Recorder::new(start, Some(end), false, tx);
+        rec.sent(2, start);
+        rec.response(start, start, end - Duration::from_millis(1), 200, 1);
+        rec.response(start, start, end + Duration::from_millis(1), 200, 1);
+        rec.finish(end + Duration::from_millis(2));
+        let (seconds, totals) = drain(&mut rx);
+        let totals = totals.unwrap();
+        assert_eq!((totals.completed, totals.unfinished), (1, 1));
+        assert_eq!(seconds.len(), 1);
+        assert_eq!(seconds[0].covered, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn responses_land_in_the_second_they_complete_and_idle_seconds_are_sent() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let start = Instant::now();
-        let mut rec = Recorder::new(start, true, tx);
+        let mut rec = Recorder::new(start, None, true, tx);
         let at = |ms| start + Duration::from_millis(ms);
         rec.response(at(0), at(0), at(100), 200, 1);
         rec.response(at(900), at(950), at(3200), 503, 1);

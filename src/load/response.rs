@@ -133,9 +133,16 @@ impl ResponseParser {
 
     /// Parses a head; returns bytes used and whether the response (bodiless) is complete.
     fn head(&mut self, buf: &[u8]) -> Result<(usize, bool), ParseError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        let len = match response.parse(buf) {
+        // Uninitialised slots: zeroing 100 headers for every response costs more than parsing.
+        let mut headers =
+            [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut []);
+        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+            &mut response,
+            buf,
+            &mut headers,
+        );
+        let len = match parsed {
             Ok(httparse::Status::Complete(len)) => len,
             Ok(httparse::Status::Partial) => return Ok((0, false)),
             Err(err) => return Err(ParseError::Head(err.to_string())),

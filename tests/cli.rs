@@ -1,0 +1,185 @@
+//! The command line as a user meets it: bad input is refused in one line with exit status 2
+//! and nothing sent; output formats; the JSON schema; Ctrl-C.
+
+mod support;
+
+use std::io::Write;
+use std::time::Duration;
+
+use support::{harness, run_json, Behaviour, TestServer};
+
+/// Each case is refused with status 2, a single line naming `needle`, and no connection made.
+#[test]
+fn bad_input_is_refused_in_one_line_and_nothing_is_sent() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let not_pem = dir.path().join("not.pem");
+    std::fs::write(&not_pem, "hello").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-c", "0", &url], "--connections"),
+        (vec!["-c", "10", "-a", "5", &url], "--amount"),
+        (vec!["-d", "ten", &url], "--duration"),
+        (vec!["-d", "0", &url], "--duration"),
+        (vec!["-d", "5", "-a", "100", &url], "--amount"),
+        (vec!["-H", "NoColon", &url], "--header"),
+        (vec!["-H", "Bad Name: x", &url], "--header"),
+        (vec!["-i", "/nonexistent/body.json", &url], "--input"),
+        (vec!["-b", "x", "-i", "/etc/hostname", &url], "--input"),
+        (vec!["-R", "0", &url], "--rate"),
+        (vec!["-p", "0", &url], "--pipelining"),
+        (vec!["-t", "0", &url], "--timeout"),
+        (
+            vec!["--cacert", not_pem.to_str().unwrap(), &url],
+            "--cacert",
+        ),
+        (vec!["--insecure", "--cacert", "/x.pem", &url], "--cacert"),
+        (vec!["ftp://127.0.0.1/"], "http://"),
+        (vec!["not a url"], "URL"),
+        (vec!["127.0.0.1:3000"], "scheme"),
+        (vec!["-c", "10000000", &url], "--connections"),
+        (vec!["--bogus", &url], "--bogus"),
+        (vec![], "URL"),
+    ];
+    for (args, needle) in cases {
+        let output = harness().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{args:?}: not one line: {stderr}"
+        );
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: '{stderr}' does not name {needle}"
+        );
+        assert!(output.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    assert_eq!(
+        server.connections(),
+        0,
+        "a refused command line opened a connection"
+    );
+}
+
+#[test]
+fn json_output_validates_against_the_committed_schema() {
+    let server = TestServer::start(Behaviour::StatusEvery { n: 3, status: 500 });
+    let result = run_json(&[
+        "-c",
+        "2",
+        "-a",
+        "30",
+        "-R",
+        "500",
+        "-H",
+        "Authorization: Bearer s3cret",
+        &server.url(),
+    ]);
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../src/report/result.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&result)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    // autocannon's names where the meaning is the same.
+    for pointer in [
+        "/latency/p50",
+        "/latency/p97_5",
+        "/requests/average",
+        "/throughput/total",
+        "/non2xx",
+    ] {
+        assert!(result.pointer(pointer).is_some(), "missing {pointer}");
+    }
+    let text = result.to_string();
+    assert!(
+        !text.contains("s3cret"),
+        "a secret header leaked into the result"
+    );
+    assert!(text.contains("[redacted]"));
+}
+
+#[test]
+fn terminal_summary_has_autocannon_tables_and_no_colour_when_piped() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let output = harness()
+        .args(["-c", "2", "-a", "200", "-l", &server.url()])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for needle in [
+        "Running 200 requests test @",
+        "│ Latency │",
+        "│ Req/Sec ",
+        "│ Bytes/Sec ",
+        "Percentile",
+        "200 requests in ",
+    ] {
+        assert!(stdout.contains(needle), "missing '{needle}' in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains('\x1b'),
+        "colour codes when stdout is not a terminal"
+    );
+    assert!(
+        output.stderr.is_empty(),
+        "progress bar drawn when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn help_and_version_exit_zero() {
+    harness().arg("--help").assert().success();
+    harness().arg("--version").assert().success();
+}
+
+#[test]
+fn body_file_is_sent_with_its_length() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let mut body = tempfile::NamedTempFile::new().unwrap();
+    body.write_all(&[b'z'; 3000]).unwrap();
+    let result = run_json(&[
+        "-m",
+        "post",
+        "-i",
+        body.path().to_str().unwrap(),
+        "-c",
+        "1",
+        "-a",
+        "10",
+        &server.url(),
+    ]);
+    assert_eq!(result["method"], "POST");
+    assert_eq!(result["bodyBytes"], 3000);
+    assert_eq!(
+        server.requests(),
+        10,
+        "the server parsed every body by its Content-Length"
+    );
+}
+
+/// Ctrl-C stops the load, and the result of what ran is still printed.
+#[test]
+fn interrupt_still_prints_the_result() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::from_millis(1)));
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args(["-c", "2", "-d", "30", "--json", "-n", &server.url()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130));
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["stopReason"], "interrupted");
+    assert!(result["requests"]["total"].as_f64().unwrap() > 0.0);
+    assert!(result["duration"].as_f64().unwrap() < 5.0);
+}

@@ -1,0 +1,285 @@
+//! Test servers on 127.0.0.1:0 (and Unix sockets) with controlled behaviour, plus helpers to
+//! run the real `harness` binary and read its JSON result.
+#![allow(dead_code)]
+
+pub mod h2;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+
+/// How the raw HTTP/1.1 test server answers.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// 200 "hello" after a fixed delay.
+    Fixed(Duration),
+    /// Requests that arrive in the last `stall` of every `period` wait until the period ends.
+    Stall { period: Duration, stall: Duration },
+    /// Every `n`th request (counted over the whole server) gets a TCP reset instead of an answer.
+    ResetEvery(u64),
+    /// Every `n`th request gets `status`, the others 200.
+    StatusEvery { n: u64, status: u16 },
+    /// Framing that changes with each request on a connection: Content-Length, chunked with a
+    /// trailer, a 20 kB body, an empty 204.
+    Varied,
+    /// A body of this many bytes.
+    Large(usize),
+    /// Bytes that are not HTTP.
+    Malformed,
+}
+
+/// A running test server; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    /// Requests received (parsed), over all connections.
+    pub requests: Arc<AtomicU64>,
+    /// Connections accepted.
+    pub connections: Arc<AtomicU64>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl TestServer {
+    /// Starts a TCP server on 127.0.0.1:0.
+    pub fn start(behaviour: Behaviour) -> TestServer {
+        let runtime = runtime();
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = TestServer::new(addr, runtime);
+        let state = server.state(behaviour);
+        server.runtime().spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
+                state.connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(serve(stream, state.clone()));
+            }
+        });
+        server
+    }
+
+    /// Starts a server on a Unix socket at `path`.
+    pub fn start_unix(path: &Path, behaviour: Behaviour) -> TestServer {
+        let runtime = runtime();
+        let listener = {
+            let _guard = runtime.enter();
+            UnixListener::bind(path).unwrap()
+        };
+        let server = TestServer::new("127.0.0.1:0".parse().unwrap(), runtime);
+        let state = server.state(behaviour);
+        server.runtime().spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                state.connections.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(serve(stream, state.clone()));
+            }
+        });
+        server
+    }
+
+    /// A port on 127.0.0.1 where nothing listens.
+    pub fn closed_port() -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    fn new(addr: SocketAddr, runtime: tokio::runtime::Runtime) -> TestServer {
+        TestServer {
+            addr,
+            requests: Arc::default(),
+            connections: Arc::default(),
+            runtime: Some(runtime),
+        }
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.runtime.as_ref().unwrap()
+    }
+
+    fn state(&self, behaviour: Behaviour) -> Arc<State> {
+        Arc::new(State {
+            behaviour,
+            started: Instant::now(),
+            requests: self.requests.clone(),
+            connections: self.connections.clone(),
+        })
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+struct State {
+    behaviour: Behaviour,
+    started: Instant,
+    requests: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
+}
+
+enum Answer {
+    Bytes(Vec<u8>),
+    Reset,
+}
+
+/// Reads pipelined requests and answers each in order.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin + IntoReset>(mut stream: S, state: Arc<State>) {
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    let mut on_connection = 0u64;
+    loop {
+        let n = match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let mut out = Vec::new();
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut request = httparse::Request::new(&mut headers);
+            let head = match request.parse(&buf) {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => break,
+                Err(_) => return,
+            };
+            let body: usize = request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() < head + body {
+                break;
+            }
+            buf.drain(..head + body);
+            let global = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
+            on_connection += 1;
+            match answer(&state, global, on_connection).await {
+                Answer::Bytes(bytes) => out.extend_from_slice(&bytes),
+                Answer::Reset => {
+                    let _ = stream.write_all(&out).await;
+                    stream.reset();
+                    return;
+                }
+            }
+        }
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn answer(state: &State, global: u64, on_connection: u64) -> Answer {
+    let hello = ok("hello");
+    match &state.behaviour {
+        Behaviour::Fixed(delay) => {
+            tokio::time::sleep(*delay).await;
+            Answer::Bytes(hello)
+        }
+        Behaviour::Stall { period, stall } => {
+            let elapsed = state.started.elapsed();
+            let phase = Duration::from_nanos((elapsed.as_nanos() % period.as_nanos()) as u64);
+            if phase >= *period - *stall {
+                tokio::time::sleep(*period - phase).await;
+            }
+            Answer::Bytes(hello)
+        }
+        Behaviour::ResetEvery(n) if global % n == 0 => Answer::Reset,
+        Behaviour::ResetEvery(_) => Answer::Bytes(hello),
+        Behaviour::StatusEvery { n, status } if global % n == 0 => {
+            Answer::Bytes(format!("HTTP/1.1 {status} Oops\r\nContent-Length: 4\r\n\r\noops").into_bytes())
+        }
+        Behaviour::StatusEvery { .. } => Answer::Bytes(hello),
+        Behaviour::Varied => Answer::Bytes(match on_connection % 4 {
+            0 => ok("hello"),
+            1 => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n".to_vec(),
+            2 => ok(&"x".repeat(20_000)),
+            _ => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+        }),
+        Behaviour::Large(size) => Answer::Bytes(ok(&"y".repeat(*size))),
+        Behaviour::Malformed => Answer::Bytes(b"SPDY/9 what\r\n\r\n".to_vec()),
+    }
+}
+
+fn ok(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Closing with a reset (TCP) or plainly (Unix sockets have no reset).
+pub trait IntoReset {
+    fn reset(self);
+}
+
+impl IntoReset for tokio::net::TcpStream {
+    fn reset(self) {
+        let _ = self.set_zero_linger();
+    }
+}
+
+impl IntoReset for tokio::net::UnixStream {
+    fn reset(self) {}
+}
+
+/// The harness binary.
+pub fn harness() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("harness").unwrap();
+    command
+        .env_remove("NO_COLOR")
+        .timeout(Duration::from_secs(60));
+    command
+}
+
+/// Runs harness with `args` plus `--json -n` and returns the parsed result.
+pub fn run_json(args: &[&str]) -> serde_json::Value {
+    let output = harness()
+        .args(args)
+        .args(["--json", "-n"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "harness {args:?} failed: {}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}"))
+}
+
+/// A number from the result, by JSON pointer.
+pub fn num(result: &serde_json::Value, pointer: &str) -> f64 {
+    result
+        .pointer(pointer)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_else(|| panic!("no number at {pointer} in {result}"))
+}
