@@ -7,5 +7,8 @@ pub const OK: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// Bad command line or input file: nothing was sent.
 pub const USAGE: u8 = 2;
+/// The target failed: it never became ready, or it exited during the run. Outputs of what
+/// ran are still written.
+pub const TARGET: u8 = 3;
 /// Interrupted by Ctrl-C (SIGINT); the result of what ran was still printed.
 pub const INTERRUPTED: u8 = 130;

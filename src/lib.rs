@@ -14,7 +14,14 @@
 //! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
 //!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, progress.
 //!
-//! Stages still to come (see the issues): `scenario`, `target`, `sample`, `analyse`.
+//! - [`target`]: starts the command after `--` in its own process group, waits until it
+//!   serves, stops the whole group at the end; injects the Node probe ([`target::probe`]) and
+//!   collects what it reports.
+//! - [`sample`]: samples the target's process tree (RSS, CPU, threads, descriptors) and
+//!   harness's own and the machine's CPU.
+//!
+//! `run` strings the stages together: target, baseline, load, cooldown, result.
+//! Stages still to come (see the issues): `scenario`, `analyse`.
 
 pub mod cli;
 pub mod exit;
@@ -22,5 +29,7 @@ pub mod load;
 pub mod plan;
 pub mod report;
 mod run;
+pub mod sample;
+pub mod target;
 
 pub use run::run;

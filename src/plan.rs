@@ -20,6 +20,38 @@ pub struct Plan {
     pub load: LoadPlan,
     /// How to present the result.
     pub output: OutputPlan,
+    /// The target process to start or watch, if any.
+    pub watch: Option<WatchPlan>,
+}
+
+/// The target process and how to watch it.
+#[derive(Debug, Clone)]
+pub struct WatchPlan {
+    /// Start a command, or watch a running process.
+    pub target: TargetSpec,
+    /// Environment added to the command's (`PORT`, unless the user set it).
+    pub env: Vec<(String, String)>,
+    /// How long the target may take to accept connections.
+    pub ready_timeout: Duration,
+    /// Idle phase before the load.
+    pub baseline: Duration,
+    /// Idle phase after the load.
+    pub cooldown: Duration,
+    /// Sampling interval.
+    pub sample_interval: Duration,
+    /// Time between SIGINT and SIGTERM when stopping the target.
+    pub grace: Duration,
+    /// Inject the Node probe.
+    pub probe: bool,
+}
+
+/// Which process is the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// harness starts this command in its own process group and stops it at the end.
+    Command(Vec<String>),
+    /// An already running process, watched but never signalled.
+    Pid(u32),
 }
 
 /// The load generator's part of the plan.

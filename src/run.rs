@@ -1,60 +1,396 @@
-//! One run from plan to output: start the progress bar, drive the load, build the result,
-//! print it. Returns the exit code.
+//! One run from plan to output: start and watch the target (if any), idle through the
+//! baseline, drive the load, idle through the cooldown, stop the target, build the result and
+//! print it. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM) or by
+//! the target dying; what ran is still reported.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::pin::pin;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::time::Instant;
 
 use crate::exit;
-use crate::load::{self, StopReason};
-use crate::plan::{Plan, Stop};
+use crate::load::{self, LoadOutcome, StopReason};
+use crate::plan::{Plan, Stop, TargetSpec, WatchPlan};
 use crate::report::progress::Progress;
-use crate::report::result::RunResult;
+use crate::report::result::{Phase, ProcessSample, RunResult, Sampling, TargetInfo};
 use crate::report::{self, terminal};
+use crate::sample::{self, Tree};
+use crate::target::probe::ProbeServer;
+use crate::target::{self, Endpoint, Target};
+
+/// How long to wait for every Node process to answer a forced GC.
+const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lines of the target's stderr shown when it fails.
+const STDERR_LINES: usize = 10;
+
+/// The target's process group, for the last-resort kill on a second Ctrl-C.
+static TARGET_GROUP: AtomicI32 = AtomicI32::new(0);
 
 /// Runs the plan and prints its result; returns the process exit code.
 pub fn run(plan: Plan) -> anyhow::Result<u8> {
-    let load_plan = &plan.load;
-    let prepared = load::prepare(load_plan)?;
-    if !plan.output.json {
-        let what = match load_plan.stop {
-            Stop::After(duration) => format!("{}s test", duration.as_secs_f64()),
-            Stop::Amount(amount) => format!("{amount} requests test"),
-        };
-        let mut header = terminal::header(
-            &load_plan.url,
-            &what,
-            load_plan.connections,
-            load_plan.pipelining,
-            load_plan.workers,
-        );
-        if let Some(path) = &load_plan.target.socket_path {
-            header = header.replacen(" @ ", &format!(" @ {} via ", path.display()), 1);
-        }
-        print!("{header}");
+    let prepared = load::prepare(&plan.load)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the control runtime")?;
+    runtime.block_on(session(plan, prepared))
+}
+
+/// Ctrl-C and SIGTERM, as one stream.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    received: bool,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("could not handle SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("could not handle SIGTERM")?,
+            received: false,
+        })
     }
-    let mut progress = Progress::start(load_plan, plan.output.progress);
-    let outcome = load::run(prepared, |point| {
-        if let Some(progress) = &mut progress {
-            progress.second(point);
+
+    /// Resolves at the next signal. After the first, a second one kills the target's group
+    /// and leaves at once.
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    });
+        if self.received {
+            let group = TARGET_GROUP.load(Ordering::Relaxed);
+            if group > 0 {
+                // SAFETY: kills the group harness created.
+                unsafe { libc::killpg(group, libc::SIGKILL) };
+            }
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+        self.received = true;
+    }
+}
+
+/// The target while it is watched.
+struct Watched {
+    plan: WatchPlan,
+    target: Option<Target>,
+    probe: Option<ProbeServer>,
+    samples: Arc<Mutex<Vec<ProcessSample>>>,
+    sampler: tokio::task::JoinHandle<()>,
+    info: TargetInfo,
+    phases: Vec<Phase>,
+}
+
+async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<u8> {
+    let origin = Instant::now();
+    let mut signals = Signals::new()?;
+    let echo = !plan.output.json && std::io::stderr().is_terminal();
+    let mut watched = match &plan.watch {
+        Some(watch) => match start_target(watch, &plan, origin, echo, &mut signals).await? {
+            Ok(watched) => Some(watched),
+            Err(code) => return Ok(code),
+        },
+        None => None,
+    };
+    if std::env::var_os("HARNESS_FAULT").is_some_and(|fault| fault == "panic-after-ready") {
+        // Fault injection for the tests: the target must not outlive a panicking harness.
+        panic!("HARNESS_FAULT=panic-after-ready");
+    }
+    if !plan.output.json {
+        print!("{}", header(&plan));
+    }
+    if let Some(watched) = &mut watched {
+        let baseline = watched.plan.baseline;
+        watched
+            .idle("baseline", baseline, origin, &mut signals)
+            .await;
+        watched.floor("baseline").await;
+    }
+    let outcome = drive_load(&plan, prepared, watched.as_mut(), &mut signals).await?;
+    if let Some(watched) = &mut watched {
+        if !signals.received && watched.alive() {
+            watched.floor("load").await;
+            let cooldown = watched.plan.cooldown;
+            watched
+                .idle("cooldown", cooldown, origin, &mut signals)
+                .await;
+            watched.floor("cooldown").await;
+        }
+        watched.stop().await;
+    }
+    let mut result = RunResult::new(&plan, &outcome, origin);
+    if let Some(watched) = watched {
+        watched.into_result(&mut result);
+    }
+    print_result(&plan, &result)?;
+    Ok(exit_code(&outcome, &result))
+}
+
+fn exit_code(outcome: &LoadOutcome, result: &RunResult) -> u8 {
+    if result.target.as_ref().is_some_and(|t| t.failure.is_some()) {
+        return exit::TARGET;
+    }
+    match outcome.stop {
+        StopReason::Interrupted => exit::INTERRUPTED,
+        StopReason::TargetExited => exit::TARGET,
+        StopReason::Completed | StopReason::BailedOut => exit::OK,
+    }
+}
+
+fn header(plan: &Plan) -> String {
+    let load = &plan.load;
+    let what = match load.stop {
+        Stop::After(duration) => format!("{}s test", duration.as_secs_f64()),
+        Stop::Amount(amount) => format!("{amount} requests test"),
+    };
+    let url = match &load.target.socket_path {
+        Some(path) => format!("{} via {}", load.url, path.display()),
+        None => load.url.clone(),
+    };
+    terminal::header(&url, &what, load.connections, load.pipelining, load.workers)
+}
+
+/// Starts (or finds) the target and waits until it serves. `Ok(Err(code))` means the target
+/// failed before the load, which has been reported.
+async fn start_target(
+    watch: &WatchPlan,
+    plan: &Plan,
+    origin: Instant,
+    echo: bool,
+    signals: &mut Signals,
+) -> anyhow::Result<Result<Watched, u8>> {
+    let mut info = TargetInfo::default();
+    let (target, probe, tree) = match &watch.target {
+        TargetSpec::Pid(pid) => {
+            info.pid = *pid;
+            (
+                None,
+                None,
+                Tree {
+                    root: *pid,
+                    group: None,
+                },
+            )
+        }
+        TargetSpec::Command(argv) => {
+            let probe = if watch.probe {
+                Some(ProbeServer::start(origin, watch.sample_interval)?)
+            } else {
+                None
+            };
+            let mut env = watch.env.clone();
+            env.extend(probe.iter().flat_map(ProbeServer::env));
+            let mut target = Target::spawn(argv, &env, echo)?;
+            TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
+            info.command = argv.clone();
+            info.pid = target.pid;
+            info.started = true;
+            let endpoint = match &plan.load.target.socket_path {
+                Some(path) => Endpoint::Unix(path.clone()),
+                None => Endpoint::Tcp(plan.load.target.addrs.clone()),
+            };
+            let ready = tokio::select! {
+                ready = target.wait_ready(&endpoint, watch.ready_timeout) => ready,
+                () = signals.recv() => return Ok(Err(exit::INTERRUPTED)),
+            };
+            match ready {
+                Ok(after) => info.ready_after = Some(round3(after.as_secs_f64())),
+                Err(err) => {
+                    // Give the output readers a moment to catch the last lines.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    report_not_ready(&err, &target);
+                    target.stop(watch.grace).await;
+                    return Ok(Err(exit::TARGET));
+                }
+            }
+            let tree = Tree {
+                root: target.pid,
+                group: Some(target.pid),
+            };
+            (Some(target), probe, tree)
+        }
+    };
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let sampler = tokio::spawn(sample::run(
+        sample::system_sampler(tree),
+        origin,
+        watch.sample_interval,
+        samples.clone(),
+    ));
+    Ok(Ok(Watched {
+        plan: watch.clone(),
+        target,
+        probe,
+        samples,
+        sampler,
+        info,
+        phases: Vec::new(),
+    }))
+}
+
+fn report_not_ready(err: &target::NotReady, target: &Target) {
+    eprintln!("error: {err}");
+    let tail = target.output.stderr_tail(STDERR_LINES);
+    if !tail.is_empty() {
+        eprintln!("last lines of the target's stderr:");
+        for line in tail {
+            eprintln!("  {line}");
+        }
+    }
+}
+
+/// Runs the load while watching for signals and the target's exit.
+async fn drive_load(
+    plan: &Plan,
+    prepared: load::Prepared,
+    mut watched: Option<&mut Watched>,
+    signals: &mut Signals,
+) -> anyhow::Result<LoadOutcome> {
+    let stopper = prepared.stopper();
+    let mut progress = Progress::start(&plan.load, plan.output.progress);
+    let mut target_gone = false;
+    let outcome = {
+        let mut load = pin!(load::run(prepared, |point| {
+            if let Some(progress) = &mut progress {
+                progress.second(point);
+            }
+        }));
+        loop {
+            let target_exit = async {
+                match watched.as_mut().and_then(|w| w.target.as_mut()) {
+                    Some(target) if !target_gone => target.exited().await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                outcome = &mut load => break outcome,
+                () = signals.recv(), if !signals.received => stopper.stop(StopReason::Interrupted),
+                status = target_exit => {
+                    target_gone = true;
+                    stopper.stop(StopReason::TargetExited);
+                    if let Some(watched) = watched.as_mut() {
+                        watched.info.failure = Some(format!("the target exited during the load ({})", target::describe(status)));
+                    }
+                }
+            }
+        }
+    };
     if let Some(progress) = progress {
         progress.finish();
     }
-    let outcome = outcome?;
-    let result = RunResult::new(&plan, &outcome);
+    outcome
+}
+
+impl Watched {
+    /// Idles for `length` as phase `name`, unless a signal or the target's exit cuts it short.
+    async fn idle(&mut self, name: &str, length: Duration, origin: Instant, signals: &mut Signals) {
+        let start = origin.elapsed().as_secs_f64();
+        if !length.is_zero() && !signals.received && self.alive() {
+            let target = self.target.as_mut();
+            let exited = async {
+                match target {
+                    Some(target) => {
+                        target.exited().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(length) => {}
+                () = signals.recv() => {}
+                () = exited => {}
+            }
+        }
+        self.phases.push(Phase {
+            name: name.to_string(),
+            start: round3(start),
+            end: round3(origin.elapsed().as_secs_f64()),
+        });
+    }
+
+    /// Forces a GC in every Node process and records the heap after it.
+    async fn floor(&mut self, phase: &str) {
+        if let Some(probe) = &mut self.probe {
+            if probe.connected() > 0 {
+                probe.floor(phase, FLOOR_TIMEOUT).await;
+            }
+        }
+    }
+
+    /// Whether the target is still running (always true for `--pid`, which is not ours).
+    fn alive(&mut self) -> bool {
+        self.target
+            .as_mut()
+            .is_none_or(|t| t.try_status().is_none())
+    }
+
+    /// Stops the target (if harness started it) and notes how it ended.
+    async fn stop(&mut self) {
+        self.sampler.abort();
+        let Some(target) = &mut self.target else {
+            return;
+        };
+        let crashed = target.try_status();
+        let (status, signals) = target.stop(self.plan.grace).await;
+        self.info.stop_signals = signals;
+        if let Some(status) = status {
+            use std::os::unix::process::ExitStatusExt;
+            self.info.exit = Some(target::describe(status));
+            self.info.exit_code = status.code();
+            self.info.exit_signal = status.signal();
+        }
+        if let (Some(status), None) = (crashed, &self.info.failure) {
+            self.info.failure = Some(format!(
+                "the target exited before harness stopped it ({})",
+                target::describe(status)
+            ));
+        }
+        TARGET_GROUP.store(0, Ordering::Relaxed);
+        // Let the output readers drain what the target wrote while stopping.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.info.stdout_tail = target.output.stdout();
+        self.info.stderr_tail = target.output.stderr();
+    }
+
+    fn into_result(self, result: &mut RunResult) {
+        let mut phases = self.phases;
+        phases.append(&mut result.phases);
+        phases.sort_by(|a, b| a.start.total_cmp(&b.start));
+        result.phases = phases;
+        result.process = Some(Sampling {
+            interval: self.plan.sample_interval.as_secs_f64(),
+            points: self.samples.lock().map(|s| s.clone()).unwrap_or_default(),
+        });
+        result.node = self
+            .probe
+            .as_ref()
+            .map(ProbeServer::report)
+            .unwrap_or_default();
+        result.target = Some(self.info);
+    }
+}
+
+fn print_result(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     if plan.output.json {
-        writeln!(stdout, "{}", report::json(&result)?)?;
+        writeln!(stdout, "{}", report::json(result)?)?;
     } else {
         write!(
             stdout,
             "{}",
-            terminal::render(&result, plan.output.latency_table, plan.output.color)
+            terminal::render(result, plan.output.latency_table, plan.output.color)
         )?;
     }
     stdout.flush()?;
-    Ok(match outcome.stop {
-        StopReason::Interrupted => exit::INTERRUPTED,
-        StopReason::Completed | StopReason::BailedOut => exit::OK,
-    })
+    Ok(())
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
 }

@@ -19,7 +19,7 @@ use crate::plan::UsageError;
 #[command(name = "harness", version, about, max_term_width = 100)]
 pub struct Cli {
     /// The URL to load: http:// or https://, e.g. http://localhost:3030/
-    #[arg(value_name = "URL")]
+    #[arg(value_name = "URL", help_heading = None)]
     pub url: String,
 
     /// Number of concurrent connections.
@@ -101,6 +101,43 @@ pub struct Cli {
     /// Connect to this Unix socket; the URL still gives the Host header and path.
     #[arg(short = 'S', long, value_name = "PATH")]
     pub socket_path: Option<PathBuf>,
+
+    /// Watch this already running process instead of starting one (no Node probe then).
+    #[arg(
+        long,
+        value_name = "PID",
+        conflicts_with = "command",
+        help_heading = "Target"
+    )]
+    pub pid: Option<u32>,
+
+    /// How long the target may take to accept connections.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub ready_timeout: Duration,
+
+    /// Idle time before the load, to see the target at rest.
+    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub baseline: Duration,
+
+    /// Idle time after the load, long enough for keep-alive sockets and in-flight work to end.
+    #[arg(long, default_value = "6s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub cooldown: Duration,
+
+    /// How often the target is sampled.
+    #[arg(long, default_value = "100ms", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub sample_interval: Duration,
+
+    /// How long the target may take to exit after SIGINT before SIGTERM, then SIGKILL.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub grace: Duration,
+
+    /// Do not inject the Node probe into the target.
+    #[arg(long, help_heading = "Target")]
+    pub no_probe: bool,
+
+    /// The target command: harness starts it, waits until it serves, watches it, stops it.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 /// Runs the program and returns its exit code.

@@ -11,7 +11,10 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
 use super::Cli;
-use crate::plan::{LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TlsPlan, UsageError};
+use crate::plan::{
+    LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan, UsageError,
+    WatchPlan,
+};
 
 macro_rules! usage {
     ($($arg:tt)*) => { UsageError(format!($($arg)*)) };
@@ -78,7 +81,56 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         http2: cli.http2,
         tls,
     };
-    Ok(Plan { load, output })
+    let watch = watch(&cli, &load)?;
+    Ok(Plan {
+        load,
+        output,
+        watch,
+    })
+}
+
+/// The target to start (`-- COMMAND`) or watch (`--pid`), if any.
+fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
+    let target = match (&cli.pid, cli.command.as_slice()) {
+        (Some(pid), _) => {
+            // SAFETY: signal 0 only checks that the process exists.
+            if *pid == 0 || unsafe { libc::kill(*pid as i32, 0) } != 0 {
+                return Err(usage!("--pid {pid}: no such process; check the pid"));
+            }
+            TargetSpec::Pid(*pid)
+        }
+        (None, []) => return Ok(None),
+        (None, [program, ..]) if program.trim().is_empty() => {
+            return Err(usage!("the target command after -- is empty"))
+        }
+        (None, command) => TargetSpec::Command(command.to_vec()),
+    };
+    if cli.sample_interval < Duration::from_millis(10) {
+        return Err(usage!(
+            "--sample-interval must be at least 10ms; e.g. --sample-interval 100ms"
+        ));
+    }
+    if cli.ready_timeout.is_zero() {
+        return Err(usage!(
+            "--ready-timeout must be longer than 0; e.g. --ready-timeout 30s"
+        ));
+    }
+    let mut env = Vec::new();
+    if std::env::var_os("PORT").is_none() && load.target.socket_path.is_none() {
+        if let Some(addr) = load.target.addrs.first() {
+            env.push(("PORT".to_string(), addr.port().to_string()));
+        }
+    }
+    Ok(Some(WatchPlan {
+        probe: !cli.no_probe && matches!(target, TargetSpec::Command(_)),
+        target,
+        env,
+        ready_timeout: cli.ready_timeout,
+        baseline: cli.baseline,
+        cooldown: cli.cooldown,
+        sample_interval: cli.sample_interval,
+        grace: cli.grace,
+    }))
 }
 
 /// Parses and checks the URL and resolves its host (unless a Unix socket is given).

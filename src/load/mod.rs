@@ -44,6 +44,8 @@ pub enum StopReason {
     Interrupted,
     /// `--bailout` errors were reached.
     BailedOut,
+    /// The target process exited during the load.
+    TargetExited,
 }
 
 /// Everything the load generator measured.
@@ -51,6 +53,8 @@ pub enum StopReason {
 pub struct LoadOutcome {
     /// Wall-clock time the measured window opened.
     pub started: SystemTime,
+    /// The same moment on the monotonic clock, to line the load up with samples.
+    pub measure_start: Instant,
     /// Length of the measured window.
     pub elapsed: Duration,
     /// All workers' totals merged.
@@ -91,78 +95,83 @@ pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
     Ok(Prepared { seed })
 }
 
-/// Runs a prepared load, calling `on_second` as each second completes.
-pub fn run(
+/// Stops a running load from outside: Ctrl-C, or the target process dying.
+#[derive(Clone)]
+pub struct Stopper(Arc<Shared>);
+
+impl Stopper {
+    /// Stops the load; the outcome records `reason`.
+    pub fn stop(&self, reason: StopReason) {
+        self.0.stop.trigger(reason);
+    }
+}
+
+impl Prepared {
+    /// A handle that stops the load once it runs.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.seed.shared.clone())
+    }
+}
+
+/// Runs a prepared load on worker threads, calling `on_second` as each second completes.
+/// Awaited on the caller's (single-threaded) control runtime.
+pub async fn run(
     prepared: Prepared,
     mut on_second: impl FnMut(&SeriesPoint),
 ) -> anyhow::Result<LoadOutcome> {
     let seed = prepared.seed;
     let plan = &*seed.plan.clone();
-    let control = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("could not start the control runtime")?;
-    control.block_on(async {
-        let start = Instant::now();
-        let started = SystemTime::now() + plan.warmup;
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut threads = Vec::with_capacity(plan.workers);
-        for id in 0..plan.workers {
-            let seed = seed.clone();
-            let tx = tx.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("harness-worker-{id}"))
-                .spawn(move || worker_thread(id, seed, start, tx))
-                .context("could not start a worker thread")?;
-            threads.push(thread);
+    let start = Instant::now();
+    let started = SystemTime::now() + plan.warmup;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut threads = Vec::with_capacity(plan.workers);
+    for id in 0..plan.workers {
+        let worker_seed = seed.clone();
+        let tx = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("harness-worker-{id}"))
+            .spawn(move || worker_thread(id, worker_seed, start, tx));
+        match thread {
+            Ok(thread) => threads.push(thread),
+            Err(err) => {
+                seed.shared.stop.trigger(StopReason::Interrupted);
+                return Err(err).context("could not start a worker thread");
+            }
         }
-        drop(tx);
-        let mut series = SeriesBuilder::new(plan.workers);
-        let mut totals: Option<Totals> = None;
-        let mut ctrl_c = pin!(tokio::signal::ctrl_c());
-        let mut interrupted = false;
-        loop {
-            tokio::select! {
-                message = rx.recv() => match message {
-                    Some(WorkerMessage::Second(report)) => {
-                        if let Some(point) = series.add(report) {
-                            on_second(point);
-                        }
-                    }
-                    Some(WorkerMessage::Done(worker_totals)) => match &mut totals {
-                        Some(totals) => totals.merge(&worker_totals),
-                        None => totals = Some(*worker_totals),
-                    },
-                    None => break,
-                },
-                _ = &mut ctrl_c, if !interrupted => {
-                    interrupted = true;
-                    seed.shared.stop.trigger(StopReason::Interrupted);
-                    // A second Ctrl-C while workers wind down leaves at once.
-                    tokio::spawn(async {
-                        if tokio::signal::ctrl_c().await.is_ok() {
-                            std::process::exit(i32::from(crate::exit::INTERRUPTED));
-                        }
-                    });
+    }
+    drop(tx);
+    let mut series = SeriesBuilder::new(plan.workers);
+    let mut totals: Option<Totals> = None;
+    while let Some(message) = rx.recv().await {
+        match message {
+            WorkerMessage::Second(report) => {
+                if let Some(point) = series.add(report) {
+                    on_second(point);
                 }
             }
+            WorkerMessage::Done(worker_totals) => match &mut totals {
+                Some(totals) => totals.merge(&worker_totals),
+                None => totals = Some(*worker_totals),
+            },
         }
-        for thread in threads {
-            if thread.join().is_err() {
-                anyhow::bail!("a worker thread panicked");
-            }
+    }
+    // Every worker has sent its totals, so the threads are ending.
+    for thread in threads {
+        if thread.join().is_err() {
+            anyhow::bail!("a worker thread panicked");
         }
-        let totals = totals.context("no worker reported its totals")?;
-        let series = series.finish();
-        let elapsed = series.iter().map(|p| p.covered).sum();
-        Ok(LoadOutcome {
-            started,
-            elapsed,
-            unfinished: totals.unfinished,
-            totals,
-            series,
-            stop: seed.shared.stop.reason().unwrap_or(StopReason::Completed),
-        })
+    }
+    let totals = totals.context("no worker reported its totals")?;
+    let series = series.finish();
+    let elapsed = series.iter().map(|p| p.covered).sum();
+    Ok(LoadOutcome {
+        started,
+        measure_start: start + plan.warmup,
+        elapsed,
+        unfinished: totals.unfinished,
+        totals,
+        series,
+        stop: seed.shared.stop.reason().unwrap_or(StopReason::Completed),
     })
 }
 
@@ -215,6 +224,7 @@ impl StopSignal {
             StopReason::Completed => return,
             StopReason::Interrupted => 1,
             StopReason::BailedOut => 2,
+            StopReason::TargetExited => 3,
         };
         if self
             .reason
@@ -229,6 +239,7 @@ impl StopSignal {
         match self.reason.load(Ordering::Acquire) {
             1 => Some(StopReason::Interrupted),
             2 => Some(StopReason::BailedOut),
+            3 => Some(StopReason::TargetExited),
             _ => None,
         }
     }

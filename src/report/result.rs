@@ -64,7 +64,7 @@ pub struct RunResult {
     pub finish: String,
     /// Length of the measured window, seconds.
     pub duration: f64,
-    /// Why the load ended: `completed`, `interrupted` (Ctrl-C) or `bailedOut`.
+    /// Why the load ended: `completed`, `interrupted` (Ctrl-C), `bailedOut` or `targetExited`.
     pub stop_reason: String,
     /// Latency in ms, from each request's planned send time (wrk2's rule with --rate;
     /// the actual send time otherwise).
@@ -113,6 +113,216 @@ pub struct RunResult {
     pub histogram: EncodedHistogram,
     /// One entry per second of the measured window.
     pub series: Vec<SeriesEntry>,
+    /// Seconds on the run's clock (see `phases`) at which the measured window opened: add it
+    /// to `series[].second` to line the load up with `process` and `node` samples.
+    pub measure_start: f64,
+    /// The run's phases on its clock (seconds since harness started the target, or since
+    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`.
+    pub phases: Vec<Phase>,
+    /// The target process, when harness started or watched one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<TargetInfo>,
+    /// Samples of the target's process tree (and of harness and the machine).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub process: Option<Sampling>,
+    /// What the Node probe reported, one entry per Node process of the target.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub node: Vec<NodeProcess>,
+}
+
+/// A phase of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    /// `baseline`, `warmup`, `load` or `cooldown`.
+    pub name: String,
+    /// Start, seconds on the run's clock.
+    pub start: f64,
+    /// End, seconds on the run's clock.
+    pub end: f64,
+}
+
+/// The target process and how it ended.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TargetInfo {
+    /// The command harness started (empty with `--pid`).
+    pub command: Vec<String>,
+    /// The process id (the group leader when harness started it).
+    pub pid: u32,
+    /// Whether harness started it (false with `--pid`).
+    pub started: bool,
+    /// Seconds from start until it accepted connections.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ready_after: Option<f64>,
+    /// How it exited, e.g. `exit code 0`, `signal 9 (SIGKILL)`; absent if it was not seen to exit.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit: Option<String>,
+    /// The exit code, if it exited normally.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_signal: Option<i32>,
+    /// Why the run failed because of the target (never ready, crashed during the load).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure: Option<String>,
+    /// Signals harness had to send to stop it, in order (SIGINT, then SIGTERM, SIGKILL).
+    pub stop_signals: Vec<String>,
+    /// The last lines it wrote to stdout.
+    pub stdout_tail: Vec<String>,
+    /// The last lines it wrote to stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Process samples.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Sampling {
+    /// Seconds between samples.
+    pub interval: f64,
+    /// The samples.
+    pub points: Vec<ProcessSample>,
+}
+
+/// One sample of the target's process tree.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProcessSample {
+    /// Seconds on the run's clock.
+    pub t: f64,
+    /// Resident memory of all the target's processes, bytes.
+    pub rss: u64,
+    /// CPU of all the target's processes since the last sample, percent of one core.
+    pub cpu: f64,
+    /// Threads.
+    pub threads: u64,
+    /// Open file descriptors.
+    pub fds: u64,
+    /// Processes in the tree.
+    pub processes: u64,
+    /// harness's own CPU, percent of one core.
+    pub harness_cpu: f64,
+    /// The whole machine's CPU, percent of all cores.
+    pub system_cpu: f64,
+    /// CPU cores of the machine.
+    pub cores: u64,
+}
+
+/// One Node process as its probe saw it.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Parent process id.
+    pub ppid: u32,
+    /// Node version.
+    pub node: String,
+    /// `process.argv`.
+    pub argv: Vec<String>,
+    /// V8's heap size limit, bytes.
+    pub heap_size_limit: u64,
+    /// Samples, one per interval.
+    pub samples: Vec<NodeSample>,
+    /// Garbage collections.
+    pub gc: Vec<GcEvent>,
+    /// Heap after forced full collections ("GC floors").
+    pub floors: Vec<Floor>,
+    /// Warnings the process emitted.
+    pub warnings: Vec<Warning>,
+}
+
+/// One interval of a Node process.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeSample {
+    /// Seconds on the run's clock.
+    pub t: f64,
+    /// Event-loop delay in this interval, median, ms.
+    pub delay_p50: f64,
+    /// 99th percentile, ms.
+    pub delay_p99: f64,
+    /// Maximum, ms.
+    pub delay_max: f64,
+    /// Event-loop utilisation in this interval (0 to 1).
+    pub elu: f64,
+    /// `process.memoryUsage()`, bytes.
+    pub rss: u64,
+    /// V8 heap reserved.
+    pub heap_total: u64,
+    /// V8 heap used.
+    pub heap_used: u64,
+    /// Memory of C++ objects bound to JavaScript (Buffers among them).
+    pub external: u64,
+    /// ArrayBuffer and Buffer backing stores (part of `external`).
+    pub array_buffers: u64,
+    /// Active handles and requests by type.
+    pub handles: BTreeMap<String, u64>,
+}
+
+/// A garbage collection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GcEvent {
+    /// Seconds on the run's clock (when it was reported, within one interval).
+    pub t: f64,
+    /// `minor`, `major`, `incremental` or `weakcb`.
+    pub kind: String,
+    /// Duration, ms.
+    pub ms: f64,
+    /// Heap used after it, bytes, where the Node version reports it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub heap_after: Option<u64>,
+}
+
+/// Memory after a forced full garbage collection.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Floor {
+    /// Seconds on the run's clock.
+    pub t: f64,
+    /// The phase it ended: `baseline`, `load` or `cooldown`.
+    pub phase: String,
+    /// V8 heap used, bytes.
+    pub heap_used: u64,
+    /// V8 heap reserved, bytes.
+    pub heap_total: u64,
+    /// External memory, bytes.
+    pub external: u64,
+    /// ArrayBuffer backing stores, bytes.
+    pub array_buffers: u64,
+    /// Resident memory, bytes.
+    pub rss: u64,
+    /// How long the collection took, ms.
+    pub ms: f64,
+}
+
+/// A warning a Node process emitted (`process.on('warning')`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Warning {
+    /// Seconds on the run's clock.
+    pub t: f64,
+    /// e.g. `MaxListenersExceededWarning`.
+    pub name: String,
+    /// The warning's message.
+    pub message: String,
+    /// Its stack.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub stack: Option<String>,
+    /// The first application frame of the stack (`file:line:column`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub location: Option<String>,
+    /// For a listener leak: the event name.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub event: Option<String>,
+    /// For a listener leak: how many listeners.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub count: Option<u64>,
+    /// For a listener leak: the emitter's class.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub emitter: Option<String>,
 }
 
 /// A request header as sent (secret values redacted).
@@ -271,8 +481,13 @@ pub struct SeriesEntry {
 const HISTOGRAM_ENCODING: &str = "hdr-v2-deflate-base64";
 
 impl RunResult {
-    /// Builds the result of a run from its plan and what the load generator measured.
-    pub fn new(plan: &Plan, outcome: &LoadOutcome) -> RunResult {
+    /// Builds the result of a run from its plan and what the load generator measured;
+    /// `origin` is the start of the run's clock.
+    pub fn new(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -> RunResult {
+        let measure_start = outcome
+            .measure_start
+            .saturating_duration_since(origin)
+            .as_secs_f64();
         let load = &plan.load;
         let totals = &outcome.totals;
         let full: Vec<_> = outcome
@@ -339,6 +554,7 @@ impl RunResult {
                 StopReason::Completed => "completed",
                 StopReason::Interrupted => "interrupted",
                 StopReason::BailedOut => "bailedOut",
+                StopReason::TargetExited => "targetExited",
             }
             .to_string(),
             latency: LatencyStats::from(&stats::latency_ms(&totals.latency)),
@@ -415,8 +631,31 @@ impl RunResult {
                     latency_max: p.latency_max as f64 / 1000.0,
                 })
                 .collect(),
+            measure_start: round3(measure_start),
+            phases: load_phases(load.warmup.as_secs_f64(), measure_start, window),
+            target: None,
+            process: None,
+            node: Vec::new(),
         }
     }
+}
+
+/// The warmup (if any) and load phases, on the run's clock.
+fn load_phases(warmup: f64, measure_start: f64, window: f64) -> Vec<Phase> {
+    let mut phases = Vec::new();
+    if warmup > 0.0 {
+        phases.push(Phase {
+            name: "warmup".to_string(),
+            start: round3(measure_start - warmup),
+            end: round3(measure_start),
+        });
+    }
+    phases.push(Phase {
+        name: "load".to_string(),
+        start: round3(measure_start),
+        end: round3(measure_start + window),
+    });
+    phases
 }
 
 impl From<&Summary> for LatencyStats {

@@ -1,0 +1,245 @@
+//! The target process: started from the command after `--` in its own process group, its
+//! output captured, watched until it serves, and stopped with SIGINT, SIGTERM, then SIGKILL.
+//! [`Target`] owns the whole group: dropping it kills what is left, so no process of the
+//! target outlives harness on any path (normal end, error, Ctrl-C, panic).
+
+pub mod output;
+pub mod probe;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+use tokio::time::Instant;
+
+use output::OutputTail;
+
+/// How long after SIGTERM before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_secs(2);
+/// How often readiness and group emptiness are polled.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Where the target is expected to accept connections.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A TCP address from the URL.
+    Tcp(Vec<SocketAddr>),
+    /// A Unix socket (`-S`).
+    Unix(PathBuf),
+}
+
+/// Why the target never became ready.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    /// It exited first.
+    #[error("the target exited before it was ready ({status})")]
+    Exited {
+        /// How it exited.
+        status: String,
+    },
+    /// It did not accept connections in time.
+    #[error("the target did not accept connections within {0:?}; raise --ready-timeout or check the URL's port")]
+    Timeout(Duration),
+}
+
+/// A running target process group.
+pub struct Target {
+    child: Child,
+    /// The leader's pid, which is also the process group id.
+    pub pid: u32,
+    /// The last lines the target wrote.
+    pub output: OutputTail,
+    status: Option<ExitStatus>,
+    group_gone: bool,
+}
+
+impl Target {
+    /// Starts `argv` in a new process group with `env` added, capturing its output; `echo`
+    /// shows the output dimmed on harness's stderr.
+    pub fn spawn(argv: &[String], env: &[(String, String)], echo: bool) -> anyhow::Result<Target> {
+        let (program, args) = argv.split_first().context("no target command after --")?;
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the target's
+        // leader if harness itself dies without running any cleanup (SIGKILL).
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("could not start the target command '{program}'"))?;
+        let pid = child.id().context("the target exited at once")?;
+        let output = OutputTail::new();
+        if let Some(stdout) = child.stdout.take() {
+            output.capture(stdout, false, echo);
+        }
+        if let Some(stderr) = child.stderr.take() {
+            output.capture(stderr, true, echo);
+        }
+        Ok(Target {
+            child,
+            pid,
+            output,
+            status: None,
+            group_gone: false,
+        })
+    }
+
+    /// Waits until the endpoint accepts a connection; fails if the target exits first or
+    /// `timeout` passes. Returns how long it took.
+    pub async fn wait_ready(
+        &mut self,
+        endpoint: &Endpoint,
+        timeout: Duration,
+    ) -> Result<Duration, NotReady> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        loop {
+            if let Some(status) = self.try_status() {
+                return Err(NotReady::Exited {
+                    status: describe(status),
+                });
+            }
+            if accepts(endpoint).await {
+                return Ok(started.elapsed());
+            }
+            if Instant::now() >= deadline {
+                return Err(NotReady::Timeout(timeout));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Resolves when the leader exits.
+    pub async fn exited(&mut self) -> ExitStatus {
+        if let Some(status) = self.status {
+            return status;
+        }
+        match self.child.wait().await {
+            Ok(status) => {
+                self.status = Some(status);
+                status
+            }
+            // Waiting can only fail if the child was already reaped; treat it as gone.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// The leader's exit status, if it has exited.
+    pub fn try_status(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    /// Stops the whole group: SIGINT and up to `grace` to exit, then SIGTERM and two more
+    /// seconds, then SIGKILL. Returns the leader's exit status and the signals it took.
+    pub async fn stop(&mut self, grace: Duration) -> (Option<ExitStatus>, Vec<String>) {
+        let mut sent = Vec::new();
+        for (signal, wait) in [
+            (libc::SIGINT, grace),
+            (libc::SIGTERM, TERM_GRACE),
+            (libc::SIGKILL, TERM_GRACE),
+        ] {
+            if self.group_empty() {
+                break;
+            }
+            self.signal(signal);
+            sent.push(signal_name(signal).to_string());
+            let deadline = Instant::now() + wait;
+            while Instant::now() < deadline && !self.group_empty() {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+        (self.try_status(), sent)
+    }
+
+    /// True once the leader is reaped and no process is left in its group.
+    fn group_empty(&mut self) -> bool {
+        if self.group_gone {
+            return true;
+        }
+        self.try_status();
+        // SAFETY: signal 0 only checks whether any process of the group exists.
+        let alive = unsafe { libc::killpg(self.pid as i32, 0) } == 0;
+        self.group_gone = self.status.is_some() && !alive;
+        self.group_gone
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: sends a signal to the group we created; an error means it is gone.
+        unsafe {
+            libc::killpg(self.pid as i32, signal);
+        }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        if !self.group_gone {
+            self.signal(libc::SIGKILL);
+            let _ = self.child.try_wait();
+        }
+    }
+}
+
+/// Whether something accepts connections at the endpoint now.
+async fn accepts(endpoint: &Endpoint) -> bool {
+    let attempt = async {
+        match endpoint {
+            Endpoint::Tcp(addrs) => {
+                for addr in addrs {
+                    if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                        return true;
+                    }
+                }
+                false
+            }
+            Endpoint::Unix(path) => tokio::net::UnixStream::connect(path).await.is_ok(),
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(1), attempt)
+        .await
+        .unwrap_or(false)
+}
+
+/// "exit code 1" or "signal 9 (SIGKILL)".
+pub fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("signal {signal} ({})", signal_name(signal)),
+        (None, None) => "unknown status".to_string(),
+    }
+}
+
+/// The usual name of a signal number.
+pub fn signal_name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}

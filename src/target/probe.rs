@@ -1,0 +1,376 @@
+//! The Node probe's harness side. The probe script (`probe.cjs`, shipped inside the binary) is
+//! written to a private directory (mode 0700) and injected with
+//! `NODE_OPTIONS=--require ...`; each Node process it lands in connects to a Unix socket in
+//! that directory and speaks newline-delimited JSON: `hello`, `sample` and `warning` messages
+//! arrive; `gc` requests go out and come back as `floor` messages. Everything is timestamped
+//! on harness's clock when it arrives, so it lines up with the load's time series.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::UnixListener;
+use tokio::time::Instant;
+
+use crate::report::result::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
+
+/// The probe script, injected into every Node process of the target.
+const SCRIPT: &str = include_str!("probe.cjs");
+/// Longest line accepted from a probe (a warning's stack can be long, a sample is small).
+const MAX_MESSAGE: usize = 1 << 20;
+
+/// The listening side of the probe protocol and everything the probes have said.
+pub struct ProbeServer {
+    dir: PathBuf,
+    socket: PathBuf,
+    script: PathBuf,
+    interval: Duration,
+    state: Arc<Mutex<State>>,
+    next_id: u64,
+}
+
+#[derive(Default)]
+struct State {
+    processes: BTreeMap<u32, NodeProcess>,
+    writers: Vec<(u32, OwnedWriteHalf)>,
+    floors_answered: BTreeMap<u64, usize>,
+    floor_phases: BTreeMap<u64, String>,
+}
+
+/// A message from a probe.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+enum Message {
+    Hello {
+        pid: u32,
+        #[serde(default)]
+        ppid: u32,
+        #[serde(default)]
+        node: String,
+        #[serde(default)]
+        argv: Vec<String>,
+        #[serde(default, rename = "heapSizeLimit")]
+        heap_size_limit: u64,
+    },
+    Sample {
+        pid: u32,
+        #[serde(default)]
+        delay: Delay,
+        #[serde(default)]
+        elu: f64,
+        #[serde(default)]
+        memory: Memory,
+        #[serde(default)]
+        gc: Vec<RawGc>,
+        #[serde(default)]
+        handles: BTreeMap<String, u64>,
+    },
+    Warning {
+        pid: u32,
+        #[serde(default)]
+        name: String,
+        #[serde(default)]
+        message: String,
+        #[serde(default)]
+        stack: Option<String>,
+        #[serde(default)]
+        location: Option<String>,
+        #[serde(default)]
+        event: Option<String>,
+        #[serde(default)]
+        count: Option<u64>,
+        #[serde(default)]
+        emitter: Option<String>,
+    },
+    Floor {
+        pid: u32,
+        id: u64,
+        #[serde(flatten)]
+        memory: Memory,
+        #[serde(default)]
+        ms: f64,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Delay {
+    #[serde(default)]
+    p50: f64,
+    #[serde(default)]
+    p99: f64,
+    #[serde(default)]
+    max: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Memory {
+    #[serde(default)]
+    rss: u64,
+    #[serde(default)]
+    heap_total: u64,
+    #[serde(default)]
+    heap_used: u64,
+    #[serde(default)]
+    external: u64,
+    #[serde(default)]
+    array_buffers: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawGc {
+    kind: String,
+    #[serde(default)]
+    ms: f64,
+    #[serde(default)]
+    heap_after: Option<u64>,
+}
+
+impl ProbeServer {
+    /// Creates the private directory, writes the script and listens on the socket.
+    /// `origin` is the run's clock; samples are asked for every `interval`.
+    pub fn start(origin: Instant, interval: Duration) -> anyhow::Result<ProbeServer> {
+        let dir = std::env::temp_dir().join(format!("harness-{}-{}", std::process::id(), nonce()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("could not create the probe directory '{}'", dir.display()))?;
+        let script = dir.join("probe.cjs");
+        std::fs::write(&script, SCRIPT)
+            .with_context(|| format!("could not write the probe to '{}'", script.display()))?;
+        let socket = dir.join("probe.sock");
+        let listener = UnixListener::bind(&socket)
+            .with_context(|| format!("could not listen on '{}'", socket.display()))?;
+        let state = Arc::new(Mutex::new(State::default()));
+        tokio::spawn(accept(listener, state.clone(), origin));
+        Ok(ProbeServer {
+            dir,
+            socket,
+            script,
+            interval,
+            state,
+            next_id: 0,
+        })
+    }
+
+    /// The environment that injects the probe, added to `NODE_OPTIONS` the user already set.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let require = format!("--require \"{}\"", self.script.display());
+        let node_options = match std::env::var("NODE_OPTIONS") {
+            Ok(existing) if !existing.trim().is_empty() => format!("{existing} {require}"),
+            _ => require,
+        };
+        vec![
+            ("NODE_OPTIONS".to_string(), node_options),
+            (
+                "HARNESS_PROBE_SOCKET".to_string(),
+                self.socket.display().to_string(),
+            ),
+            (
+                "HARNESS_PROBE_INTERVAL".to_string(),
+                self.interval.as_millis().max(10).to_string(),
+            ),
+        ]
+    }
+
+    /// How many Node processes have connected.
+    pub fn connected(&self) -> usize {
+        self.state.lock().map(|s| s.processes.len()).unwrap_or(0)
+    }
+
+    /// Asks every connected process for a full GC and waits (up to `timeout`) for each to
+    /// answer with its heap after it; the floors are recorded under `phase`.
+    pub async fn floor(&mut self, phase: &str, timeout: Duration) {
+        self.next_id += 1;
+        let id = self.next_id;
+        let request = format!("{{\"type\":\"gc\",\"id\":{id}}}\n");
+        let mut writers = match self.state.lock() {
+            Ok(mut state) => {
+                state.floors_answered.insert(id, 0);
+                state.floor_phases.insert(id, phase.to_string());
+                std::mem::take(&mut state.writers)
+            }
+            Err(_) => return,
+        };
+        let mut asked = 0;
+        for (_, writer) in &mut writers {
+            if writer.write_all(request.as_bytes()).await.is_ok() {
+                asked += 1;
+            }
+        }
+        if let Ok(mut state) = self.state.lock() {
+            writers.append(&mut state.writers);
+            state.writers = writers;
+        }
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let answered = self
+                .state
+                .lock()
+                .map(|s| s.floors_answered.get(&id).copied().unwrap_or(0))
+                .unwrap_or(asked);
+            if answered >= asked {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Everything the probes reported, one entry per Node process.
+    pub fn report(&self) -> Vec<NodeProcess> {
+        self.state
+            .lock()
+            .map(|s| s.processes.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The directory holding the script and socket.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for ProbeServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn accept(listener: UnixListener, state: Arc<Mutex<State>>, origin: Instant) {
+    while let Ok((stream, _)) = listener.accept().await {
+        let (read, write) = stream.into_split();
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(read);
+            let mut writer = Some(write);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match (&mut lines)
+                    .take(MAX_MESSAGE as u64)
+                    .read_line(&mut line)
+                    .await
+                {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+                let Ok(message) = serde_json::from_str::<Message>(line.trim_end()) else {
+                    continue;
+                };
+                let t = (origin.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+                let Ok(mut state) = state.lock() else { return };
+                if let (Message::Hello { pid, .. }, Some(write)) = (&message, writer.take()) {
+                    state.writers.push((*pid, write));
+                }
+                record(&mut state, message, t);
+            }
+        });
+    }
+}
+
+fn record(state: &mut State, message: Message, t: f64) {
+    match message {
+        Message::Hello {
+            pid,
+            ppid,
+            node,
+            argv,
+            heap_size_limit,
+        } => {
+            let process = state.processes.entry(pid).or_default();
+            process.pid = pid;
+            process.ppid = ppid;
+            process.node = node;
+            process.argv = argv;
+            process.heap_size_limit = heap_size_limit;
+        }
+        Message::Sample {
+            pid,
+            delay,
+            elu,
+            memory,
+            gc,
+            handles,
+        } => {
+            let process = state.processes.entry(pid).or_default();
+            process.pid = pid;
+            process.samples.push(NodeSample {
+                t,
+                delay_p50: delay.p50,
+                delay_p99: delay.p99,
+                delay_max: delay.max,
+                elu,
+                rss: memory.rss,
+                heap_total: memory.heap_total,
+                heap_used: memory.heap_used,
+                external: memory.external,
+                array_buffers: memory.array_buffers,
+                handles,
+            });
+            process.gc.extend(gc.into_iter().map(|g| GcEvent {
+                t,
+                kind: g.kind,
+                ms: g.ms,
+                heap_after: g.heap_after,
+            }));
+        }
+        Message::Warning {
+            pid,
+            name,
+            message,
+            stack,
+            location,
+            event,
+            count,
+            emitter,
+        } => {
+            let process = state.processes.entry(pid).or_default();
+            process.warnings.push(Warning {
+                t,
+                name,
+                message,
+                stack,
+                location,
+                event,
+                count,
+                emitter,
+            });
+        }
+        Message::Floor {
+            pid,
+            id,
+            memory,
+            ms,
+        } => {
+            *state.floors_answered.entry(id).or_default() += 1;
+            let phase = state.floor_phases.get(&id).cloned().unwrap_or_default();
+            let process = state.processes.entry(pid).or_default();
+            process.floors.push(Floor {
+                t,
+                phase,
+                heap_used: memory.heap_used,
+                heap_total: memory.heap_total,
+                external: memory.external,
+                array_buffers: memory.array_buffers,
+                rss: memory.rss,
+                ms,
+            });
+        }
+    }
+}
+
+/// A value that makes the directory name hard to guess.
+fn nonce() -> u64 {
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    time ^ (u64::from(std::process::id()) << 32)
+}

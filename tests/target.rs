@@ -1,0 +1,413 @@
+//! The target's life: `-- COMMAND` started in its own group with PORT set, readiness, the
+//! stop sequence, and no process left behind on any path. Real `node` processes from
+//! `scenarios/apps/`.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{harness, num};
+
+const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn app(name: &str) -> String {
+    format!("{APPS}/{name}")
+}
+
+/// Live (non-zombie) processes whose process group is `group`.
+fn group_members(group: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(group)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z')
+}
+
+/// Runs harness with a short load against `name` and returns (exit code, JSON result, stderr).
+fn run_target(
+    args: &[&str],
+    env: &[(&str, &str)],
+    command: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    run_target_on(free_port(), args, env, command)
+}
+
+fn run_target_on(
+    port: u16,
+    args: &[&str],
+    env: &[(&str, &str)],
+    command: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let url = format!("http://127.0.0.1:{port}/");
+    let mut cmd = harness();
+    cmd.args([
+        "--json",
+        "-n",
+        "-c",
+        "2",
+        "--baseline",
+        "300ms",
+        "--cooldown",
+        "300ms",
+    ])
+    .args(args)
+    .arg(&url)
+    .arg("--")
+    .args(command);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    let result = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    (output.status.code(), result, stderr)
+}
+
+/// Live processes that inherited `PORT=port` from harness.
+fn leftovers(port: u16) -> Vec<u32> {
+    std::thread::sleep(Duration::from_millis(300));
+    let marker = format!("PORT={port}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .map(|env| env.split(|b| *b == 0).any(|var| var == marker.as_bytes()))
+                .unwrap_or(false)
+                && alive(*pid)
+        })
+        .collect()
+}
+
+fn target_pid(result: &serde_json::Value) -> u32 {
+    result["target"]["pid"].as_u64().unwrap() as u32
+}
+
+#[test]
+fn the_target_is_started_with_port_waited_for_and_stopped_with_sigint() {
+    let (code, result, stderr) = run_target(&["-d", "1"], &[], &["node", &app("hello.js")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let target = &result["target"];
+    assert!(num(&result, "/requests/total") > 100.0);
+    assert!(target["readyAfter"].as_f64().unwrap() < 10.0);
+    assert_eq!(target["stopSignals"], serde_json::json!(["SIGINT"]));
+    assert_eq!(target["exitSignal"], 2);
+    assert!(target["stdoutTail"][0]
+        .as_str()
+        .unwrap()
+        .contains("listening"));
+    let phases: Vec<&str> = result["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["baseline", "load", "cooldown"]);
+    assert!(group_members(target_pid(&result)).is_empty());
+}
+
+#[test]
+fn the_process_sampler_sees_the_target_under_load() {
+    let (code, result, stderr) = run_target(
+        &["-d", "1", "--sample-interval", "50ms"],
+        &[],
+        &["node", &app("hello.js")],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let points = result["process"]["points"].as_array().unwrap();
+    assert!(
+        points.len() >= 20,
+        "{} samples in ~1.6 s at 50 ms",
+        points.len()
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| p["rss"].as_u64().unwrap() > 10_000_000),
+        "node's RSS is over 10 MB"
+    );
+    let load_start = num(&result, "/measureStart");
+    let busiest = points
+        .iter()
+        .filter(|p| p["t"].as_f64().unwrap() > load_start + 0.2)
+        .map(|p| p["cpu"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        busiest > 30.0,
+        "the target's CPU under load peaked at {busiest} %"
+    );
+    assert!(points.iter().all(|p| p["fds"].as_u64().unwrap() >= 3));
+}
+
+#[test]
+fn a_target_that_never_listens_is_reported_with_its_stderr() {
+    let started = Instant::now();
+    let port = free_port();
+    let (code, _, stderr) = run_target_on(
+        port,
+        &["-d", "1", "--ready-timeout", "1s"],
+        &[],
+        &["node", &app("never-listens.js")],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("did not accept connections"), "{stderr}");
+    assert!(
+        stderr.contains("database not reachable") || stderr.contains("once the database is up"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(leftovers(port).is_empty());
+}
+
+#[test]
+fn a_target_that_exits_at_start_shows_its_status_and_stderr() {
+    let (code, _, stderr) = run_target(&["-d", "1"], &[], &["node", &app("fails-at-start.js")]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("exit code 1"), "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+}
+
+#[test]
+fn a_missing_command_is_an_error_naming_it() {
+    let (code, _, stderr) = run_target(&["-d", "1"], &[], &["/nonexistent/server"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("/nonexistent/server"), "{stderr}");
+}
+
+#[test]
+fn a_crash_during_the_load_keeps_the_results_and_fails_the_run() {
+    let (code, result, stderr) = run_target(
+        &["-d", "5"],
+        &[("CRASH_AFTER", "50")],
+        &["node", &app("crash-after.js")],
+    );
+    assert_eq!(code, Some(3), "{stderr}");
+    assert_eq!(result["stopReason"], "targetExited");
+    let target = &result["target"];
+    assert!(
+        target["failure"]
+            .as_str()
+            .unwrap()
+            .contains("exited during the load"),
+        "{target}"
+    );
+    assert_ne!(target["exitCode"], 0);
+    let stderr_tail = target["stderrTail"].to_string();
+    assert!(stderr_tail.contains("Error"), "{stderr_tail}");
+    let total = num(&result, "/requests/total");
+    assert!(
+        (40.0..=60.0).contains(&total),
+        "{total} requests before the crash at 50"
+    );
+    assert!(num(&result, "/duration") < 4.0);
+}
+
+#[test]
+fn a_target_ignoring_sigint_gets_sigterm_and_one_ignoring_both_gets_sigkill() {
+    let (code, result, stderr) = run_target(
+        &["-a", "20", "--grace", "300ms"],
+        &[],
+        &["node", &app("ignores-signals.js")],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        result["target"]["stopSignals"],
+        serde_json::json!(["SIGINT", "SIGTERM"])
+    );
+    let (code, result, stderr) = run_target(
+        &["-a", "20", "--grace", "300ms"],
+        &[("IGNORE_TERM", "1")],
+        &["node", &app("ignores-signals.js")],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        result["target"]["stopSignals"],
+        serde_json::json!(["SIGINT", "SIGTERM", "SIGKILL"])
+    );
+    assert_eq!(result["target"]["exitSignal"], 9);
+    assert!(group_members(target_pid(&result)).is_empty());
+}
+
+#[test]
+fn a_child_process_of_the_target_is_stopped_too() {
+    let (code, result, stderr) = run_target(&["-a", "20"], &[], &["node", &app("spawns-child.js")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let stdout = result["target"]["stdoutTail"].to_string();
+    let child: u32 = stdout
+        .split("child pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no child pid in {stdout}"));
+    assert!(!alive(child), "child {child} outlived harness");
+    assert!(group_members(target_pid(&result)).is_empty());
+}
+
+#[test]
+fn ctrl_c_stops_the_load_and_the_target() {
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args([
+            "--json",
+            "-n",
+            "-c",
+            "2",
+            "-d",
+            "30",
+            "--baseline",
+            "0s",
+            &format!("http://127.0.0.1:{port}/"),
+            "--",
+        ])
+        .args(["node", &app("hello.js")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["stopReason"], "interrupted");
+    assert!(group_members(target_pid(&result)).is_empty());
+}
+
+#[test]
+fn a_panicking_harness_leaves_no_target_behind() {
+    let port = free_port();
+    let output = harness()
+        .env("HARNESS_FAULT", "panic-after-ready")
+        .args([
+            "-n",
+            "-d",
+            "1",
+            &format!("http://127.0.0.1:{port}/"),
+            "--",
+            "node",
+            &app("spawns-child.js"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("Latency"));
+    // The target and its child inherited PORT from harness: find them by it.
+    let leftovers = leftovers(port);
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+}
+
+#[test]
+fn pid_mode_watches_without_stopping() {
+    let port = free_port();
+    let mut app = Command::new("node")
+        .arg(app("hello.js"))
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = app.id().to_string();
+    let output = harness()
+        .args([
+            "--json",
+            "-n",
+            "-c",
+            "2",
+            "-d",
+            "1",
+            "--baseline",
+            "200ms",
+            "--cooldown",
+            "200ms",
+            "--pid",
+            &pid,
+        ])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    let still_running = app.try_wait().unwrap().is_none();
+    let _ = app.kill();
+    let _ = app.wait();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(still_running, "--pid must not stop the process");
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["target"]["started"], false);
+    assert!(result["process"]["points"].as_array().unwrap().len() > 5);
+    assert!(result.get("node").is_none(), "no probe with --pid");
+}
+
+#[test]
+fn a_non_node_target_gets_process_samples_only() {
+    // http.server takes its port as an argument, not from PORT.
+    let port = free_port().to_string();
+    let url = format!("http://127.0.0.1:{port}/");
+    let output = harness()
+        .args([
+            "--json",
+            "-n",
+            "-c",
+            "2",
+            "-a",
+            "50",
+            "--baseline",
+            "200ms",
+            "--cooldown",
+            "200ms",
+            &url,
+            "--",
+        ])
+        .args(["python3", "-m", "http.server", &port, "--bind", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(num(&result, "/requests/total"), 50.0);
+    assert!(result["process"]["points"].as_array().unwrap().len() > 3);
+    assert!(
+        result.get("node").is_none(),
+        "a Python target has no Node probe data"
+    );
+}
