@@ -143,7 +143,96 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
             out += &style.warn("Interrupted: the results cover the load until Ctrl-C.\n")
         }
         "bailedOut" => out += &style.warn("Stopped early: --bailout errors were reached.\n"),
+        "targetExited" => out += &style.warn("Stopped early: the target exited during the load.\n"),
         _ => {}
+    }
+    out += &target_lines(result, &style);
+    out
+}
+
+/// What happened to the target: how it started and ended, its footprint, the Node heap floors.
+fn target_lines(result: &RunResult, style: &Style) -> String {
+    let Some(target) = &result.target else {
+        return String::new();
+    };
+    let mut out = String::from("\n");
+    let name = if target.command.is_empty() {
+        format!("pid {}", target.pid)
+    } else {
+        format!("{} (pid {})", target.command.join(" "), target.pid)
+    };
+    let ready = target
+        .ready_after
+        .map(|s| format!(", ready after {}s", trim_float(s, 2)))
+        .unwrap_or_default();
+    let ended = match (&target.exit, target.stop_signals.last()) {
+        (Some(_), Some(signal)) if target.exit_signal.is_some() => {
+            format!(", stopped with {signal}")
+        }
+        (Some(exit), Some(signal)) => format!(", stopped with {signal} ({exit})"),
+        (Some(exit), None) => format!(", exited by itself ({exit})"),
+        (None, _) => String::new(),
+    };
+    let _ = writeln!(out, "Target: {name}{ready}{ended}");
+    if let Some(process) = &result.process {
+        let points = &process.points;
+        let peak_rss = points.iter().map(|p| p.rss).max().unwrap_or(0);
+        let in_load: Vec<_> = points
+            .iter()
+            .filter(|p| {
+                p.t >= result.measure_start && p.t <= result.measure_start + result.duration
+            })
+            .collect();
+        let cpu = in_load.iter().map(|p| p.cpu).sum::<f64>() / in_load.len().max(1) as f64;
+        let harness =
+            in_load.iter().map(|p| p.harness_cpu).sum::<f64>() / in_load.len().max(1) as f64;
+        let _ = writeln!(
+            out,
+            "  peak RSS {}, CPU during the load {:.0} % of a core (harness {:.0} %)",
+            bytes(peak_rss as f64),
+            cpu,
+            harness
+        );
+    }
+    for node in &result.node {
+        let floors: Vec<String> = node
+            .floors
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} (+{} external)",
+                    f.phase,
+                    bytes(f.heap_used as f64),
+                    bytes(f.external as f64)
+                )
+            })
+            .collect();
+        if !floors.is_empty() {
+            let _ = writeln!(
+                out,
+                "  node pid {}: heap after forced GC: {}",
+                node.pid,
+                floors.join(", ")
+            );
+        }
+        for warning in &node.warnings {
+            let at = warning
+                .location
+                .as_deref()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}",
+                style.warn(&format!("{}{at}: {}", warning.name, warning.message))
+            );
+        }
+    }
+    if let Some(failure) = &target.failure {
+        let _ = writeln!(out, "{}", style.warn(&format!("Target failed: {failure}")));
+        for line in target.stderr_tail.iter().rev().take(10).rev() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     out
 }
