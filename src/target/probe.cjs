@@ -1,1 +1,287 @@
-// placeholder: replaced by the real probe
+'use strict';
+/*
+ * harness probe: preloaded into every Node process of the target app with
+ *   NODE_OPTIONS="--require /path/probe.cjs"
+ * It samples runtime metrics every HARNESS_PROBE_INTERVAL ms (default 100) and
+ * streams them to harness over the Unix socket named by HARNESS_PROBE_SOCKET,
+ * as newline-delimited JSON in both directions. Every message carries `pid`;
+ * each process (including forked/spawned node children, which inherit the env)
+ * opens its own connection. Worker threads are skipped (same pid, same memory).
+ *
+ * Rules: never change the app's behaviour. No env var -> do nothing. No output,
+ * nothing thrown, every callback in try/catch, socket and timers unref()'d, and
+ * any socket error or close silently disables the probe. Samples and warnings
+ * are dropped while the socket has more than 1 MB unsent.
+ *
+ * probe -> harness
+ *   {"type":"hello","pid","ppid","node","argv","interval","heapSizeLimit","gcProfiler"}
+ *   {"type":"sample","pid",
+ *    "delay":{"p50","p99","max"}  ms a 10 ms timer fired late, this interval only,
+ *    "elu"                        event-loop utilisation 0..1, this interval only,
+ *    "memory":{"rss","heapTotal","heapUsed","external","arrayBuffers"}  bytes,
+ *    "gc":[{"kind":"minor"|"major"|"incremental"|"weakcb","ms","heapAfter"?}],
+ *    "gcDropped"?                 events beyond 1000 in this interval,
+ *    "handles"?:{type: count}}    process.getActiveResourcesInfo() by type. Node lists
+ *       only ref'd handles and timers; the probe's socket and timers are unref()'d, so
+ *       they are not counted. An in-flight write of the probe ("WriteWrap") is subtracted.
+ *   {"type":"warning","pid","name","message","stack","code"?,"location":"file:line:col"|null,
+ *    plus "event","count","emitter" for MaxListenersExceededWarning}
+ *   {"type":"floor","pid","id","heapUsed","heapTotal","external","arrayBuffers","rss","ms"}
+ * harness -> probe
+ *   {"type":"gc","id":ID}  two full GCs, then a "floor" reply (the GCs also show up as
+ *                          "major" events in the next sample)
+ *   {"type":"stop"}        stop sampling, close the socket
+ */
+const SOCKET = process.env.HARNESS_PROBE_SOCKET;
+const KEY = Symbol.for('harness.probe.loaded');
+
+function isMainThread() {
+  try { return require('worker_threads').isMainThread; } catch (_) { return true; }
+}
+
+if (SOCKET && !process[KEY] && isMainThread()) {
+  try {
+    Object.defineProperty(process, KEY, { value: true });
+    start();
+  } catch (_) { /* never break the app */ }
+}
+
+function start() {
+  const net = require('net');
+  const v8 = require('v8');
+  const perf = require('perf_hooks');
+  const performance = perf.performance;
+
+  const parsed = parseInt(process.env.HARNESS_PROBE_INTERVAL, 10);
+  const INTERVAL = parsed > 0 ? Math.max(parsed, 10) : 100;
+  const MAX_BUFFERED = 1024 * 1024;
+  const MAX_GC_EVENTS = 1000;
+  const MAX_DELAYS = 100000;
+  const RESOLUTION_MS = 10;
+  const pid = process.pid;
+  const hasProfiler = typeof v8.GCProfiler === 'function';
+  const hasElu = !!(performance && performance.eventLoopUtilization);
+
+  let active = true;
+  let timer = null;
+  let ticker = null;
+  let delays = [];
+  let lastTick = performance.now();
+  let lastElu = hasElu ? performance.eventLoopUtilization() : null;
+  let profiler = null;
+  let observer = null;
+  let gcEvents = [];
+  let gcDropped = 0;
+  let gcFn = null;
+  let inbox = '';
+
+  function guard(fn) {
+    return function () { try { return fn.apply(this, arguments); } catch (_) { /* ignore */ } };
+  }
+
+  const socket = net.createConnection(SOCKET);
+  socket.unref();
+  socket.setEncoding('utf8');
+  socket.on('error', () => disable(false));
+  socket.on('close', () => disable(false));
+  socket.on('data', guard(onData));
+
+  // force: hello/floor are replies and always written; samples and warnings are droppable.
+  // Writes made before the connection is up are queued by the socket, in order.
+  function send(msg, force) {
+    if (!active || socket.destroyed || !socket.writable) return;
+    if (!force && socket.writableLength > MAX_BUFFERED) return;
+    socket.write(JSON.stringify(msg) + '\n');
+  }
+
+  // Everything starts now rather than on connect, so that warnings raised while the app's
+  // modules load are not missed; a failed connect tears it all down again.
+  send({
+    type: 'hello', pid, ppid: process.ppid, node: process.version, argv: process.argv.slice(),
+    interval: INTERVAL, heapSizeLimit: v8.getHeapStatistics().heap_size_limit, gcProfiler: hasProfiler,
+  }, true);
+  process.on('warning', onWarning);
+  startGcTracking();
+  ticker = setInterval(guard(tick), RESOLUTION_MS);
+  ticker.unref();
+  timer = setInterval(guard(sample), INTERVAL);
+  timer.unref();
+
+  function startGcTracking() {
+    if (hasProfiler) {
+      profiler = new v8.GCProfiler();
+      profiler.start();
+    } else if (perf.PerformanceObserver) {
+      const c = perf.constants || {};
+      const kinds = {};
+      kinds[c.NODE_PERFORMANCE_GC_MINOR] = 'minor';
+      kinds[c.NODE_PERFORMANCE_GC_MAJOR] = 'major';
+      kinds[c.NODE_PERFORMANCE_GC_INCREMENTAL] = 'incremental';
+      kinds[c.NODE_PERFORMANCE_GC_WEAKCB] = 'weakcb';
+      observer = new perf.PerformanceObserver(guard((list) => {
+        for (const e of list.getEntries()) {
+          const k = e.detail && e.detail.kind !== undefined ? e.detail.kind : e.kind;
+          pushGc({ kind: kinds[k] || 'major', ms: e.duration });
+        }
+      }));
+      observer.observe({ entryTypes: ['gc'] });
+    }
+  }
+
+  function pushGc(ev) {
+    if (gcEvents.length < MAX_GC_EVENTS) gcEvents.push(ev); else gcDropped++;
+  }
+
+  function gcKind(type) {
+    const t = String(type);
+    if (/scavenge|minor/i.test(t)) return 'minor'; // Scavenge, MinorMarkSweep/MinorMarkCompact
+    if (/incremental/i.test(t)) return 'incremental';
+    if (/weak/i.test(t)) return 'weakcb';
+    return 'major'; // MarkSweepCompact and anything unknown
+  }
+
+  // The next profiler starts before the previous one stops, so a GC triggered while
+  // parsing the previous profiler's JSON is not lost.
+  function collectProfiler() {
+    const prev = profiler;
+    profiler = new v8.GCProfiler();
+    profiler.start();
+    const data = prev.stop();
+    const stats = (data && data.statistics) || [];
+    for (const s of stats) {
+      const ev = { kind: gcKind(s.gcType), ms: (s.cost || 0) / 1000 };
+      const after = s.afterGC && s.afterGC.heapStatistics;
+      if (after && typeof after.usedHeapSize === 'number') ev.heapAfter = after.usedHeapSize;
+      pushGc(ev);
+    }
+  }
+
+  // Event-loop delay: how late a 10 ms timer fires, minus the 10 ms. That is what
+  // monitorEventLoopDelay({resolution: 10}) measures too, but its reset() forgets the
+  // tick in progress, so a block ending just before a sample was often lost entirely.
+  function tick() {
+    const now = performance.now();
+    if (delays.length < MAX_DELAYS) delays.push(Math.max(0, now - lastTick - RESOLUTION_MS));
+    lastTick = now;
+  }
+
+  function delay() {
+    if (performance.now() - lastTick > 2 * RESOLUTION_MS) tick(); // ticker overdue: count it now
+    const d = delays;
+    delays = [];
+    if (d.length === 0) return { p50: 0, p99: 0, max: 0 };
+    d.sort((x, y) => x - y);
+    const at = (q) => Math.round(d[Math.max(0, Math.ceil(q * d.length) - 1)] * 1000) / 1000;
+    return { p50: at(0.5), p99: at(0.99), max: at(1) };
+  }
+
+  function handles() {
+    const counts = {};
+    for (const t of process.getActiveResourcesInfo()) counts[t] = (counts[t] || 0) + 1;
+    // Node keeps at most one write of ours in flight; it shows up as a WriteWrap request.
+    if (socket.writableLength > 0 && counts.WriteWrap > 0 && --counts.WriteWrap === 0) delete counts.WriteWrap;
+    return counts;
+  }
+
+  function sample() {
+    if (!active) return;
+    if (profiler) collectProfiler();
+    const msg = { type: 'sample', pid, delay: delay(), elu: 0, memory: null, gc: gcEvents };
+    if (hasElu) {
+      const now = performance.eventLoopUtilization();
+      msg.elu = performance.eventLoopUtilization(now, lastElu).utilization || 0;
+      lastElu = now;
+    }
+    const m = process.memoryUsage();
+    msg.memory = { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers || 0 };
+    if (gcDropped) msg.gcDropped = gcDropped;
+    if (typeof process.getActiveResourcesInfo === 'function') msg.handles = handles();
+    gcEvents = [];
+    gcDropped = 0;
+    send(msg);
+  }
+
+  // First stack frame outside Node's internals and this file, as "file:line:col".
+  function location(stack) {
+    const lines = String(stack || '').split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      let s = lines[i].trim();
+      if (!s.startsWith('at ')) continue;
+      s = s.slice(3);
+      if (s.endsWith(')')) s = s.slice(s.indexOf('(') + 1, -1);
+      const m = /^(.+):(\d+):(\d+)$/.exec(s);
+      if (!m) continue;
+      let file = m[1];
+      if (file.startsWith('file://')) {
+        try { file = require('url').fileURLToPath(file); } catch (_) { /* keep the URL */ }
+      }
+      if (file.startsWith('node:') || file.startsWith('internal/') || file === __filename) continue;
+      return file + ':' + m[2] + ':' + m[3];
+    }
+    return null;
+  }
+
+  function onWarning(w) {
+    try {
+      if (!w) return;
+      const stack = w.stack === undefined ? null : String(w.stack);
+      const msg = { type: 'warning', pid, name: String(w.name), message: String(w.message), stack, location: location(stack) };
+      if (w.code !== undefined) msg.code = String(w.code);
+      if (w.name === 'MaxListenersExceededWarning') {
+        msg.event = String(w.type);
+        msg.count = w.count;
+        msg.emitter = w.emitter && w.emitter.constructor ? w.emitter.constructor.name : null;
+      }
+      send(msg);
+    } catch (_) { /* ignore */ }
+  }
+
+  function onData(chunk) {
+    inbox += chunk;
+    let nl;
+    while ((nl = inbox.indexOf('\n')) >= 0) {
+      const line = inbox.slice(0, nl);
+      inbox = inbox.slice(nl + 1);
+      let msg;
+      try { msg = JSON.parse(line); } catch (_) { continue; }
+      if (!msg || typeof msg !== 'object') continue;
+      if (msg.type === 'gc') guard(forceGc)(msg.id);
+      else if (msg.type === 'stop') { disable(true); return; }
+    }
+    if (inbox.length > MAX_BUFFERED) inbox = ''; // junk without newlines
+  }
+
+  function forceGc(id) {
+    if (!gcFn) {
+      if (typeof global.gc === 'function') gcFn = global.gc;
+      else {
+        v8.setFlagsFromString('--expose-gc');
+        gcFn = require('vm').runInNewContext('gc');
+        v8.setFlagsFromString('--no-expose-gc'); // the flag only matters for new contexts
+      }
+    }
+    const t0 = process.hrtime.bigint();
+    gcFn();
+    gcFn(); // second pass: weak callbacks and finalizers settle
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const m = process.memoryUsage();
+    send({ type: 'floor', pid, id, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external,
+      arrayBuffers: m.arrayBuffers || 0, rss: m.rss, ms }, true);
+  }
+
+  // graceful (on "stop"): flush what is queued, then close; otherwise drop it.
+  function disable(graceful) {
+    try {
+      if (!active) return;
+      active = false;
+      clearInterval(timer);
+      clearInterval(ticker);
+      if (profiler) profiler.stop();
+      if (observer) observer.disconnect();
+      process.removeListener('warning', onWarning);
+      gcEvents = [];
+      delays = [];
+      if (graceful) socket.end(); else socket.destroy();
+    } catch (_) { /* ignore */ }
+  }
+}

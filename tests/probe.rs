@@ -1,0 +1,215 @@
+//! The Node probe with real `node` processes: samples arrive and are plausible, floors are
+//! taken at the end of each phase, warnings carry their location, several processes report,
+//! and the probe is harmless where harness is not listening.
+
+mod support;
+
+use std::process::Command;
+
+use support::harness;
+
+const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
+const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/target/probe.cjs");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs harness on `app` with a short load and returns the JSON result.
+fn watch(app: &str, load: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let mut command = harness();
+    command
+        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "500ms"])
+        .args(load)
+        .args([url.as_str(), "--", "node", &format!("{APPS}/{app}")]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn floor(process: &serde_json::Value, phase: &str, field: &str) -> f64 {
+    process["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["phase"] == phase)
+        .unwrap_or_else(|| panic!("no {phase} floor in {}", process["floors"]))[field]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn samples_and_floors_arrive_from_the_target() {
+    let result = watch("hello.js", &["-c", "4", "-d", "1"], &[]);
+    let node = result["node"].as_array().unwrap();
+    assert_eq!(node.len(), 1, "{node:?}");
+    let process = &node[0];
+    assert_eq!(process["pid"], result["target"]["pid"]);
+    let samples = process["samples"].as_array().unwrap();
+    assert!(
+        samples.len() >= 15,
+        "{} samples in ~2 s at 100 ms",
+        samples.len()
+    );
+    for sample in samples {
+        let heap_used = sample["heapUsed"].as_f64().unwrap();
+        assert!(heap_used > 1e6 && heap_used <= sample["heapTotal"].as_f64().unwrap());
+        let elu = sample["elu"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&elu));
+        assert!(sample["delayP99"].as_f64().unwrap() >= 0.0);
+    }
+    let start = result["measureStart"].as_f64().unwrap();
+    let busy = samples
+        .iter()
+        .filter(|s| s["t"].as_f64().unwrap() > start + 0.2)
+        .map(|s| s["elu"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        busy > 0.3,
+        "event-loop utilisation under load peaked at {busy}"
+    );
+    let phases: Vec<&str> = process["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, ["baseline", "load", "cooldown"]);
+    let times: Vec<f64> = process["floors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["t"].as_f64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] < w[1]),
+        "floors out of order: {times:?}"
+    );
+    assert!(
+        !process["gc"].as_array().unwrap().is_empty(),
+        "load causes garbage collections"
+    );
+}
+
+#[test]
+fn the_heap_of_a_leaking_app_grows_between_floors() {
+    let result = watch("cache-leak.js", &["-c", "4", "-a", "6000"], &[]);
+    let process = &result["node"][0];
+    let grown =
+        floor(process, "cooldown", "arrayBuffers") - floor(process, "baseline", "arrayBuffers");
+    // 6000 requests each cache a 1 kB Buffer that is never freed.
+    assert!(grown > 5.5e6, "array buffers grew by {grown} bytes");
+    let fixed = watch("cache-fixed.js", &["-c", "4", "-a", "6000"], &[]);
+    let process = &fixed["node"][0];
+    let grown =
+        floor(process, "cooldown", "arrayBuffers") - floor(process, "baseline", "arrayBuffers");
+    assert!(grown < 1e6, "a bounded cache grew by {grown} bytes");
+}
+
+#[test]
+fn a_listener_leak_warning_names_the_line_of_the_on_call() {
+    let result = watch("listener-leak.js", &["-c", "20", "-d", "2"], &[]);
+    let warnings = result["node"][0]["warnings"].as_array().unwrap();
+    let warning = warnings
+        .iter()
+        .find(|w| w["name"] == "MaxListenersExceededWarning")
+        .unwrap_or_else(|| panic!("no listener warning in {warnings:?}"));
+    let location = warning["location"].as_str().unwrap();
+    assert!(location.contains("listener-leak.js:"), "{location}");
+    let line = std::fs::read_to_string(format!("{APPS}/listener-leak.js")).unwrap();
+    let at: usize = location.split(':').rev().nth(1).unwrap().parse().unwrap();
+    assert!(
+        line.lines().nth(at - 1).unwrap().contains(".on("),
+        "line {at} is not the .on() call"
+    );
+    assert_eq!(warning["event"], "connected");
+    assert!(warning["count"].as_u64().unwrap() > 10);
+}
+
+#[test]
+fn every_node_process_of_the_target_reports() {
+    let result = watch("spawns-child.js", &["-c", "2", "-d", "1"], &[]);
+    let node = result["node"].as_array().unwrap();
+    assert_eq!(node.len(), 2, "parent and child: {node:?}");
+    let parent = result["target"]["pid"].as_u64().unwrap();
+    assert!(
+        node.iter().any(|p| p["ppid"].as_u64() == Some(parent)),
+        "the child reports its parent"
+    );
+    assert!(node
+        .iter()
+        .all(|p| !p["samples"].as_array().unwrap().is_empty()));
+}
+
+#[test]
+fn esm_apps_and_the_users_node_options_are_supported() {
+    let result = watch(
+        "hello.mjs",
+        &["-c", "2", "-d", "1"],
+        &[("NODE_OPTIONS", "--max-old-space-size=96")],
+    );
+    let process = &result["node"][0];
+    assert!(!process["samples"].as_array().unwrap().is_empty());
+    let limit = process["heapSizeLimit"].as_f64().unwrap();
+    assert!(
+        limit < 200e6,
+        "the user's --max-old-space-size was dropped: limit {limit}"
+    );
+}
+
+#[test]
+fn a_blocked_event_loop_shows_in_delay_and_utilisation() {
+    let result = watch("blocked-loop.js", &["-c", "10", "-d", "1"], &[]);
+    let samples = result["node"][0]["samples"].as_array().unwrap();
+    let start = result["measureStart"].as_f64().unwrap();
+    let during: Vec<_> = samples
+        .iter()
+        .filter(|s| s["t"].as_f64().unwrap() > start + 0.3)
+        .collect();
+    let worst = during
+        .iter()
+        .map(|s| s["delayMax"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(
+        worst > 15.0,
+        "20 ms handlers should delay the loop, max {worst} ms"
+    );
+    let elu = during
+        .iter()
+        .map(|s| s["elu"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(elu > 0.8, "a busy loop is utilised, peak {elu}");
+}
+
+#[test]
+fn the_probe_is_harmless_without_harness() {
+    for socket in [Some("/nonexistent/harness.sock"), None] {
+        let mut node = Command::new("node");
+        node.args(["-e", "setTimeout(() => console.log('ok'), 50)"])
+            .env("NODE_OPTIONS", format!("--require {PROBE}"))
+            .env_remove("HARNESS_PROBE_SOCKET");
+        if let Some(socket) = socket {
+            node.env("HARNESS_PROBE_SOCKET", socket);
+        }
+        let output = node.output().unwrap();
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+        assert!(
+            output.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
