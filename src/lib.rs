@@ -21,8 +21,11 @@
 //!   harness's own and the machine's CPU.
 //!
 //! `run` strings the stages together: target, baseline, load, cooldown, result.
-//! Stages still to come (see the issues): `scenario`, `analyse`.
+//! - [`analyse`]: turns a saved result into findings with evidence and one verdict.
+//!
+//! Stages still to come (see the issues): `scenario`, the HTML report.
 
+pub mod analyse;
 pub mod cli;
 pub mod exit;
 pub mod load;

@@ -128,6 +128,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<u8> {
     if let Some(watched) = watched {
         watched.into_result(&mut result);
     }
+    result.analyse();
     print_result(&plan, &result)?;
     Ok(exit_code(&outcome, &result))
 }

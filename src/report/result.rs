@@ -128,6 +128,39 @@ pub struct RunResult {
     /// What the Node probe reported, one entry per Node process of the target.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub node: Vec<NodeProcess>,
+    /// The findings, most important first, as computed when the result was written
+    /// (`harness report` computes them again from the data).
+    #[serde(default)]
+    pub findings: Vec<FindingEntry>,
+    /// The main problem's title, or `no problem found`.
+    #[serde(default)]
+    pub verdict: String,
+}
+
+/// A finding of the analysis.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FindingEntry {
+    /// e.g. `memoryLeak`, `blockedEventLoop`, `errors`.
+    pub kind: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// What was found.
+    pub title: String,
+    /// What to do next.
+    pub advice: String,
+    /// The numbers behind it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One number behind a finding.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// What it is.
+    pub label: String,
+    /// Its value, with unit.
+    pub value: String,
 }
 
 /// A phase of the run.
@@ -636,7 +669,39 @@ impl RunResult {
             target: None,
             process: None,
             node: Vec::new(),
+            findings: Vec::new(),
+            verdict: String::new(),
         }
+    }
+}
+
+impl RunResult {
+    /// Analyses the result and stores the findings and verdict in it.
+    pub fn analyse(&mut self) {
+        let analysis = crate::analyse::analyse(self);
+        self.verdict = analysis
+            .verdict()
+            .map_or_else(|| "no problem found".to_string(), |f| f.title());
+        self.findings = analysis
+            .findings
+            .iter()
+            .map(|finding| FindingEntry {
+                kind: finding.kind().to_string(),
+                severity: match finding.severity() {
+                    crate::analyse::Severity::Info => "info",
+                    crate::analyse::Severity::Warning => "warning",
+                    crate::analyse::Severity::Critical => "critical",
+                }
+                .to_string(),
+                title: finding.title(),
+                advice: finding.advice().to_string(),
+                evidence: finding
+                    .evidence()
+                    .into_iter()
+                    .map(|(label, value)| Evidence { label, value })
+                    .collect(),
+            })
+            .collect();
     }
 }
 

@@ -147,6 +147,40 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
         _ => {}
     }
     out += &target_lines(result, &style);
+    out += &verdict_lines(result, &style);
+    out
+}
+
+/// The verdict and its evidence, then the other findings in a line each.
+fn verdict_lines(result: &RunResult, style: &Style) -> String {
+    let mut out = String::from("\n");
+    let main = result.findings.first().filter(|f| f.severity != "info");
+    match main {
+        Some(finding) => {
+            let _ = writeln!(
+                out,
+                "{}",
+                style.verdict(&format!("Verdict: {}", finding.title))
+            );
+            for evidence in &finding.evidence {
+                let _ = writeln!(out, "  {}: {}", evidence.label, evidence.value);
+            }
+            let _ = writeln!(out, "  → {}", finding.advice);
+        }
+        None if result.target.is_none() => {
+            let _ = writeln!(
+                out,
+                "Verdict: no problem found in the responses (add -- COMMAND to start and profile the server too)"
+            );
+        }
+        None => {
+            let _ = writeln!(out, "{}", style.ok("Verdict: no problem found"));
+        }
+    }
+    let rest = result.findings.iter().skip(usize::from(main.is_some()));
+    for finding in rest {
+        let _ = writeln!(out, "  [{}] {}", finding.severity, finding.title);
+    }
     out
 }
 
@@ -264,6 +298,14 @@ impl Style {
 
     fn warn(&self, text: &str) -> String {
         self.paint("33", text)
+    }
+
+    fn verdict(&self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+
+    fn ok(&self, text: &str) -> String {
+        self.paint("1;32", text)
     }
 }
 

@@ -7,6 +7,7 @@
  * as newline-delimited JSON in both directions. Every message carries `pid`;
  * each process (including forked/spawned node children, which inherit the env)
  * opens its own connection. Worker threads are skipped (same pid, same memory).
+ * Optional: HARNESS_PROBE_GC=observer (default) | profiler | off (see "gc" below).
  *
  * Rules: never change the app's behaviour. No env var -> do nothing. No output,
  * nothing thrown, every callback in try/catch, socket and timers unref()'d, and
@@ -19,7 +20,9 @@
  *    "delay":{"p50","p99","max"}  ms a 10 ms timer fired late, this interval only,
  *    "elu"                        event-loop utilisation 0..1, this interval only,
  *    "memory":{"rss","heapTotal","heapUsed","external","arrayBuffers"}  bytes,
- *    "gc":[{"kind":"minor"|"major"|"incremental"|"weakcb","ms","heapAfter"?}],
+ *    "gc":[{"kind":"minor"|"major"|"incremental"|"weakcb","ms","heapAfter"?}]  GCs since
+ *       the last sample; heapAfter (used heap after the GC) only when hello said
+ *       gcProfiler:true, which costs more (HARNESS_PROBE_GC=profiler); always [] with off,
  *    "gcDropped"?                 events beyond 1000 in this interval,
  *    "handles"?:{type: count}}    process.getActiveResourcesInfo() by type. Node lists
  *       only ref'd handles and timers; the probe's socket and timers are unref()'d, so
@@ -59,7 +62,14 @@ function start() {
   const MAX_DELAYS = 100000;
   const RESOLUTION_MS = 10;
   const pid = process.pid;
-  const hasProfiler = typeof v8.GCProfiler === 'function';
+  // GC events come from a PerformanceObserver on 'gc' entries by default. v8.GCProfiler
+  // also gives the heap size after each GC, but its per-GC JSON bookkeeping costs ~10 % of
+  // a hello-world server's throughput, so it is used only when asked for
+  // (HARNESS_PROBE_GC=profiler) or when there is no PerformanceObserver.
+  // HARNESS_PROBE_GC=off: no GC events at all (the cheapest).
+  const GC_MODE = process.env.HARNESS_PROBE_GC || 'observer';
+  const useProfiler = GC_MODE !== 'off' && typeof v8.GCProfiler === 'function' &&
+    (GC_MODE === 'profiler' || typeof perf.PerformanceObserver !== 'function');
   const hasElu = !!(performance && performance.eventLoopUtilization);
 
   let active = true;
@@ -98,7 +108,7 @@ function start() {
   // modules load are not missed; a failed connect tears it all down again.
   send({
     type: 'hello', pid, ppid: process.ppid, node: process.version, argv: process.argv.slice(),
-    interval: INTERVAL, heapSizeLimit: v8.getHeapStatistics().heap_size_limit, gcProfiler: hasProfiler,
+    interval: INTERVAL, heapSizeLimit: v8.getHeapStatistics().heap_size_limit, gcProfiler: useProfiler,
   }, true);
   process.on('warning', onWarning);
   startGcTracking();
@@ -108,10 +118,11 @@ function start() {
   timer.unref();
 
   function startGcTracking() {
-    if (hasProfiler) {
+    if (GC_MODE === 'off') return;
+    if (useProfiler) {
       profiler = new v8.GCProfiler();
       profiler.start();
-    } else if (perf.PerformanceObserver) {
+    } else if (typeof perf.PerformanceObserver === 'function') {
       const c = perf.constants || {};
       const kinds = {};
       kinds[c.NODE_PERFORMANCE_GC_MINOR] = 'minor';
