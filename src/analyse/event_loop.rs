@@ -10,8 +10,9 @@
 //! - [`GC_SHARE`], [`GC_SHARE_HIGH`], [`GC_PAUSE_MS`]: share of the load's wall time spent in
 //!   GC pauses. A hello server at 35,000 requests/s spent 8 % (young-generation scavenges of
 //!   request garbage, which is normal); 1 MB of garbage per request, 10 %. From 15 % the
-//!   collector takes a share worth acting on; from 30 %, it dominates. A single pause of 100 ms
-//!   or more stalls every request in flight.
+//!   collector takes a share worth reporting; from 30 %, it dominates and is worth fixing.
+//!   Single pauses are shown but not judged alone: on a shared machine a pause's wall time
+//!   includes preemption (a 110 ms pause was seen here in a 5 MB heap).
 //! - Listener leaks come from `MaxListenersExceededWarning`. Node warns once per emitter and
 //!   event, and warns again only after the listeners were removed: a warning that repeats
 //!   means listeners pile up under concurrency but are removed (not a leak); one that does not
@@ -26,8 +27,6 @@ pub const BLOCKED_DELAY_MS: f64 = 50.0;
 pub const GC_SHARE: f64 = 0.15;
 /// Share of time in GC pauses that dominates.
 pub const GC_SHARE_HIGH: f64 = 0.30;
-/// A single GC pause this long (ms) stalls every request in flight.
-pub const GC_PAUSE_MS: f64 = 100.0;
 /// Warnings for the same emitter and event at least this often mean listeners are removed.
 const REPEATED: usize = 3;
 
@@ -79,7 +78,7 @@ fn gc_pressure(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
     };
     let share = in_load().map(|gc| gc.ms).sum::<f64>() / 1000.0 / window.length();
     let longest = in_load().map(|gc| gc.ms).fold(0.0, f64::max);
-    (share >= GC_SHARE || longest >= GC_PAUSE_MS).then(|| Finding::GcPressure {
+    (share >= GC_SHARE).then(|| Finding::GcPressure {
         pid: process.pid,
         share,
         longest_ms: longest,

@@ -318,9 +318,7 @@ impl Finding {
                     Severity::Warning
                 }
             }
-            Finding::GcPressure {
-                share, longest_ms, ..
-            } if *share >= event_loop::GC_SHARE_HIGH || *longest_ms >= event_loop::GC_PAUSE_MS => {
+            Finding::GcPressure { share, .. } if *share >= event_loop::GC_SHARE_HIGH => {
                 Severity::Warning
             }
             Finding::GcPressure { .. }
@@ -382,9 +380,9 @@ impl Finding {
             Finding::ListenerLeak { emitter, event, count, location, repeated, .. } => {
                 let at = location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default();
                 if *repeated {
-                    format!("{count} '{event}' listeners on a {emitter} at once{at}, removed again after each event")
+                    format!("{count} '{event}' listeners on one {emitter} at once{at}, removed again after each event")
                 } else {
-                    format!("Listener leak: {count}+ '{event}' listeners on a {emitter}, added{at}")
+                    format!("Listener leak: {count}+ '{event}' listeners on one {emitter}, added{at}")
                 }
             }
             Finding::BlockedEventLoop { delay_p90_ms, delay_max_ms, .. } => format!(
@@ -646,3 +644,6 @@ fn duration(seconds: f64) -> String {
         s => format!("about {:.1} h at the load's rate", s / 3600.0),
     }
 }
+
+#[cfg(test)]
+mod tests;

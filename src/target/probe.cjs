@@ -31,8 +31,8 @@
  *    plus "event","count","emitter" for MaxListenersExceededWarning}
  *   {"type":"floor","pid","id","heapUsed","heapTotal","external","arrayBuffers","rss","ms"}
  * harness -> probe
- *   {"type":"gc","id":ID}  two full GCs, then a "floor" reply (the GCs also show up as
- *                          "major" events in the next sample)
+ *   {"type":"gc","id":ID}  two full GCs, then a "floor" reply (these GCs are not reported
+ *                          as gc events)
  *   {"type":"stop"}        stop sampling, close the socket
  */
 const SOCKET = process.env.HARNESS_PROBE_SOCKET;
@@ -83,6 +83,7 @@ function start() {
   let gcEvents = [];
   let gcDropped = 0;
   let gcFn = null;
+  let forced = []; // [from, to] performance.now() windows of our own forced GCs
   let inbox = '';
 
   function guard(fn) {
@@ -131,6 +132,7 @@ function start() {
       kinds[c.NODE_PERFORMANCE_GC_WEAKCB] = 'weakcb';
       observer = new perf.PerformanceObserver(guard((list) => {
         for (const e of list.getEntries()) {
+          if (forced.some((w) => e.startTime >= w[0] && e.startTime <= w[1])) continue;
           const k = e.detail && e.detail.kind !== undefined ? e.detail.kind : e.kind;
           pushGc({ kind: kinds[k] || 'major', ms: e.duration });
         }
@@ -271,10 +273,16 @@ function start() {
         v8.setFlagsFromString('--no-expose-gc'); // the flag only matters for new contexts
       }
     }
-    const t0 = process.hrtime.bigint();
+    // Our own GCs are not reported as gc events: the observer skips entries that start
+    // inside this window; the profiler's events from it are discarded.
+    if (profiler) collectProfiler();
+    const t0 = performance.now();
     gcFn();
     gcFn(); // second pass: weak callbacks and finalizers settle
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    const t1 = performance.now();
+    forced = forced.slice(-3).concat([[t0, t1]]);
+    if (profiler) { profiler.stop(); profiler = new v8.GCProfiler(); profiler.start(); }
+    const ms = t1 - t0;
     const m = process.memoryUsage();
     send({ type: 'floor', pid, id, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external,
       arrayBuffers: m.arrayBuffers || 0, rss: m.rss, ms }, true);

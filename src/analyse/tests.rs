@@ -1,0 +1,357 @@
+//! Detectors on synthetic series, built on a small recorded result (`testdata/base.json`).
+
+use super::*;
+use crate::report::result::{
+    Floor, GcEvent, NodeSample, Phase, ProcessSample, SeriesEntry, Warning,
+};
+
+const MB: f64 = 1e6;
+/// Requests per second of the synthetic load.
+const RATE: u64 = 1000;
+/// Seconds of synthetic load.
+const SECONDS: u64 = 20;
+/// Where the load starts on the run's clock.
+const START: f64 = 3.0;
+
+/// A result with a 20 s load at 1000 requests/s after a 3 s baseline, and a 6 s cooldown.
+fn run() -> RunResult {
+    let mut result: RunResult = serde_json::from_str(include_str!("testdata/base.json")).unwrap();
+    result.measure_start = START;
+    result.duration = SECONDS as f64;
+    result.requests.total = RATE * SECONDS;
+    result.requests.overall = RATE as f64;
+    result.series = (0..SECONDS)
+        .map(|second| SeriesEntry {
+            second,
+            covered: 1.0,
+            requests: RATE,
+            bytes: 0,
+            errors: 0,
+            latency_p50: 1.0,
+            latency_p90: 1.0,
+            latency_p99: 1.0,
+            latency_max: 1.0,
+        })
+        .collect();
+    let end = START + SECONDS as f64;
+    result.phases = vec![
+        phase("baseline", 0.0, START),
+        phase("load", START, end),
+        phase("cooldown", end, end + 6.0),
+    ];
+    let node = &mut result.node[0];
+    node.samples.clear();
+    node.gc.clear();
+    node.warnings.clear();
+    result
+}
+
+fn phase(name: &str, start: f64, end: f64) -> Phase {
+    Phase {
+        name: name.to_string(),
+        start,
+        end,
+    }
+}
+
+/// Sets the three floors (heap and external, bytes).
+fn floors(result: &mut RunResult, heap: [f64; 3], external: [f64; 3]) {
+    let times = [
+        START,
+        START + SECONDS as f64 + 0.1,
+        START + SECONDS as f64 + 6.0,
+    ];
+    result.node[0].floors = ["baseline", "load", "cooldown"]
+        .iter()
+        .enumerate()
+        .map(|(i, phase)| Floor {
+            t: times[i],
+            phase: phase.to_string(),
+            heap_used: heap[i] as u64,
+            heap_total: (heap[i] * 2.0) as u64,
+            external: external[i] as u64,
+            array_buffers: external[i] as u64,
+            rss: 50_000_000,
+            ms: 5.0,
+        })
+        .collect();
+}
+
+/// Natural major GCs every second of the load with heap-after `heap(second)`.
+fn majors(result: &mut RunResult, heap: impl Fn(f64) -> f64) {
+    result.node[0].gc = (1..SECONDS)
+        .map(|s| GcEvent {
+            t: START + s as f64,
+            kind: "major".to_string(),
+            ms: 5.0,
+            heap_after: Some(heap(s as f64) as u64),
+        })
+        .collect();
+}
+
+fn kinds(result: &RunResult) -> Vec<&'static str> {
+    analyse(result).findings.iter().map(Finding::kind).collect()
+}
+
+fn leak(result: &RunResult) -> Leak {
+    match analyse(result)
+        .findings
+        .into_iter()
+        .find(|f| matches!(f, Finding::MemoryLeak(_)))
+    {
+        Some(Finding::MemoryLeak(leak)) => leak,
+        other => panic!("no leak: {other:?}"),
+    }
+}
+
+#[test]
+fn steady_leak_is_found_with_its_rate_and_a_clean_fit() {
+    let mut result = run();
+    let per_request = 500.0;
+    let grown = per_request * (RATE * SECONDS) as f64;
+    floors(
+        &mut result,
+        [4.0 * MB, 4.0 * MB + grown, 4.0 * MB + grown],
+        [2.0 * MB; 3],
+    );
+    majors(&mut result, |s| 4.0 * MB + per_request * RATE as f64 * s);
+    let leak = leak(&result);
+    assert!(
+        (leak.heap_per_request - per_request).abs() < 20.0,
+        "{leak:?}"
+    );
+    assert!(leak.r2.unwrap() > 0.99);
+    assert_eq!(leak.confidence, Confidence::High);
+    assert!(leak.exhaustion_s.is_some());
+    let analysis = analyse(&result);
+    assert_eq!(analysis.verdict().map(Finding::kind), Some("memoryLeak"));
+}
+
+#[test]
+fn growth_that_levels_off_is_a_plateau_not_a_leak() {
+    let mut result = run();
+    floors(&mut result, [4.0 * MB, 14.0 * MB, 14.0 * MB], [2.0 * MB; 3]);
+    majors(&mut result, |s| 4.0 * MB + 10.0 * MB * (s / 6.0).min(1.0));
+    assert_eq!(kinds(&result), ["memoryPlateau"]);
+}
+
+#[test]
+fn a_step_then_flat_is_a_plateau() {
+    let mut result = run();
+    floors(&mut result, [4.0 * MB, 24.0 * MB, 24.0 * MB], [2.0 * MB; 3]);
+    majors(&mut result, |s| if s < 2.0 { 4.0 * MB } else { 24.0 * MB });
+    assert_eq!(kinds(&result), ["memoryPlateau"]);
+}
+
+#[test]
+fn sawtooth_garbage_is_not_a_leak() {
+    let mut result = run();
+    floors(&mut result, [4.0 * MB, 4.6 * MB, 4.6 * MB], [2.0 * MB; 3]);
+    majors(&mut result, |s| {
+        4.0 * MB
+            + if s as u64 % 2 == 0 {
+                8.0 * MB
+            } else {
+                0.5 * MB
+            }
+    });
+    assert!(kinds(&result).is_empty(), "{:?}", kinds(&result));
+}
+
+#[test]
+fn noisy_flat_memory_is_not_a_leak() {
+    let mut result = run();
+    floors(
+        &mut result,
+        [10.0 * MB, 10.9 * MB, 10.4 * MB],
+        [2.0 * MB, 2.3 * MB, 2.1 * MB],
+    );
+    majors(&mut result, |s| 10.0 * MB + ((s * 7.3).sin() * MB));
+    assert!(kinds(&result).is_empty(), "{:?}", kinds(&result));
+}
+
+#[test]
+fn a_rise_that_returns_in_the_cooldown_was_in_flight_work() {
+    let mut result = run();
+    floors(
+        &mut result,
+        [4.0 * MB, 60.0 * MB, 5.0 * MB],
+        [2.0 * MB, 30.0 * MB, 2.0 * MB],
+    );
+    assert!(kinds(&result).is_empty(), "{:?}", kinds(&result));
+}
+
+#[test]
+fn an_off_heap_leak_is_found_from_the_floors_alone() {
+    let mut result = run();
+    let grown = 1000.0 * (RATE * SECONDS) as f64;
+    floors(
+        &mut result,
+        [4.0 * MB, 4.5 * MB, 4.5 * MB],
+        [2.0 * MB, 2.0 * MB + grown, 2.0 * MB + grown],
+    );
+    let leak = leak(&result);
+    assert!((leak.external_per_request - 1000.0).abs() < 1.0, "{leak:?}");
+    assert_eq!(leak.confidence, Confidence::High);
+    assert!(Finding::MemoryLeak(leak)
+        .advice()
+        .contains("off the JS heap"));
+}
+
+#[test]
+fn too_few_requests_give_no_memory_verdict() {
+    let mut result = run();
+    result.requests.total = 500;
+    floors(&mut result, [4.0 * MB, 40.0 * MB, 40.0 * MB], [2.0 * MB; 3]);
+    assert!(kinds(&result).is_empty());
+}
+
+#[test]
+fn rss_growth_without_the_probe_is_a_low_confidence_leak() {
+    let mut result = run();
+    result.node.clear();
+    let points = result.process.as_mut().unwrap();
+    points.points = (0..290)
+        .map(|i| {
+            let t = i as f64 * 0.1;
+            let served = ((t - START).clamp(0.0, SECONDS as f64)) * RATE as f64;
+            ProcessSample {
+                t,
+                rss: (30.0 * MB + served * 2000.0) as u64,
+                cpu: 50.0,
+                threads: 4,
+                fds: 10,
+                processes: 1,
+                harness_cpu: 20.0,
+                system_cpu: 50.0,
+                cores: 2,
+            }
+        })
+        .collect();
+    let leak = leak(&result);
+    assert_eq!(leak.confidence, Confidence::Low);
+    assert!((leak.heap_per_request - 2000.0).abs() < 50.0, "{leak:?}");
+}
+
+fn samples(result: &mut RunResult, delay: f64, elu: f64) {
+    result.node[0].samples = (0..200)
+        .map(|i| NodeSample {
+            t: START + i as f64 * 0.1,
+            delay_p50: delay / 2.0,
+            delay_p99: delay,
+            delay_max: delay,
+            elu,
+            rss: 0,
+            heap_total: 0,
+            heap_used: 0,
+            external: 0,
+            array_buffers: 0,
+            handles: Default::default(),
+        })
+        .collect();
+}
+
+#[test]
+fn long_delays_are_a_blocked_loop_and_short_ones_are_not() {
+    let mut result = run();
+    samples(&mut result, 210.0, 1.0);
+    let analysis = analyse(&result);
+    assert_eq!(
+        analysis.verdict().map(Finding::kind),
+        Some("blockedEventLoop")
+    );
+    assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
+    samples(&mut result, 5.0, 0.5);
+    assert!(!kinds(&result).contains(&"blockedEventLoop"));
+}
+
+#[test]
+fn slow_responses_from_an_idle_loop_are_io_wait() {
+    let mut result = run();
+    samples(&mut result, 1.0, 0.05);
+    result.latency.percentiles.p50 = 50.0;
+    let points = result.process.as_mut().unwrap();
+    points.points = (0..200)
+        .map(|i| ProcessSample {
+            t: START + i as f64 * 0.1,
+            rss: 0,
+            cpu: 3.0,
+            threads: 4,
+            fds: 10,
+            processes: 1,
+            harness_cpu: 1.0,
+            system_cpu: 10.0,
+            cores: 2,
+        })
+        .collect();
+    assert_eq!(
+        analyse(&result).verdict().map(Finding::kind),
+        Some("ioWait")
+    );
+}
+
+fn warning(t: f64) -> Warning {
+    Warning {
+        t,
+        name: "MaxListenersExceededWarning".to_string(),
+        message: "Possible EventEmitter memory leak detected".to_string(),
+        stack: None,
+        location: Some("/app/server.js:26:13".to_string()),
+        event: Some("connected".to_string()),
+        count: Some(11),
+        emitter: Some("EventEmitter".to_string()),
+    }
+}
+
+#[test]
+fn a_single_listener_warning_is_a_leak_and_a_repeating_one_is_not() {
+    let mut result = run();
+    result.node[0].warnings = vec![warning(5.0)];
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind(), "listenerLeak");
+    assert!(verdict.title().contains("/app/server.js:26:13"));
+    result.node[0].warnings = (0..5).map(|i| warning(5.0 + f64::from(i))).collect();
+    let analysis = analyse(&result);
+    assert_eq!(analysis.verdict(), None);
+    assert_eq!(analysis.findings[0].severity(), Severity::Info);
+}
+
+#[test]
+fn errors_and_a_crash_head_the_verdict() {
+    let mut result = run();
+    result.errors = 3000;
+    result.errors_by_kind.insert(
+        "timeout".to_string(),
+        crate::report::result::ErrorCount {
+            count: 3000,
+            example: None,
+        },
+    );
+    assert_eq!(
+        analyse(&result).verdict().map(Finding::kind),
+        Some("errors")
+    );
+    result.target.as_mut().unwrap().failure = Some("the target exited during the load".to_string());
+    result.target.as_mut().unwrap().exit = Some("exit code 1".to_string());
+    assert_eq!(
+        analyse(&result).verdict().map(Finding::kind),
+        Some("targetCrashed")
+    );
+}
+
+#[test]
+fn a_healthy_run_has_no_verdict() {
+    let mut result = run();
+    floors(&mut result, [4.0 * MB, 4.5 * MB, 4.5 * MB], [2.0 * MB; 3]);
+    samples(&mut result, 1.0, 0.5);
+    assert_eq!(analyse(&result).verdict(), None);
+}
+
+#[test]
+fn requests_are_interpolated_within_seconds() {
+    let window = LoadWindow::new(&run());
+    assert_eq!(window.requests_at(START), 0.0);
+    assert_eq!(window.requests_at(START + 1.5), 1500.0);
+    assert_eq!(window.requests_at(START + 100.0), (RATE * SECONDS) as f64);
+}
