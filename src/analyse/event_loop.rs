@@ -13,10 +13,10 @@
 //!   collector takes a share worth reporting; from 30 %, it dominates and is worth fixing.
 //!   Single pauses are shown but not judged alone: on a shared machine a pause's wall time
 //!   includes preemption (a 110 ms pause was seen here in a 5 MB heap).
-//! - Listener leaks come from `MaxListenersExceededWarning`. Node warns once per emitter and
-//!   event, and warns again only after the listeners were removed: a warning that repeats
-//!   means listeners pile up under concurrency but are removed (not a leak); one that does not
-//!   repeat, with memory growing, is the leak.
+//! - Listener leaks come from `MaxListenersExceededWarning`. Node marks the event's listener
+//!   array as warned and creates a new, unmarked array only once every listener is removed: a
+//!   second warning for the same emitter and event proves the listeners were removed in
+//!   between (they pile up under concurrency but do not leak); a leak warns exactly once.
 
 use super::{Finding, LoadWindow};
 use crate::report::result::{NodeProcess, RunResult};
@@ -28,7 +28,7 @@ pub const GC_SHARE: f64 = 0.15;
 /// Share of time in GC pauses that dominates.
 pub const GC_SHARE_HIGH: f64 = 0.30;
 /// Warnings for the same emitter and event at least this often mean listeners are removed.
-const REPEATED: usize = 3;
+const REPEATED: usize = 2;
 
 /// The event-loop findings of every Node process.
 pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
