@@ -143,6 +143,8 @@ pub struct OutputPlan {
     pub progress: bool,
     /// Use colour (only ever on a terminal, never with `NO_COLOR`).
     pub color: bool,
+    /// Write `result.json` and `report.html` here.
+    pub report_dir: Option<PathBuf>,
 }
 
 impl Plan {

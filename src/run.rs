@@ -34,6 +34,10 @@ static TARGET_GROUP: AtomicI32 = AtomicI32::new(0);
 /// Runs the plan and prints its result; returns the process exit code.
 pub fn run(plan: Plan) -> anyhow::Result<u8> {
     let prepared = load::prepare(&plan.load)?;
+    if let Some(dir) = &plan.output.report_dir {
+        crate::report::files::prepare(dir)
+            .map_err(|err| crate::plan::UsageError(format!("{err:#}")))?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -130,6 +134,14 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<u8> {
     }
     result.analyse();
     print_result(&plan, &result)?;
+    if let Some(dir) = &plan.output.report_dir {
+        let report = crate::report::files::write(dir, &result)?;
+        if plan.output.json {
+            eprintln!("report: {}", report.display());
+        } else {
+            println!("\nReport: {}", report.display());
+        }
+    }
     Ok(exit_code(&outcome, &result))
 }
 

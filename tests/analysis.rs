@@ -8,7 +8,11 @@ use support::harness;
 const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs `app` under load and returns the result's findings as (kind, severity) and the verdict.
@@ -20,19 +24,31 @@ fn verdict(app: &str, load: &[&str]) -> (Vec<(String, String)>, serde_json::Valu
         .args([url.as_str(), "--", "node", &format!("{APPS}/{app}")])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let findings = result["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["kind"].as_str().unwrap().to_string(), f["severity"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     (findings, result)
 }
 
 fn main_kind(findings: &[(String, String)]) -> Option<&str> {
-    findings.first().filter(|f| f.1 != "info").map(|f| f.0.as_str())
+    findings
+        .first()
+        .filter(|f| f.1 != "info")
+        .map(|f| f.0.as_str())
 }
 
 #[test]
@@ -41,13 +57,19 @@ fn the_cache_leak_is_a_memory_leak_mostly_off_heap() {
     assert_eq!(main_kind(&findings), Some("memoryLeak"), "{findings:?}");
     let evidence = result["findings"][0]["evidence"].to_string();
     assert!(evidence.contains("external"), "{evidence}");
-    assert!(result["findings"][0]["advice"].as_str().unwrap().contains("off the JS heap"));
+    assert!(result["findings"][0]["advice"]
+        .as_str()
+        .unwrap()
+        .contains("off the JS heap"));
 }
 
 #[test]
 fn the_bounded_cache_is_not_a_leak() {
     let (findings, _) = verdict("cache-fixed.js", &["-c", "10", "-d", "3"]);
-    assert!(!findings.iter().any(|f| f.0 == "memoryLeak"), "{findings:?}");
+    assert!(
+        !findings.iter().any(|f| f.0 == "memoryLeak"),
+        "{findings:?}"
+    );
     assert_eq!(main_kind(&findings), None, "{findings:?}");
 }
 
@@ -60,23 +82,49 @@ fn the_session_map_is_a_memory_leak() {
 #[test]
 fn heavy_garbage_is_not_a_leak() {
     let (findings, _) = verdict("heavy-garbage.js", &["-c", "10", "-d", "3"]);
-    assert!(!findings.iter().any(|f| f.0 == "memoryLeak"), "{findings:?}");
+    assert!(
+        !findings.iter().any(|f| f.0 == "memoryLeak"),
+        "{findings:?}"
+    );
 }
 
 #[test]
 fn the_listener_leak_is_named_with_its_line_and_the_fix_is_not_a_leak() {
     let (findings, result) = verdict("listener-leak.js", &["-c", "50", "-d", "3"]);
-    assert!(matches!(main_kind(&findings), Some("listenerLeak" | "memoryLeak")), "{findings:?}");
-    let listener = result["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "listenerLeak").unwrap();
-    assert!(listener["title"].as_str().unwrap().contains("listener-leak.js:"), "{listener}");
+    assert!(
+        matches!(main_kind(&findings), Some("listenerLeak" | "memoryLeak")),
+        "{findings:?}"
+    );
+    let listener = result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "listenerLeak")
+        .unwrap();
+    assert!(
+        listener["title"]
+            .as_str()
+            .unwrap()
+            .contains("listener-leak.js:"),
+        "{listener}"
+    );
     let (findings, _) = verdict("listener-fixed.js", &["-c", "50", "-d", "3"]);
-    assert!(!findings.iter().any(|f| f.0 == "memoryLeak" || (f.0 == "listenerLeak" && f.1 != "info")), "{findings:?}");
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f.0 == "memoryLeak" || (f.0 == "listenerLeak" && f.1 != "info")),
+        "{findings:?}"
+    );
 }
 
 #[test]
 fn a_cpu_bound_handler_blocks_the_event_loop() {
     let (findings, _) = verdict("blocked-loop.js", &["-c", "10", "-d", "3"]);
-    assert_eq!(main_kind(&findings), Some("blockedEventLoop"), "{findings:?}");
+    assert_eq!(
+        main_kind(&findings),
+        Some("blockedEventLoop"),
+        "{findings:?}"
+    );
 }
 
 #[test]

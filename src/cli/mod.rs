@@ -102,6 +102,11 @@ pub struct Cli {
     #[arg(short = 'S', long, value_name = "PATH")]
     pub socket_path: Option<PathBuf>,
 
+    /// Write result.json and report.html to this directory [default with a target:
+    /// reports/<name>-<time>/].
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
     /// Watch this already running process instead of starting one (no Node probe then).
     #[arg(
         long,
@@ -140,8 +145,28 @@ pub struct Cli {
     pub command: Vec<String>,
 }
 
+/// `harness report RESULT [-o OUT]`: renders a saved result again.
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness report",
+    about = "Render the HTML report of a saved result.json again"
+)]
+pub struct ReportCli {
+    /// A result.json written by harness (or its --json output).
+    #[arg(value_name = "RESULT")]
+    pub result: PathBuf,
+
+    /// Where to write the HTML [default: report.html beside RESULT].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
 /// Runs the program and returns its exit code.
 pub fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "report") {
+        return report_main(&args[2..]);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(clap_exit(err)),
@@ -160,6 +185,46 @@ pub fn main() -> ExitCode {
             ExitCode::from(err_code(&err))
         }
     }
+}
+
+fn report_main(args: &[std::ffi::OsString]) -> ExitCode {
+    let cli = match ReportCli::try_parse_from(
+        std::iter::once("harness report".into()).chain(args.iter().cloned()),
+    ) {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(clap_exit(err)),
+    };
+    match rerender(&cli) {
+        Ok(path) => {
+            println!("{}", path.display());
+            ExitCode::from(exit::OK)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn rerender(cli: &ReportCli) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(&cli.result)
+        .with_context(|| format!("could not read '{}'", cli.result.display()))?;
+    let result: crate::report::result::RunResult =
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "'{}' is not a harness result (schema version {})",
+                cli.result.display(),
+                crate::report::result::SCHEMA_VERSION
+            )
+        })?;
+    let output = cli
+        .output
+        .clone()
+        .unwrap_or_else(|| cli.result.with_file_name("report.html"));
+    let html = crate::report::html::render(&result)?;
+    crate::report::files::write_whole(&output, html.as_bytes())?;
+    Ok(output)
 }
 
 /// Usage errors found late (the open-file limit) still exit with the usage code.

@@ -65,6 +65,7 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         latency_table: cli.latency,
         progress: !cli.no_progress && !cli.json && std::io::stderr().is_terminal(),
         color: stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        report_dir: cli.report.clone(),
     };
     let load = LoadPlan {
         url,
@@ -82,6 +83,16 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         tls,
     };
     let watch = watch(&cli, &load)?;
+    let mut output = output;
+    if output.report_dir.is_none() {
+        if let Some(WatchPlan {
+            target: TargetSpec::Command(command),
+            ..
+        }) = &watch
+        {
+            output.report_dir = Some(crate::report::files::default_dir(command));
+        }
+    }
     Ok(Plan {
         load,
         output,

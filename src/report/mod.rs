@@ -1,6 +1,9 @@
 //! Turns what the load generator measured into the saved [`result::RunResult`] and renders
 //! it: terminal tables ([`terminal`]), the JSON document, and a progress bar while it runs.
 
+pub mod charts;
+pub mod files;
+pub mod html;
 pub mod progress;
 pub mod result;
 pub mod stats;

@@ -1,0 +1,226 @@
+//! Charts of a run as inline SVG (plotters), all on the run's clock with its phases shaded, so
+//! they line up when read top to bottom. Each chart kind has its own file and returns a
+//! [`Chart`]; they share the drawing code and style constants here. Rendering never panics:
+//! every plotters error becomes an `Err`.
+
+mod cpu;
+mod event_loop;
+mod handles;
+mod latency;
+mod memory;
+mod requests;
+
+use plotters::prelude::*;
+
+use crate::report::result::RunResult;
+
+/// Size of every chart, in SVG pixels.
+const SIZE: (u32, u32) = (900, 260);
+/// Points kept per line: more would only make the file larger, not the chart clearer.
+const MAX_POINTS: usize = 600;
+/// Line colours, in order (colour-blind-safe palette).
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(120, 120, 120),
+];
+/// Phase shading colours: baseline, warmup, load, cooldown.
+fn phase_colour(name: &str) -> RGBAColor {
+    match name {
+        "load" => RGBColor(0, 114, 178).mix(0.07),
+        "warmup" => RGBColor(230, 159, 0).mix(0.10),
+        _ => RGBColor(120, 120, 120).mix(0.10),
+    }
+}
+
+/// One line of a chart.
+pub struct Line {
+    /// Legend label.
+    pub label: String,
+    /// (seconds on the run's clock, value).
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Points drawn as marks (GC events, floors).
+pub struct Marks {
+    /// Legend label.
+    pub label: String,
+    /// (seconds, value).
+    pub points: Vec<(f64, f64)>,
+    /// Radius in pixels.
+    pub size: u32,
+}
+
+/// A chart ready to draw.
+pub struct Chart {
+    /// Stable id, also used as the HTML anchor.
+    pub id: &'static str,
+    /// Title above the chart.
+    pub title: String,
+    /// Unit of the y axis.
+    pub unit: &'static str,
+    /// Lines.
+    pub lines: Vec<Line>,
+    /// Marks.
+    pub marks: Vec<Marks>,
+}
+
+/// Every chart that has data for this result, in reading order, rendered as SVG.
+pub fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
+    let charts = [
+        latency::chart(result),
+        requests::chart(result),
+        cpu::chart(result),
+        memory::chart(result),
+        event_loop::delay(result),
+        event_loop::utilisation(result),
+        handles::chart(result),
+    ];
+    let span = time_span(result);
+    charts
+        .into_iter()
+        .flatten()
+        .filter(|chart| chart.lines.iter().any(|l| !l.points.is_empty()))
+        .map(|chart| {
+            let svg = draw(&chart, result, span)?;
+            Ok((chart, svg))
+        })
+        .collect()
+}
+
+/// The run's clock from 0 to the last phase's end.
+fn time_span(result: &RunResult) -> (f64, f64) {
+    let end = result
+        .phases
+        .iter()
+        .map(|p| p.end)
+        .fold(result.measure_start + result.duration, f64::max);
+    (0.0, end.max(1.0))
+}
+
+fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Result<String> {
+    let all = chart
+        .lines
+        .iter()
+        .flat_map(|l| &l.points)
+        .chain(chart.marks.iter().flat_map(|m| &m.points));
+    let top = all.map(|p| p.1).fold(0.0, f64::max);
+    let y1 = if top > 0.0 { top * 1.1 } else { 1.0 };
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_error)?;
+        let mut plot = ChartBuilder::on(&root)
+            .caption(&chart.title, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(32)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, 0.0..y1)
+            .map_err(plot_error)?;
+        plot.configure_mesh()
+            .x_desc("seconds")
+            .y_desc(chart.unit)
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(plot_error)?;
+        for phase in &result.phases {
+            let shade = Rectangle::new(
+                [(phase.start, 0.0), (phase.end, y1)],
+                phase_colour(&phase.name).filled(),
+            );
+            plot.draw_series(std::iter::once(shade))
+                .map_err(plot_error)?;
+        }
+        for (i, line) in chart.lines.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            plot.draw_series(LineSeries::new(thin(&line.points), colour.stroke_width(2)))
+                .map_err(plot_error)?
+                .label(line.label.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+                });
+        }
+        for (i, marks) in chart.marks.iter().enumerate() {
+            let colour = PALETTE[(chart.lines.len() + i) % PALETTE.len()];
+            let size = marks.size;
+            plot.draw_series(
+                thin(&marks.points)
+                    .into_iter()
+                    .map(|p| Circle::new(p, size, colour.filled())),
+            )
+            .map_err(plot_error)?
+            .label(marks.label.as_str())
+            .legend(move |(x, y)| Circle::new((x + 8, y), size, colour.filled()));
+        }
+        plot.configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(200, 200, 200))
+            .draw()
+            .map_err(plot_error)?;
+        root.present().map_err(plot_error)?;
+    }
+    Ok(svg)
+}
+
+fn plot_error<E: std::fmt::Debug>(err: E) -> anyhow::Error {
+    anyhow::anyhow!("could not draw a chart: {err:?}")
+}
+
+/// Keeps at most [`MAX_POINTS`]: in each bucket of time, the lowest and highest value, so
+/// spikes and dips survive.
+pub fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    if points.len() <= MAX_POINTS {
+        return points.to_vec();
+    }
+    let buckets = MAX_POINTS / 2;
+    let per = points.len().div_ceil(buckets);
+    points
+        .chunks(per)
+        .flat_map(|chunk| {
+            let low = chunk.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+            let high = chunk.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1));
+            match (low, high) {
+                (Some(low), Some(high)) if low.0 <= high.0 => vec![low, high],
+                (Some(low), Some(high)) => vec![high, low],
+                _ => Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The Node process the charts follow: the target's own, else the first that reported.
+fn main_node(result: &RunResult) -> Option<&crate::report::result::NodeProcess> {
+    let pid = result.target.as_ref().map(|t| t.pid);
+    result
+        .node
+        .iter()
+        .find(|p| Some(p.pid) == pid)
+        .or_else(|| result.node.first())
+}
+
+/// The x position of a per-second series entry: the middle of its second.
+fn second_x(result: &RunResult, entry: &crate::report::result::SeriesEntry) -> f64 {
+    result.measure_start + entry.second as f64 + entry.covered / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_the_extremes() {
+        let mut points: Vec<(f64, f64)> = (0..10_000).map(|i| (f64::from(i), 1.0)).collect();
+        points[5_000].1 = 99.0;
+        points[7_000].1 = -5.0;
+        let thinned = thin(&points);
+        assert!(thinned.len() <= MAX_POINTS);
+        assert!(thinned.iter().any(|p| p.1 == 99.0));
+        assert!(thinned.iter().any(|p| p.1 == -5.0));
+        assert!(thinned.windows(2).all(|w| w[0].0 <= w[1].0));
+    }
+}
