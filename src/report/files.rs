@@ -20,13 +20,13 @@ pub fn default_dir(command: &[String]) -> PathBuf {
     PathBuf::from("reports").join(format!("{}-{stamp}", name(command)))
 }
 
-/// A short name for the run: the script's file stem (`node app.js` gives `app`), else the
-/// program's.
+/// A short name for the run: the stem of the first argument that is a file (`node app.js`
+/// gives `app`), else the program's.
 fn name(command: &[String]) -> String {
     let script = command
         .iter()
         .skip(1)
-        .find(|arg| !arg.starts_with('-') && Path::new(arg).extension().is_some());
+        .find(|arg| !arg.starts_with('-') && Path::new(arg).is_file());
     let raw = script.or(command.first()).map_or("run", String::as_str);
     let stem = Path::new(raw)
         .file_stem()
@@ -84,7 +84,9 @@ mod tests {
     #[test]
     fn names_come_from_the_script() {
         let argv = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(name(&argv(&["node", "--inspect", "src/app.js"])), "app");
+        // Unit tests run in the package root.
+        assert_eq!(name(&argv(&["node", "--inspect", "scenarios/apps/hello.js"])), "hello");
+        assert_eq!(name(&argv(&["node", "missing.js"])), "node");
         assert_eq!(name(&argv(&["python3", "-m", "http.server"])), "python3");
         assert_eq!(name(&argv(&["./target/release/my server"])), "my-server");
     }
