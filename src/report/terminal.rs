@@ -217,16 +217,19 @@ fn target_lines(result: &RunResult, style: &Style) -> String {
                 p.t >= result.measure_start && p.t <= result.measure_start + result.duration
             })
             .collect();
-        let cpu = in_load.iter().map(|p| p.cpu).sum::<f64>() / in_load.len().max(1) as f64;
-        let harness =
-            in_load.iter().map(|p| p.harness_cpu).sum::<f64>() / in_load.len().max(1) as f64;
-        let _ = writeln!(
-            out,
-            "  peak RSS {}, CPU during the load {:.0} % of a core (harness {:.0} %)",
-            bytes(peak_rss as f64),
-            cpu,
-            harness
-        );
+        let usage = if in_load.is_empty() {
+            String::new()
+        } else {
+            let mean = |f: fn(&&crate::report::result::ProcessSample) -> f64| {
+                in_load.iter().map(f).sum::<f64>() / in_load.len() as f64
+            };
+            format!(
+                ", CPU during the load {:.0} % of a core (harness {:.0} %)",
+                mean(|p| p.cpu),
+                mean(|p| p.harness_cpu)
+            )
+        };
+        let _ = writeln!(out, "  peak RSS {}{usage}", bytes(peak_rss as f64));
     }
     for node in &result.node {
         let floors: Vec<String> = node
@@ -411,6 +414,23 @@ mod tests {
 └─────────┴──────────┘
 ";
         assert_eq!(drawn, expected);
+    }
+
+    /// The whole summary of a recorded run, against `testdata/summary.txt`
+    /// (regenerate with HARNESS_UPDATE_SNAPSHOTS=1 cargo test summary_snapshot).
+    #[test]
+    fn summary_snapshot() {
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../analyse/testdata/base.json")).unwrap();
+        result.analyse();
+        let rendered = render(&result, true, false);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/testdata/summary.txt");
+        if std::env::var_os("HARNESS_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            std::fs::write(path, &rendered).unwrap();
+        }
+        let expected = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(rendered == expected, "summary changed; if on purpose, regenerate the snapshot:\n{rendered}");
     }
 
     #[test]
