@@ -85,7 +85,10 @@ mod tests {
     fn names_come_from_the_script() {
         let argv = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         // Unit tests run in the package root.
-        assert_eq!(name(&argv(&["node", "--inspect", "scenarios/apps/hello.js"])), "hello");
+        assert_eq!(
+            name(&argv(&["node", "--inspect", "scenarios/apps/hello.js"])),
+            "hello"
+        );
         assert_eq!(name(&argv(&["node", "missing.js"])), "node");
         assert_eq!(name(&argv(&["python3", "-m", "http.server"])), "python3");
         assert_eq!(name(&argv(&["./target/release/my server"])), "my-server");

@@ -424,13 +424,19 @@ mod tests {
             serde_json::from_str(include_str!("../analyse/testdata/base.json")).unwrap();
         result.analyse();
         let rendered = render(&result, true, false);
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/report/testdata/summary.txt");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/report/testdata/summary.txt"
+        );
         if std::env::var_os("HARNESS_UPDATE_SNAPSHOTS").is_some() {
             std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
             std::fs::write(path, &rendered).unwrap();
         }
         let expected = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(rendered == expected, "summary changed; if on purpose, regenerate the snapshot:\n{rendered}");
+        assert!(
+            rendered == expected,
+            "summary changed; if on purpose, regenerate the snapshot:\n{rendered}"
+        );
     }
 
     #[test]

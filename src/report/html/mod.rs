@@ -356,6 +356,25 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
     }
 
+    /// The whole page for a recorded run, against `testdata/report.html`
+    /// (regenerate with HARNESS_UPDATE_SNAPSHOTS=1 cargo test report_snapshot).
+    #[test]
+    fn report_snapshot() {
+        let rendered = render(&base()).unwrap();
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/report/testdata/report.html"
+        );
+        if std::env::var_os("HARNESS_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(path, &rendered).unwrap();
+        }
+        let expected = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            rendered == expected,
+            "the report changed; if on purpose, regenerate the snapshot"
+        );
+    }
+
     #[test]
     fn the_report_is_self_contained() {
         let html = render(&base()).unwrap();
