@@ -250,6 +250,7 @@ async fn accept(listener: UnixListener, state: Arc<Mutex<State>>, origin: Instan
         tokio::spawn(async move {
             let mut lines = BufReader::new(read);
             let mut writer = Some(write);
+            let mut pid = None;
             let mut line = String::new();
             loop {
                 line.clear();
@@ -258,7 +259,13 @@ async fn accept(listener: UnixListener, state: Arc<Mutex<State>>, origin: Instan
                     .read_line(&mut line)
                     .await
                 {
-                    Ok(0) | Err(_) => return,
+                    Ok(0) | Err(_) => {
+                        // The process is gone: no floor request should wait for it.
+                        if let (Some(pid), Ok(mut state)) = (pid, state.lock()) {
+                            state.writers.retain(|(p, _)| *p != pid);
+                        }
+                        return;
+                    }
                     Ok(_) => {}
                 }
                 let Ok(message) = serde_json::from_str::<Message>(line.trim_end()) else {
@@ -266,8 +273,11 @@ async fn accept(listener: UnixListener, state: Arc<Mutex<State>>, origin: Instan
                 };
                 let t = (origin.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
                 let Ok(mut state) = state.lock() else { return };
-                if let (Message::Hello { pid, .. }, Some(write)) = (&message, writer.take()) {
-                    state.writers.push((*pid, write));
+                if let Message::Hello { pid: hello, .. } = &message {
+                    if let Some(write) = writer.take() {
+                        state.writers.push((*hello, write));
+                        pid = Some(*hello);
+                    }
                 }
                 record(&mut state, message, t);
             }
