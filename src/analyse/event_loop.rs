@@ -78,9 +78,16 @@ fn gc_pressure(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
     };
     let share = in_load().map(|gc| gc.ms).sum::<f64>() / 1000.0 / window.length();
     let longest = in_load().map(|gc| gc.ms).fold(0.0, f64::max);
+    // Share of each second of the load spent in GC; the worst second is reported.
+    let mut per_second: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for gc in in_load() {
+        *per_second.entry(gc.t.floor() as i64).or_default() += gc.ms / 1000.0;
+    }
+    let worst_second = per_second.values().copied().fold(0.0, f64::max).min(1.0);
     (share >= GC_SHARE).then(|| Finding::GcPressure {
         pid: process.pid,
         share,
+        worst_second,
         longest_ms: longest,
         collections: in_load().count(),
     })

@@ -133,6 +133,8 @@ pub enum Finding {
         pid: u32,
         /// Share of the load's time in GC pauses.
         share: f64,
+        /// Share of the worst second of the load.
+        worst_second: f64,
         /// Longest pause, ms.
         longest_ms: f64,
         /// Collections during the load.
@@ -510,11 +512,16 @@ impl Finding {
             Finding::GcPressure {
                 pid,
                 share,
+                worst_second,
                 longest_ms,
                 collections,
             } => vec![
                 pair("process", pid.to_string()),
                 pair("time in GC", format!("{:.1} %", share * 100.0)),
+                pair(
+                    "worst second",
+                    format!("{:.1} % in GC", worst_second * 100.0),
+                ),
                 pair("longest pause", format!("{longest_ms:.1} ms")),
                 pair("collections", collections.to_string()),
             ],
