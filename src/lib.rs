@@ -12,7 +12,9 @@
 //!   (closed loop or fixed rate) and record latency into HdrHistograms. Hands a
 //!   [`load::LoadOutcome`] to `report`.
 //! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
-//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, progress.
+//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, the
+//!   self-contained HTML report with SVG charts ([`report::html`], [`report::charts`]), the
+//!   progress bar. Renderers are pure functions of the saved result.
 //!
 //! - [`target`]: starts the command after `--` in its own process group, waits until it
 //!   serves, stops the whole group at the end; injects the Node probe ([`target::probe`]) and
@@ -23,7 +25,7 @@
 //! `run` strings the stages together: target, baseline, load, cooldown, result.
 //! - [`analyse`]: turns a saved result into findings with evidence and one verdict.
 //!
-//! Stages still to come (see the issues): `scenario`, the HTML report.
+//! Still to come (see the issues): `scenario` (scenario files, thresholds, CI gates).
 
 pub mod analyse;
 pub mod cli;
