@@ -11,19 +11,18 @@
 //!   drive connections (raw HTTP/1.1 with pipelining, or HTTP/2 through hyper), pace them
 //!   (closed loop or fixed rate) and record latency into HdrHistograms. Hands a
 //!   [`load::LoadOutcome`] to `report`.
-//! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
-//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, the
-//!   self-contained HTML report with SVG charts ([`report::html`], [`report::charts`]), the
-//!   progress bar. Renderers are pure functions of the saved result.
-//!
 //! - [`target`]: starts the command after `--` in its own process group, waits until it
 //!   serves, stops the whole group at the end; injects the Node probe ([`target::probe`]) and
 //!   collects what it reports.
 //! - [`sample`]: samples the target's process tree (RSS, CPU, threads, descriptors) and
 //!   harness's own and the machine's CPU.
-//!
-//! `run` strings the stages together: target, baseline, load, cooldown, result.
 //! - [`analyse`]: turns a saved result into findings with evidence and one verdict.
+//! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
+//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, the
+//!   self-contained HTML report with SVG charts ([`report::html`], [`report::charts`]), the
+//!   progress bar. Renderers are pure functions of the saved result.
+//!
+//! `run` strings the stages together: target, baseline, load, cooldown, analysis, outputs.
 //!
 //! Still to come (see the issues): `scenario` (scenario files, thresholds, CI gates).
 
