@@ -20,6 +20,10 @@
 //!   during the load, growth in the second half of the requests below a quarter of the first
 //!   half's is a plateau, not a leak.
 //!
+//! Active handles (timers, sockets) that grow by [`HANDLE_GROWTH`] and by one per
+//! [`REQUESTS_PER_HANDLE`] requests or more are named in the evidence: a timer created per
+//! request and never cleared keeps its closure alive.
+//!
 //! For targets without the probe, only RSS is known: allocators keep freed memory and RSS
 //! includes everything, so an RSS trend is reported at low confidence and says so.
 
@@ -44,6 +48,10 @@ pub const MIN_NATURAL_POINTS: usize = 4;
 pub const MIN_RSS_GROWTH: f64 = 16.0 * 1024.0 * 1024.0;
 /// For targets without the probe: an RSS trend must fit a line this well.
 pub const MIN_RSS_R2: f64 = 0.8;
+/// Handle growth worth naming, in handles.
+pub const HANDLE_GROWTH: u64 = 100;
+/// ... and at least one handle per this many requests.
+pub const REQUESTS_PER_HANDLE: u64 = 100;
 /// A forced floor runs two full GCs; natural majors this close before a floor are those.
 const FORCED_GC_WINDOW: f64 = 0.5;
 
@@ -119,6 +127,7 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         requests: result.requests.total,
         returned,
         exhaustion_s: exhaustion(process, after, heap_per_request, result.requests.overall),
+        handles: handle_growth(process, window, result.requests.total),
         confidence: if trend.is_some_and(|l| l.r2 >= 0.9)
             || external_per_request >= MIN_BYTES_PER_REQUEST
         {
@@ -133,6 +142,32 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         (true, false, true) => Some(Finding::MemoryPlateau(leak)),
         _ => None,
     }
+}
+
+/// Handle types with many more active handles at the end than before the load.
+fn handle_growth(
+    process: &NodeProcess,
+    window: &LoadWindow,
+    requests: u64,
+) -> Vec<(String, u64, u64)> {
+    let before = process
+        .samples
+        .iter()
+        .rev()
+        .find(|s| !window.contains(s.t) && s.t <= window.start());
+    let (Some(before), Some(after)) = (before, process.samples.last()) else {
+        return Vec::new();
+    };
+    after
+        .handles
+        .iter()
+        .filter_map(|(kind, &end)| {
+            let start = before.handles.get(kind).copied().unwrap_or(0);
+            let grown = end.saturating_sub(start);
+            (grown >= HANDLE_GROWTH && grown * REQUESTS_PER_HANDLE >= requests)
+                .then(|| (kind.clone(), start, end))
+        })
+        .collect()
 }
 
 /// Whether growth in the second half of the requests is small next to the first half's.
@@ -197,6 +232,7 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
             returned,
             exhaustion_s: None,
             confidence: Confidence::Low,
+            handles: Vec::new(),
         })
     })
 }

@@ -65,6 +65,8 @@ pub struct Leak {
     pub exhaustion_s: Option<f64>,
     /// How sure the finding is.
     pub confidence: Confidence,
+    /// Active handle types that grew with the requests: (type, before the load, at the end).
+    pub handles: Vec<(String, u64, u64)>,
 }
 
 /// One thing the analysis found, with its evidence.
@@ -208,6 +210,11 @@ impl LoadWindow {
     /// Whether `t` (run clock) is inside the measured window.
     pub fn contains(&self, t: f64) -> bool {
         t > self.start && t <= self.end
+    }
+
+    /// Where the window opens on the run's clock.
+    pub fn start(&self) -> f64 {
+        self.start
     }
 
     /// Length of the window, seconds (at least a millisecond).
@@ -420,6 +427,9 @@ impl Finding {
             Finding::TargetCrashed { .. } => "Read the stderr tail below: the crash ended the run, so later numbers are missing.",
             Finding::Errors { .. } => "See the errors by kind: connection errors and timeouts usually mean the server is overloaded or crashing.",
             Finding::Non2xx { .. } => "Check the status codes: 5xx are server errors; 4xx may mean the request itself is wrong.",
+            Finding::MemoryLeak(leak) if leak.handles.iter().any(|h| h.0 == "Timeout") => {
+                "Timers are created per request and never cleared, and each keeps what its callback uses alive: clearTimeout/clearInterval them when the request ends."
+            }
             Finding::MemoryLeak(leak) if leak.pid.is_none() => {
                 "RSS kept growing with requests; without the Node probe this may also be allocator caching. Take heap snapshots (or run under a memory profiler) before and after the load."
             }
@@ -619,6 +629,12 @@ fn leak_evidence(leak: &Leak) -> Vec<(String, String)> {
     ));
     if let Some(r2) = leak.r2 {
         out.push(("fit against requests (r²)".to_string(), format!("{r2:.3}")));
+    }
+    for (kind, before, after) in &leak.handles {
+        out.push((
+            format!("{kind} handles"),
+            format!("{before} before the load, {after} at the end"),
+        ));
     }
     out.push((
         "given back by the cooldown".to_string(),

@@ -355,3 +355,30 @@ fn requests_are_interpolated_within_seconds() {
     assert_eq!(window.requests_at(START + 1.5), 1500.0);
     assert_eq!(window.requests_at(START + 100.0), (RATE * SECONDS) as f64);
 }
+
+#[test]
+fn timers_that_pile_up_are_named_in_a_leak() {
+    let mut result = run();
+    let grown = 500.0 * (RATE * SECONDS) as f64;
+    floors(
+        &mut result,
+        [4.0 * MB, 4.0 * MB + grown, 4.0 * MB + grown],
+        [2.0 * MB; 3],
+    );
+    samples(&mut result, 1.0, 0.5);
+    let node = &mut result.node[0];
+    node.samples[0].t = START - 0.5;
+    for (i, sample) in node.samples.iter_mut().enumerate() {
+        sample.handles.insert("Timeout".to_string(), i as u64 * 100);
+        sample.handles.insert("TCPSocketWrap".to_string(), 10);
+    }
+    let leak = leak(&result);
+    assert_eq!(leak.handles.len(), 1, "{:?}", leak.handles);
+    assert_eq!(leak.handles[0].0, "Timeout");
+    let finding = Finding::MemoryLeak(leak);
+    assert!(finding.advice().contains("clearTimeout"));
+    assert!(finding
+        .evidence()
+        .iter()
+        .any(|(label, _)| label == "Timeout handles"));
+}
