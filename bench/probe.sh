@@ -9,7 +9,8 @@
 # two modes; the medians are compared. The bar: under 3 % lower throughput with the probe.
 #
 # Env: DURATION (seconds of load per run, default 10), RUNS (default 5), CONNECTIONS
-# (default 50), HARNESS (binary, default target/release/harness).
+# (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (also runs the
+# sampler alone, --no-probe, and the probe without GC tracking, HARNESS_PROBE_GC=off).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -30,7 +31,10 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 rps() { python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"]["overall"])'; }
 
 SERVER_PID=
-cleanup() { if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; }
+cleanup() {
+    if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+    if [[ -n ${REPORTS:-} ]]; then rm -rf "$REPORTS"; fi
+}
 trap cleanup EXIT INT TERM
 
 run_without() {
@@ -48,23 +52,32 @@ run_without() {
     SERVER_PID=
 }
 
-run_with() {
+REPORTS=$(mktemp -d)
+run_with() { # extra harness flags as arguments
     local port; port=$(free_port)
     timeout $((DURATION + 60)) taskset -c 1 "$HARNESS" -w 1 -c "$CONNECTIONS" -d "$DURATION" -n --json \
-        --baseline 1s --cooldown 0s "http://127.0.0.1:$port/" -- taskset -c 0 node "$APP" | rps
+        --baseline 1s --cooldown 0s --report "$REPORTS" "$@" "http://127.0.0.1:$port/" -- taskset -c 0 node "$APP" | rps
 }
 
 median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s per run, $RUNS runs per mode, alternating"
-without=(); with=()
+without=(); with=(); sampler=(); nogc=()
 for run in $(seq "$RUNS"); do
     without+=("$(run_without)")
     with+=("$(run_with)")
+    if [[ ${SPLIT:-0} == 1 ]]; then
+        sampler+=("$(run_with --no-probe)")
+        nogc+=("$(HARNESS_PROBE_GC=off run_with)")
+    fi
     echo "run $run: without ${without[-1]} req/s, with ${with[-1]} req/s" >&2
 done
 a=$(median "${without[@]}"); b=$(median "${with[@]}")
+if [[ ${SPLIT:-0} == 1 ]]; then
+    echo "sampler only (--no-probe):          $(median "${sampler[@]}") req/s (median)"
+    echo "probe without GC events + sampler:  $(median "${nogc[@]}") req/s (median)"
+fi
 python3 - "$a" "$b" <<'PY'
 import sys
 a, b = float(sys.argv[1]), float(sys.argv[2])
