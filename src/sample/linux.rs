@@ -28,7 +28,14 @@ pub struct ProcSampler {
     last_ticks: HashMap<u32, u64>,
     last_self: u64,
     last_system: (u64, u64),
+    /// The tree's pids from the last full scan of `/proc`, and when that was.
+    known: Vec<u32>,
+    scanned: Option<Instant>,
 }
+
+/// How often all of `/proc` is scanned for the tree's members; in between, only the known
+/// members are read (one file each instead of one per process on the machine).
+const RESCAN: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ProcSampler {
     pub fn new(tree: Tree) -> ProcSampler {
@@ -48,7 +55,31 @@ impl ProcSampler {
             last_ticks: HashMap::new(),
             last_self: 0,
             last_system: (0, 0),
+            known: Vec::new(),
+            scanned: None,
         }
+    }
+
+    /// The tree's processes: from the known pids, or a full scan once a second, or when one
+    /// of them has gone (new children are picked up by the next scan).
+    fn current(&mut self, now: Instant) -> Vec<Stat> {
+        let due = self
+            .scanned
+            .is_none_or(|at| now.duration_since(at) >= RESCAN);
+        if !due {
+            let stats: Vec<Stat> = self
+                .known
+                .iter()
+                .filter_map(|pid| read_stat(*pid))
+                .collect();
+            if stats.len() == self.known.len() {
+                return stats;
+            }
+        }
+        let stats = self.members();
+        self.known = stats.iter().map(|s| s.pid).collect();
+        self.scanned = Some(now);
+        stats
     }
 
     /// The processes of the tree: the root, its descendants, and members of the group.
@@ -86,7 +117,7 @@ impl ProcSampler {
 impl Sampler for ProcSampler {
     fn sample(&mut self, t: f64) -> Option<ProcessSample> {
         let now = Instant::now();
-        let members = self.members();
+        let members = self.current(now);
         if members.is_empty() {
             return None;
         }
