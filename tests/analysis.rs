@@ -3,17 +3,7 @@
 
 mod support;
 
-use support::harness;
-
-const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, harness, APPS};
 
 /// Runs `app` under load and returns the result's findings as (kind, severity) and the verdict.
 fn verdict(app: &str, load: &[&str]) -> (Vec<(String, String)>, serde_json::Value) {

@@ -6,18 +6,9 @@ mod support;
 
 use std::process::Command;
 
-use support::harness;
+use support::{free_port, harness, APPS};
 
-const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
 const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/target/probe.cjs");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Runs harness on `app` with a short load and returns the JSON result.
 fn watch(app: &str, load: &[&str], env: &[(&str, &str)]) -> serde_json::Value {

@@ -6,17 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::harness;
-
-const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, harness, APPS};
 
 /// Runs a short leak check with the report written into `dir`.
 fn run_with_report(dir: &Path) {

@@ -7,22 +7,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{harness, num};
-
-const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn app(name: &str) -> String {
-    format!("{APPS}/{name}")
-}
+use support::{app, free_port, harness, num};
 
 /// Live (non-zombie) processes whose process group is `group`.
 fn group_members(group: u32) -> Vec<u32> {

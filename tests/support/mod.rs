@@ -250,6 +250,23 @@ impl IntoReset for tokio::net::UnixStream {
     fn reset(self) {}
 }
 
+/// The example apps, `scenarios/apps/`.
+pub const APPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/apps");
+
+/// The path of an example app.
+pub fn app(name: &str) -> String {
+    format!("{APPS}/{name}")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The harness binary.
 pub fn harness() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("harness").unwrap();
