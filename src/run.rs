@@ -86,7 +86,7 @@ struct Watched {
     target: Option<Target>,
     probe: Option<ProbeServer>,
     samples: Arc<Mutex<Vec<ProcessSample>>>,
-    sampler: tokio::task::JoinHandle<()>,
+    sampler: Option<sample::Running>,
     info: TargetInfo,
     phases: Vec<Phase>,
 }
@@ -230,18 +230,19 @@ async fn start_target(
         }
     };
     let samples = Arc::new(Mutex::new(Vec::new()));
-    let sampler = tokio::spawn(sample::run(
+    let sampler = sample::spawn(
         sample::system_sampler(tree),
         origin,
         watch.sample_interval,
         samples.clone(),
-    ));
+    )
+    .context("could not start the sampler thread")?;
     Ok(Ok(Watched {
         plan: watch.clone(),
         target,
         probe,
         samples,
-        sampler,
+        sampler: Some(sampler),
         info,
         phases: Vec::new(),
     }))
@@ -345,7 +346,7 @@ impl Watched {
 
     /// Stops the target (if harness started it) and notes how it ended.
     async fn stop(&mut self) {
-        self.sampler.abort();
+        self.sampler = None;
         let Some(target) = &mut self.target else {
             return;
         };
