@@ -539,36 +539,20 @@ impl Finding {
                 latency_p50_ms,
                 elu,
                 cpu,
-            } => {
-                let mut out = vec![
-                    pair("median latency", format!("{latency_p50_ms:.1} ms")),
-                    pair("target CPU", format!("{cpu:.0} % of a core")),
-                ];
-                if let Some(elu) = elu {
-                    out.push(pair(
-                        "event-loop utilisation",
-                        format!("{:.0} %", elu * 100.0),
-                    ));
-                }
-                out
-            }
+            } => busy_evidence(
+                pair("median latency", format!("{latency_p50_ms:.1} ms")),
+                *cpu,
+                *elu,
+            ),
             Finding::CpuSaturated {
                 elu,
                 cpu,
                 requests_per_second,
-            } => {
-                let mut out = vec![
-                    pair("requests/s", format!("{requests_per_second:.0}")),
-                    pair("target CPU", format!("{cpu:.0} % of a core")),
-                ];
-                if let Some(elu) = elu {
-                    out.push(pair(
-                        "event-loop utilisation",
-                        format!("{:.0} %", elu * 100.0),
-                    ));
-                }
-                out
-            }
+            } => busy_evidence(
+                pair("requests/s", format!("{requests_per_second:.0}")),
+                *cpu,
+                *elu,
+            ),
             Finding::GeneratorLimited {
                 harness_cpu,
                 machine_cpu,
@@ -582,6 +566,21 @@ impl Finding {
             ],
         }
     }
+}
+
+/// A headline figure, then how busy the target was: CPU, and event-loop utilisation for Node.
+fn busy_evidence(first: (String, String), cpu: f64, elu: Option<f64>) -> Vec<(String, String)> {
+    let mut out = vec![
+        first,
+        ("target CPU".to_string(), format!("{cpu:.0} % of a core")),
+    ];
+    if let Some(elu) = elu {
+        out.push((
+            "event-loop utilisation".to_string(),
+            format!("{:.0} %", elu * 100.0),
+        ));
+    }
+    out
 }
 
 fn leak_summary(leak: &Leak) -> String {
