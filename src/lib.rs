@@ -34,6 +34,7 @@ pub mod plan;
 pub mod report;
 mod run;
 pub mod sample;
+pub mod scenario;
 pub mod target;
 
 pub use run::run;

@@ -61,8 +61,8 @@ pub struct LoadPlan {
     pub url: String,
     /// Where requests go.
     pub target: Target,
-    /// The request every connection sends.
-    pub request: RequestSpec,
+    /// The requests to send, chosen by weight (never empty; usually one).
+    pub requests: Vec<RequestSpec>,
     /// Number of connections kept open.
     pub connections: usize,
     /// Requests in flight per connection (HTTP/1.1 pipelining, or HTTP/2 streams).
@@ -73,7 +73,11 @@ pub struct LoadPlan {
     pub warmup: Duration,
     /// Open model: total requests per second across all connections. `None` is the closed
     /// model, where a connection sends its next request when the previous one completes.
+    /// With `stages`, the first stage's rate (warmup runs at it).
     pub rate: Option<f64>,
+    /// Open-model stages run one after another (a ramp); empty for one constant rate. Their
+    /// durations add up to the `stop` duration.
+    pub stages: Vec<Stage>,
     /// How long a request may wait for its response before it counts as a timeout.
     pub timeout: Duration,
     /// Worker threads, each running its share of the connections.
@@ -112,15 +116,31 @@ pub struct Target {
     pub socket_path: Option<PathBuf>,
 }
 
-/// The request sent on every connection.
+/// A stage of a ramp: this rate for this long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stage {
+    /// How long the stage lasts.
+    pub duration: Duration,
+    /// Total requests per second during it.
+    pub rate: f64,
+}
+
+/// One kind of request.
 #[derive(Debug, Clone)]
 pub struct RequestSpec {
     /// Method, upper case.
     pub method: String,
+    /// Path and query.
+    pub path: String,
     /// Extra headers in the order given, names as typed.
     pub headers: Vec<(String, String)>,
     /// Request body (empty for none).
     pub body: Bytes,
+    /// Relative share of the requests sent.
+    pub weight: u64,
+    /// The path, header values and body hold placeholders (`{{counter}}`, ...) to fill in
+    /// for every request; set for scenario files, never for command-line flags.
+    pub placeholders: bool,
 }
 
 /// TLS options.
@@ -163,4 +183,36 @@ pub fn is_secret_header(name: &str) -> bool {
     Plan::REDACTED_HEADERS
         .iter()
         .any(|secret| secret.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A closed-model plan for 127.0.0.1:1 sending `requests`, for unit tests.
+    pub fn load_plan(requests: Vec<RequestSpec>) -> LoadPlan {
+        LoadPlan {
+            url: "http://127.0.0.1:1/".to_string(),
+            target: Target {
+                tls: false,
+                host: "127.0.0.1".to_string(),
+                authority: "127.0.0.1:1".to_string(),
+                path: "/".to_string(),
+                addrs: vec!["127.0.0.1:1".parse().unwrap()],
+                socket_path: None,
+            },
+            requests,
+            connections: 1,
+            pipelining: 1,
+            stop: Stop::After(Duration::from_secs(1)),
+            warmup: Duration::ZERO,
+            rate: None,
+            stages: Vec::new(),
+            timeout: Duration::from_secs(1),
+            workers: 1,
+            bailout: None,
+            http2: false,
+            tls: TlsPlan::default(),
+        }
+    }
 }

@@ -1,7 +1,7 @@
 //! The command line: flags named after autocannon's, parsed with clap, resolved into a
 //! [`Plan`](crate::plan::Plan), and the process entry point that maps outcomes to exit codes.
 
-mod parse;
+pub(crate) mod parse;
 mod resolve;
 
 use std::path::PathBuf;

@@ -70,12 +70,13 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
     let load = LoadPlan {
         url,
         target,
-        request,
+        requests: vec![request],
         connections,
         pipelining,
         stop,
         warmup: cli.warmup.unwrap_or(Duration::ZERO),
         rate: cli.rate,
+        stages: Vec::new(),
         timeout: cli.timeout,
         workers,
         bailout: cli.bailout,
@@ -233,11 +234,13 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
             "--header: 'Connection' is not allowed with --http2; remove it"
         ));
     }
-    let _ = target;
     Ok(RequestSpec {
         method: cli.method.clone(),
+        path: target.path.clone(),
         headers: cli.headers.clone(),
         body,
+        weight: 1,
+        placeholders: false,
     })
 }
 

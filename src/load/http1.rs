@@ -15,6 +15,7 @@ use super::connect::Stream;
 use super::pacer::Pacer;
 use super::recorder::ErrorKind;
 use super::response::ResponseParser;
+use super::template::{Template, Values};
 use super::{SessionEnd, Worker};
 use crate::plan::{LoadPlan, RequestSpec};
 
@@ -25,56 +26,211 @@ const MAX_READ_BUFFER: usize = 64 * 1024;
 /// A timer that needs no earlier wake-up is parked this far ahead.
 const PARKED: Duration = Duration::from_secs(3600);
 
-/// The request serialised once, repeated `pipelining` times so that any number of requests
-/// up to the depth is one contiguous slice.
-pub struct WireRequest {
-    batch: Bytes,
-    one: usize,
+/// The bytes to write for each request. One fixed request is serialised once and repeated
+/// `pipelining` times, so that any number of requests up to the depth is one contiguous slice
+/// (the hot path). Several requests, or placeholders, are chosen and rendered per request.
+pub enum WireRequest {
+    /// One request, always the same.
+    Fixed {
+        /// The request `pipelining` times over.
+        batch: Bytes,
+        /// Length of one request.
+        one: usize,
+    },
+    /// Chosen by weight; fixed ones pre-serialised, templated ones rendered each time.
+    Mix {
+        /// The requests.
+        entries: Vec<WireEntry>,
+        /// Running totals of the weights.
+        cumulative: Vec<u64>,
+    },
+}
+
+/// One request of a mix.
+pub struct WireEntry {
+    head: bool,
+    fixed: Option<Vec<u8>>,
+    method: String,
+    path: Template,
+    headers: Vec<(String, Template)>,
+    body: Template,
 }
 
 impl WireRequest {
-    /// Serialises the plan's request.
-    pub fn new(plan: &LoadPlan) -> WireRequest {
-        let one = serialise(&plan.request, &plan.target.authority, &plan.target.path);
-        let mut batch = BytesMut::with_capacity(one.len() * plan.pipelining);
-        for _ in 0..plan.pipelining {
-            batch.put_slice(&one);
+    /// Serialises the plan's requests.
+    pub fn new(plan: &LoadPlan) -> Result<WireRequest, String> {
+        let authority = &plan.target.authority;
+        if let [only] = plan.requests.as_slice() {
+            if !only.placeholders {
+                let one = serialise(only, authority);
+                let mut batch = BytesMut::with_capacity(one.len() * plan.pipelining);
+                for _ in 0..plan.pipelining {
+                    batch.put_slice(&one);
+                }
+                return Ok(WireRequest::Fixed {
+                    batch: batch.freeze(),
+                    one: one.len(),
+                });
+            }
         }
-        WireRequest {
-            batch: batch.freeze(),
-            one: one.len(),
+        let mut entries = Vec::with_capacity(plan.requests.len());
+        let mut cumulative = Vec::with_capacity(plan.requests.len());
+        let mut total = 0;
+        for request in &plan.requests {
+            let template = |text: &[u8]| {
+                if request.placeholders {
+                    Template::parse(text)
+                } else {
+                    Ok(Template::literal(text))
+                }
+            };
+            let path = template(request.path.as_bytes())?;
+            let body = template(&request.body)?;
+            let mut headers = request
+                .headers
+                .iter()
+                .map(|(name, value)| Ok((name.clone(), template(value.as_bytes())?)))
+                .collect::<Result<Vec<_>, String>>()?;
+            if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+                headers.insert(
+                    0,
+                    ("Host".to_string(), Template::literal(authority.as_bytes())),
+                );
+            }
+            let fixed =
+                (path.is_fixed() && body.is_fixed() && headers.iter().all(|(_, v)| v.is_fixed()))
+                    .then(|| serialise(request, authority));
+            entries.push(WireEntry {
+                head: request.method == "HEAD",
+                fixed,
+                method: request.method.clone(),
+                path,
+                headers,
+                body,
+            });
+            total += request.weight;
+            cumulative.push(total);
         }
+        Ok(WireRequest::Mix {
+            entries,
+            cumulative,
+        })
     }
 
-    fn requests(&self, count: usize) -> &[u8] {
-        &self.batch[..self.one * count]
+    /// The bytes of `count` requests, rendered into `out` when they vary; `heads` gets
+    /// whether each is a HEAD request (left alone for a fixed request).
+    fn requests<'a>(
+        &'a self,
+        count: usize,
+        values: &Values,
+        out: &'a mut Vec<u8>,
+        heads: &mut Vec<bool>,
+    ) -> &'a [u8] {
+        match self {
+            WireRequest::Fixed { batch, one } => &batch[..one * count],
+            WireRequest::Mix {
+                entries,
+                cumulative,
+            } => {
+                out.clear();
+                heads.clear();
+                let mut scratch = Scratch::default();
+                for _ in 0..count {
+                    let entry = &entries[values.pick(cumulative)];
+                    heads.push(entry.head);
+                    match &entry.fixed {
+                        Some(bytes) => out.extend_from_slice(bytes),
+                        None => entry.render(values, &mut scratch, out),
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// Reused buffers for rendering templated requests.
+#[derive(Default)]
+struct Scratch {
+    path: Vec<u8>,
+    body: Vec<u8>,
+    values: Vec<Vec<u8>>,
+}
+
+impl WireEntry {
+    fn render(&self, values: &Values, scratch: &mut Scratch, out: &mut Vec<u8>) {
+        scratch.path.clear();
+        self.path.render(values, &mut scratch.path);
+        scratch.values.resize(self.headers.len(), Vec::new());
+        for ((_, template), value) in self.headers.iter().zip(&mut scratch.values) {
+            value.clear();
+            template.render(values, value);
+        }
+        scratch.body.clear();
+        self.body.render(values, &mut scratch.body);
+        let headers = self
+            .headers
+            .iter()
+            .zip(&scratch.values)
+            .map(|((name, _), value)| (name.as_str(), value.as_slice()));
+        write_request(
+            &self.method,
+            &scratch.path,
+            headers,
+            &scratch.body,
+            None,
+            out,
+        );
     }
 }
 
 /// Writes the request line, headers and body as bytes.
-pub fn serialise(request: &RequestSpec, authority: &str, path: &str) -> Vec<u8> {
+pub fn serialise(request: &RequestSpec, authority: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + request.body.len());
-    out.extend_from_slice(format!("{} {path} HTTP/1.1\r\n", request.method).as_bytes());
-    let has = |name: &str| {
+    write_request(
+        &request.method,
+        request.path.as_bytes(),
         request
             .headers
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(name))
-    };
-    if !has("host") {
+            .map(|(n, v)| (n.as_str(), v.as_bytes())),
+        &request.body,
+        Some(authority),
+        &mut out,
+    );
+    out
+}
+
+/// One request on the wire. `Host` is added from `authority` unless a header sets it
+/// (templated requests carry it among their headers instead).
+fn write_request<'h>(
+    method: &str,
+    path: &[u8],
+    headers: impl Iterator<Item = (&'h str, &'h [u8])> + Clone,
+    body: &[u8],
+    authority: Option<&str>,
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(path);
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let has = |name: &str| headers.clone().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    if let Some(authority) = authority.filter(|_| !has("host")) {
         out.extend_from_slice(format!("Host: {authority}\r\n").as_bytes());
     }
-    for (name, value) in &request.headers {
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    for (name, value) in headers.clone() {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
     }
-    let wants_length =
-        !request.body.is_empty() || matches!(request.method.as_str(), "POST" | "PUT" | "PATCH");
+    let wants_length = !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH");
     if wants_length && !has("content-length") && !has("transfer-encoding") {
-        out.extend_from_slice(format!("Content-Length: {}\r\n", request.body.len()).as_bytes());
+        out.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&request.body);
-    out
+    out.extend_from_slice(body);
 }
 
 /// A request written and not yet answered.
@@ -82,6 +238,8 @@ pub fn serialise(request: &RequestSpec, authority: &str, path: &str) -> Vec<u8> 
 struct Flight {
     planned: Instant,
     sent: Instant,
+    /// A HEAD request: its response has no body whatever its headers say.
+    head: bool,
 }
 
 /// Drives one connection until it must be reopened or the run wants no more requests.
@@ -97,7 +255,10 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
     };
     let timeout = worker.plan.timeout;
     let mut flights: VecDeque<Flight> = VecDeque::with_capacity(depth);
-    let mut parser = ResponseParser::new(&worker.plan.request.method);
+    let first_head = worker.plan.requests[0].method == "HEAD";
+    let mut parser = ResponseParser::new(if first_head { "HEAD" } else { "GET" });
+    let mut rendered = Vec::new();
+    let mut heads = Vec::new();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut filled = 0;
     let mut response_bytes = 0u64;
@@ -118,12 +279,23 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
                 }
                 let planned = pacer.take(now);
                 worker.rec.borrow_mut().note_lateness(planned, now);
-                flights.push_back(Flight { planned, sent: now });
+                flights.push_back(Flight {
+                    planned,
+                    sent: now,
+                    head: first_head,
+                });
                 count += 1;
             }
             if count > 0 {
                 worker.rec.borrow_mut().sent(count as u64, now);
-                if let Err(err) = write(&mut stream, worker.wire.requests(count)).await {
+                let bytes = worker
+                    .wire
+                    .requests(count, &worker.values, &mut rendered, &mut heads);
+                let sent = flights.len() - count;
+                for (flight, head) in flights.range_mut(sent..).zip(&heads) {
+                    flight.head = *head;
+                }
+                if let Err(err) = write(&mut stream, bytes).await {
                     fail_all(
                         worker,
                         &mut flights,
@@ -176,6 +348,9 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
                 filled += n;
                 let mut pos = 0;
                 while pos < filled {
+                    if parser.is_idle() {
+                        parser.expect_head(flights.front().is_some_and(|f| f.head));
+                    }
                     let progress = match parser.advance(&buf[pos..filled]) {
                         Ok(progress) => progress,
                         Err(err) => {
@@ -277,6 +452,9 @@ mod tests {
     fn spec(method: &str, headers: &[(&str, &str)], body: &str) -> RequestSpec {
         RequestSpec {
             method: method.to_string(),
+            path: "/a?b=1".to_string(),
+            weight: 1,
+            placeholders: false,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -287,11 +465,7 @@ mod tests {
 
     #[test]
     fn get_has_host_and_no_length() {
-        let wire = serialise(
-            &spec("GET", &[("Accept", "*/*")], ""),
-            "localhost:3000",
-            "/a?b=1",
-        );
+        let wire = serialise(&spec("GET", &[("Accept", "*/*")], ""), "localhost:3000");
         assert_eq!(
             String::from_utf8(wire).unwrap(),
             "GET /a?b=1 HTTP/1.1\r\nHost: localhost:3000\r\nAccept: */*\r\n\r\n"
@@ -300,17 +474,35 @@ mod tests {
 
     #[test]
     fn post_gets_a_content_length_unless_the_user_set_one() {
-        let wire = serialise(&spec("POST", &[], "{}"), "h", "/");
+        let wire = serialise(&spec("POST", &[], "{}"), "h");
         assert!(String::from_utf8(wire)
             .unwrap()
             .ends_with("Content-Length: 2\r\n\r\n{}"));
         let wire = serialise(
             &spec("POST", &[("content-length", "2"), ("host", "x")], "{}"),
             "h",
-            "/",
         );
         let text = String::from_utf8(wire).unwrap();
         assert_eq!(text.matches("ength").count(), 1);
         assert!(!text.contains("Host: h"));
+    }
+
+    #[test]
+    fn a_templated_request_is_rendered_with_its_host_and_length() {
+        use std::sync::atomic::AtomicU64;
+        use std::sync::Arc;
+        let mut request = spec("POST", &[("X-Id", "{{counter}}")], "{\"k\":{{counter}}}");
+        request.path = "/k/{{counter}}".to_string();
+        request.placeholders = true;
+        let plan = crate::plan::tests::load_plan(vec![request]);
+        let wire = WireRequest::new(&plan).unwrap();
+        let values = Values::new(Arc::new(AtomicU64::new(0)), 1);
+        let (mut out, mut heads) = (Vec::new(), Vec::new());
+        let text = String::from_utf8(wire.requests(1, &values, &mut out, &mut heads).to_vec());
+        assert_eq!(
+            text.unwrap(),
+            "POST /k/1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Id: 2\r\nContent-Length: 7\r\n\r\n{\"k\":3}"
+        );
+        assert_eq!(heads, [false]);
     }
 }

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use super::connect::Stream;
 use super::pacer::Pacer;
 use super::recorder::ErrorKind;
+use super::template::{Template, Values};
 use super::{SessionEnd, Worker};
 
 /// Spawns hyper's background tasks on the worker's single-threaded `LocalSet`.
@@ -32,45 +33,110 @@ where
     }
 }
 
-/// The request as hyper wants it, built once per worker.
+/// The requests as hyper wants them, built once; templated parts are rendered per request.
 pub struct H2Request {
-    uri: http::Uri,
+    scheme_authority: String,
+    entries: Vec<H2Entry>,
+    cumulative: Vec<u64>,
+}
+
+struct H2Entry {
+    uri: Option<http::Uri>,
+    path: Template,
     method: http::Method,
     headers: http::HeaderMap,
-    body: Bytes,
+    templated_headers: Vec<(http::HeaderName, Template)>,
+    body: Template,
+    fixed_body: Option<Bytes>,
 }
 
 impl H2Request {
-    /// Builds the request from the plan; fails only on values clap already checked.
+    /// Builds the requests from the plan; fails only on values already checked.
     pub fn new(plan: &crate::plan::LoadPlan) -> anyhow::Result<H2Request> {
         let scheme = if plan.target.tls { "https" } else { "http" };
-        let uri: http::Uri =
-            format!("{scheme}://{}{}", plan.target.authority, plan.target.path).parse()?;
-        let method = http::Method::from_bytes(plan.request.method.as_bytes())?;
-        let mut headers = http::HeaderMap::new();
-        for (name, value) in &plan.request.headers {
-            if name.eq_ignore_ascii_case("host") {
-                continue;
+        let scheme_authority = format!("{scheme}://{}", plan.target.authority);
+        let mut entries = Vec::new();
+        let mut cumulative = Vec::new();
+        let mut total = 0;
+        for request in &plan.requests {
+            let template = |text: &[u8]| {
+                if request.placeholders {
+                    Template::parse(text).map_err(anyhow::Error::msg)
+                } else {
+                    Ok(Template::literal(text))
+                }
+            };
+            let path = template(request.path.as_bytes())?;
+            let body = template(&request.body)?;
+            let mut headers = http::HeaderMap::new();
+            let mut templated_headers = Vec::new();
+            for (name, value) in &request.headers {
+                if name.eq_ignore_ascii_case("host") {
+                    continue;
+                }
+                let name = http::HeaderName::from_bytes(name.as_bytes())?;
+                let value = template(value.as_bytes())?;
+                if value.is_fixed() {
+                    let mut text = Vec::new();
+                    value.render(&Values::new(Default::default(), 0), &mut text);
+                    headers.append(name, http::HeaderValue::from_bytes(&text)?);
+                } else {
+                    templated_headers.push((name, value));
+                }
             }
-            headers.append(
-                http::HeaderName::from_bytes(name.as_bytes())?,
-                http::HeaderValue::from_str(value)?,
-            );
+            let uri = if path.is_fixed() {
+                Some(format!("{scheme_authority}{}", request.path).parse()?)
+            } else {
+                None
+            };
+            entries.push(H2Entry {
+                uri,
+                path,
+                method: http::Method::from_bytes(request.method.as_bytes())?,
+                headers,
+                templated_headers,
+                fixed_body: body.is_fixed().then(|| request.body.clone()),
+                body,
+            });
+            total += request.weight;
+            cumulative.push(total);
         }
         Ok(H2Request {
-            uri,
-            method,
-            headers,
-            body: plan.request.body.clone(),
+            scheme_authority,
+            entries,
+            cumulative,
         })
     }
 
-    fn build(&self) -> http::Request<Full<Bytes>> {
-        let mut request = http::Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.uri.clone();
-        *request.headers_mut() = self.headers.clone();
-        request
+    /// The next request; `None` if a rendered path or header is not valid HTTP.
+    fn build(&self, values: &Values) -> Option<http::Request<Full<Bytes>>> {
+        let entry = &self.entries[values.pick(&self.cumulative)];
+        let body = match &entry.fixed_body {
+            Some(body) => body.clone(),
+            None => {
+                let mut out = Vec::new();
+                entry.body.render(values, &mut out);
+                Bytes::from(out)
+            }
+        };
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = entry.method.clone();
+        *request.uri_mut() = match &entry.uri {
+            Some(uri) => uri.clone(),
+            None => {
+                let mut out = self.scheme_authority.clone().into_bytes();
+                entry.path.render(values, &mut out);
+                http::Uri::try_from(out).ok()?
+            }
+        };
+        *request.headers_mut() = entry.headers.clone();
+        for (name, template) in &entry.templated_headers {
+            let mut out = Vec::new();
+            template.render(values, &mut out);
+            let value = http::HeaderValue::from_bytes(&out).ok()?;
+            request.headers_mut().append(name.clone(), value);
+        }
+        Some(request)
     }
 }
 
@@ -143,8 +209,17 @@ async fn stream_loop(
             });
             return SessionEnd::Reconnect;
         }
+        let Some(built) = request.build(&worker.values) else {
+            worker.fail(
+                ErrorKind::InvalidResponse,
+                Some(now),
+                Instant::now(),
+                || "a rendered request template is not a valid HTTP/2 request".to_string(),
+            );
+            continue;
+        };
         let exchange = async {
-            let response = sender.send_request(request.build()).await?;
+            let response = sender.send_request(built).await?;
             let status = response.status().as_u16();
             let mut body = response.into_body();
             let mut bytes = 0u64;

@@ -11,6 +11,7 @@ mod pacer;
 pub mod recorder;
 pub mod response;
 pub mod series;
+pub mod template;
 
 use std::cell::RefCell;
 use std::pin::pin;
@@ -31,6 +32,7 @@ use http2::H2Request;
 use pacer::{Budget, Pacer};
 use recorder::{ErrorKind, Recorder, Totals, WorkerMessage};
 use series::{SeriesBuilder, SeriesPoint};
+use template::Values;
 
 /// Pause after a failed connection attempt, so a refusing server is not hammered in a loop.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(10);
@@ -78,7 +80,10 @@ pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
     let seed = Seed {
         plan: Arc::new(plan.clone()),
         connector: Connector::new(plan)?,
-        wire: Arc::new(WireRequest::new(plan)),
+        wire: Arc::new(
+            WireRequest::new(plan)
+                .map_err(|why| crate::plan::UsageError(format!("request template: {why}")))?,
+        ),
         h2: if plan.http2 {
             Some(Arc::new(
                 H2Request::new(plan).context("could not build the HTTP/2 request")?,
@@ -91,6 +96,7 @@ pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
             Stop::Amount(amount) => Some(Arc::new(AtomicU64::new(amount))),
             Stop::After(_) => None,
         },
+        counter: Arc::new(AtomicU64::new(0)),
     };
     Ok(Prepared { seed })
 }
@@ -184,6 +190,8 @@ struct Seed {
     h2: Option<Arc<H2Request>>,
     shared: Arc<Shared>,
     remaining: Option<Arc<AtomicU64>>,
+    /// The `{{counter}}` placeholder's value, shared by all workers.
+    counter: Arc<AtomicU64>,
 }
 
 /// State shared by all workers: the stop signal and the error count for `--bailout`.
@@ -267,6 +275,8 @@ pub(crate) struct Worker {
     h2: Option<Arc<H2Request>>,
     shared: Arc<Shared>,
     start: Instant,
+    /// Placeholder values for templated requests.
+    values: Values,
 }
 
 impl Worker {
@@ -324,6 +334,7 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
         shared: seed.shared.clone(),
         plan: plan.clone(),
         start,
+        values: Values::new(seed.counter.clone(), random_seed(id)),
     });
     let local = LocalSet::new();
     local.block_on(&runtime, async {
@@ -355,6 +366,14 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
     drop(local);
 }
 
+/// A different seed for each worker and run.
+fn random_seed(worker: usize) -> u64 {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    now ^ (worker as u64).wrapping_mul(0x2545_f491_4f6c_dd1d) ^ u64::from(std::process::id())
+}
+
 /// Closes each second on time even when no response arrives (a stalled server).
 async fn tick(worker: Rc<Worker>, measure_start: Instant) {
     let second = Duration::from_secs(1);
@@ -368,12 +387,7 @@ async fn tick(worker: Rc<Worker>, measure_start: Instant) {
 
 /// One connection slot: connects, runs sessions, reconnects after failures.
 async fn connection(worker: Rc<Worker>, index: usize) {
-    let mut pacer = Pacer::new(
-        worker.plan.rate,
-        index,
-        worker.plan.connections,
-        worker.start,
-    );
+    let mut pacer = Pacer::new(&worker.plan, index, worker.start);
     loop {
         if worker.budget.exhausted(Instant::now()) {
             return;

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::plan::LoadPlan;
+
 /// How one connection's requests are spaced in time.
 #[derive(Debug, Clone)]
 pub enum Pacer {
@@ -19,19 +21,44 @@ pub enum Pacer {
         next: Instant,
         /// Time between planned sends on this connection.
         interval: Duration,
+        /// Later stages of a ramp: from each instant on, its interval. Empty without stages.
+        changes: Arc<[(Instant, Duration)]>,
+        /// How many of `changes` are in effect.
+        applied: usize,
     },
 }
 
 impl Pacer {
-    /// The pacer of connection `index` out of `connections`, sharing `rate` requests per second
-    /// between them. Connections are staggered so that sends are spread evenly over time.
-    pub fn new(rate: Option<f64>, index: usize, connections: usize, start: Instant) -> Pacer {
-        match rate {
-            None => Pacer::Closed,
-            Some(rate) => Pacer::Fixed {
-                next: start + Duration::from_secs_f64(index as f64 / rate),
-                interval: Duration::from_secs_f64(connections as f64 / rate),
-            },
+    /// The pacer of connection `index`, sharing the plan's rate (or stage rates) between
+    /// all connections. Connections are staggered so that sends are spread evenly over time.
+    pub fn new(plan: &LoadPlan, index: usize, start: Instant) -> Pacer {
+        let Some(rate) = plan.rate else {
+            return Pacer::Closed;
+        };
+        let connections = plan.connections as f64;
+        let mut at = start + plan.warmup;
+        let mut changes = Vec::new();
+        for (i, stage) in plan.stages.iter().enumerate() {
+            if i > 0 {
+                changes.push((at, Duration::from_secs_f64(connections / stage.rate)));
+            }
+            at += stage.duration;
+        }
+        Pacer::fixed(rate, index, plan.connections, start, changes.into())
+    }
+
+    fn fixed(
+        rate: f64,
+        index: usize,
+        connections: usize,
+        start: Instant,
+        changes: Arc<[(Instant, Duration)]>,
+    ) -> Pacer {
+        Pacer::Fixed {
+            next: start + Duration::from_secs_f64(index as f64 / rate),
+            interval: Duration::from_secs_f64(connections as f64 / rate),
+            changes,
+            applied: 0,
         }
     }
 
@@ -52,9 +79,22 @@ impl Pacer {
     pub fn take(&mut self, now: Instant) -> Instant {
         match self {
             Pacer::Closed => now,
-            Pacer::Fixed { next, interval } => {
+            Pacer::Fixed {
+                next,
+                interval,
+                changes,
+                applied,
+            } => {
                 let planned = *next;
                 *next += *interval;
+                // Entering a new stage: its interval applies from there on.
+                while let Some(&(from, new)) = changes.get(*applied) {
+                    if *next < from {
+                        break;
+                    }
+                    *interval = new;
+                    *applied += 1;
+                }
                 planned
             }
         }
@@ -121,7 +161,7 @@ mod tests {
         let start = Instant::now();
         let mut planned = Vec::new();
         for index in 0..4 {
-            let mut pacer = Pacer::new(Some(1000.0), index, 4, start);
+            let mut pacer = Pacer::fixed(1000.0, index, 4, start, Arc::new([]));
             for _ in 0..3 {
                 planned.push(pacer.take(start).duration_since(start));
             }
@@ -134,7 +174,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_late_connection_keeps_its_plan_instead_of_shifting_it() {
         let start = Instant::now();
-        let mut pacer = Pacer::new(Some(10.0), 0, 1, start);
+        let mut pacer = Pacer::fixed(10.0, 0, 1, start, Arc::new([]));
         let late = start + Duration::from_millis(350);
         assert!(pacer.is_due(late));
         let plans: Vec<_> = (0..4)
@@ -147,9 +187,32 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn closed_pacer_is_always_due_and_plans_now() {
         let now = Instant::now();
-        let mut pacer = Pacer::new(None, 3, 10, now);
+        let mut pacer = Pacer::new(&crate::plan::tests::load_plan(Vec::new()), 3, now);
         assert!(pacer.is_due(now));
         assert_eq!(pacer.take(now), now);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stages_change_the_rate_at_their_boundaries() {
+        let start = Instant::now();
+        let mut plan = crate::plan::tests::load_plan(Vec::new());
+        plan.rate = Some(10.0);
+        plan.stages = vec![
+            crate::plan::Stage {
+                duration: Duration::from_secs(1),
+                rate: 10.0,
+            },
+            crate::plan::Stage {
+                duration: Duration::from_secs(1),
+                rate: 100.0,
+            },
+        ];
+        let mut pacer = Pacer::new(&plan, 0, start);
+        let far = start + Duration::from_secs(5);
+        let sent = std::iter::from_fn(|| Some(pacer.take(far)))
+            .take_while(|t| *t < start + Duration::from_secs(2))
+            .count();
+        assert_eq!(sent, 10 + 100);
     }
 
     #[tokio::test(start_paused = true)]

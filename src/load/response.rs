@@ -74,6 +74,11 @@ impl ResponseParser {
         }
     }
 
+    /// Says whether the next response answers a HEAD request (call while [`Self::is_idle`]).
+    pub fn expect_head(&mut self, head: bool) {
+        self.head_request = head;
+    }
+
     /// True between responses, when no byte of the next one has been consumed.
     pub fn is_idle(&self) -> bool {
         self.state == State::Head

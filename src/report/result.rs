@@ -40,6 +40,13 @@ pub struct RunResult {
     pub headers: Vec<Header>,
     /// Size of the request body in bytes.
     pub body_bytes: u64,
+    /// Every kind of request sent, when there were several or they had placeholders
+    /// (`method`, `headers` and `bodyBytes` above describe the first).
+    #[serde(skip_serializing_if = "Vec::is_empty", default, rename = "requestMix")]
+    pub requests_sent: Vec<RequestEntry>,
+    /// The open-model stages of a ramp, in order (`rate` below is the first stage's).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub stages: Vec<StageEntry>,
     /// Concurrent connections.
     pub connections: u64,
     /// Requests in flight per connection.
@@ -135,6 +142,50 @@ pub struct RunResult {
     /// The main problem's title, or `no problem found`.
     #[serde(default)]
     pub verdict: String,
+    /// The scenario file's name, when the run came from one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub scenario: Option<String>,
+    /// Each threshold (`--threshold` or the scenario's) and whether the run met it.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub thresholds: Vec<ThresholdOutcome>,
+}
+
+/// One kind of request of a mix.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestEntry {
+    /// Method.
+    pub method: String,
+    /// Path and query, placeholders unfilled.
+    pub path: String,
+    /// Relative share.
+    pub weight: u64,
+    /// Headers (secret values redacted), placeholders unfilled.
+    pub headers: Vec<Header>,
+    /// Body size in bytes before placeholders are filled.
+    pub body_bytes: u64,
+}
+
+/// One stage of a ramp.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageEntry {
+    /// Seconds.
+    pub duration: f64,
+    /// Requests per second.
+    pub rate: f64,
+}
+
+/// One threshold checked against the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdOutcome {
+    /// The threshold as written, e.g. `p99<50ms`.
+    pub threshold: String,
+    /// Whether the run met it. A threshold on something not measured is not met.
+    pub passed: bool,
+    /// The measured value with its unit, or why there is none (`not measured: ...`).
+    pub actual: String,
 }
 
 /// A finding of the analysis.
@@ -554,21 +605,31 @@ impl RunResult {
                 .socket_path
                 .as_ref()
                 .map(|p| p.display().to_string()),
-            method: load.request.method.clone(),
-            headers: load
-                .request
-                .headers
+            method: load.requests[0].method.clone(),
+            headers: redacted(&load.requests[0].headers),
+            body_bytes: load.requests[0].body.len() as u64,
+            requests_sent: if load.requests.len() > 1 || load.requests[0].placeholders {
+                load.requests
+                    .iter()
+                    .map(|r| RequestEntry {
+                        method: r.method.clone(),
+                        path: r.path.clone(),
+                        weight: r.weight,
+                        headers: redacted(&r.headers),
+                        body_bytes: r.body.len() as u64,
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            stages: load
+                .stages
                 .iter()
-                .map(|(name, value)| Header {
-                    name: name.clone(),
-                    value: if is_secret_header(name) {
-                        REDACTED.to_string()
-                    } else {
-                        value.clone()
-                    },
+                .map(|s| StageEntry {
+                    duration: s.duration.as_secs_f64(),
+                    rate: s.rate,
                 })
                 .collect(),
-            body_bytes: load.request.body.len() as u64,
             connections: load.connections as u64,
             pipelining: load.pipelining as u64,
             workers: load.workers as u64,
@@ -671,6 +732,8 @@ impl RunResult {
             node: Vec::new(),
             findings: Vec::new(),
             verdict: String::new(),
+            scenario: None,
+            thresholds: Vec::new(),
         }
     }
 }
@@ -703,6 +766,21 @@ impl RunResult {
             })
             .collect();
     }
+}
+
+/// Headers for saving, secret values redacted.
+fn redacted(headers: &[(String, String)]) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.clone(),
+            value: if is_secret_header(name) {
+                REDACTED.to_string()
+            } else {
+                value.clone()
+            },
+        })
+        .collect()
 }
 
 /// The warmup (if any) and load phases, on the run's clock.

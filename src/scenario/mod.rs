@@ -1,0 +1,449 @@
+//! Scenario files: what to run and what counts as failing, in TOML (`harness run FILE`).
+//!
+//! A file is read whole and checked before anything runs: unknown keys, wrong types, bad
+//! durations and missing values are one-line errors naming the file, line, column and key
+//! path. Paths inside a file (`cwd`, `body_file`, outputs) are relative to the file's folder.
+//! How a file's values combine with command-line flags is [`crate::cli`]'s `merge`.
+
+pub mod threshold;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+use crate::plan::UsageError;
+pub use threshold::Threshold;
+
+/// A checked scenario file.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// `name`, or the file name without `.toml`.
+    pub name: String,
+    /// The parsed contents, with relative paths resolved against the file's folder.
+    pub file: File,
+}
+
+/// The file's contents. Field names are the TOML keys.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    /// Shown in summaries and JUnit; defaults to the file name.
+    pub name: Option<String>,
+    /// Free text for people reading the file.
+    pub description: Option<String>,
+    /// What to run and where it serves.
+    pub target: TargetSection,
+    /// How much load, and of what shape.
+    #[serde(default)]
+    pub load: LoadSection,
+    /// The requests to send, chosen by weight; default one GET of the URL.
+    #[serde(default)]
+    pub requests: Vec<RequestSection>,
+    /// Pass/fail rules.
+    #[serde(default)]
+    pub check: CheckSection,
+    /// Where results go.
+    #[serde(default)]
+    pub output: OutputSection,
+}
+
+/// `[target]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSection {
+    /// The URL to load.
+    #[serde(deserialize_with = "url")]
+    pub url: String,
+    /// The command to start: an array of words, or one string split at spaces.
+    #[serde(default, deserialize_with = "command")]
+    pub command: Option<Vec<String>>,
+    /// The command's working directory (default: the scenario file's folder).
+    pub cwd: Option<PathBuf>,
+    /// Environment variables for the command.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub ready_timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub baseline: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub cooldown: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub grace: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub sample_interval: Option<Duration>,
+    /// Inject the Node probe (default true).
+    pub probe: Option<bool>,
+}
+
+/// `[load]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadSection {
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub connections: Option<u64>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub duration: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub amount: Option<u64>,
+    #[serde(default, deserialize_with = "opt_rate")]
+    pub rate: Option<f64>,
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub pipelining: Option<u64>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub warmup: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub workers: Option<u64>,
+    #[serde(default, deserialize_with = "opt_positive")]
+    pub bailout: Option<u64>,
+    pub http2: Option<bool>,
+    /// Open-model stages run one after another (a ramp): each a duration and a rate.
+    #[serde(default)]
+    pub stages: Vec<StageSection>,
+}
+
+/// One `[[load.stages]]` entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageSection {
+    #[serde(deserialize_with = "duration")]
+    pub duration: Duration,
+    #[serde(deserialize_with = "rate")]
+    pub rate: f64,
+}
+
+/// One `[[requests]]` entry. `path`, header values and the body may hold placeholders:
+/// `{{counter}}`, `{{random}}`, `{{random:N}}`, `{{uuid}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSection {
+    #[serde(default = "get", deserialize_with = "method")]
+    pub method: String,
+    /// Path and query, starting with `/` (default: the URL's).
+    pub path: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub body_file: Option<PathBuf>,
+    /// Relative share of requests (default 1).
+    #[serde(default = "one", deserialize_with = "positive")]
+    pub weight: u64,
+}
+
+/// `[check]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    /// Thresholds, in the `--threshold` grammar.
+    #[serde(default, deserialize_with = "thresholds")]
+    pub thresholds: Vec<Threshold>,
+}
+
+/// `[output]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// Folder for result.json and report.html.
+    pub dir: Option<PathBuf>,
+    /// The HTML report's path.
+    pub html: Option<PathBuf>,
+    /// The JSON result's path.
+    pub json: Option<PathBuf>,
+    /// The JUnit XML's path.
+    pub junit: Option<PathBuf>,
+}
+
+/// Reads and checks one scenario file.
+pub fn load(path: &Path) -> Result<Scenario, UsageError> {
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        UsageError(format!(
+            "could not read scenario '{}': {err}",
+            path.display()
+        ))
+    })?;
+    let mut file = parse(&text).map_err(|err| UsageError(format!("{}:{err}", path.display())))?;
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let within = |p: &mut PathBuf| {
+        if p.is_relative() {
+            *p = folder.join(&*p);
+        }
+    };
+    if file.target.cwd.is_none() {
+        file.target.cwd = Some(folder.to_path_buf());
+    }
+    file.target.cwd.as_mut().map(within);
+    for request in &mut file.requests {
+        request.body_file.as_mut().map(within);
+    }
+    for out in [
+        &mut file.output.dir,
+        &mut file.output.html,
+        &mut file.output.json,
+        &mut file.output.junit,
+    ] {
+        out.as_mut().map(within);
+    }
+    check(&file).map_err(|err| UsageError(format!("{}: {err}", path.display())))?;
+    let name = file.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+    });
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name,
+        file,
+    })
+}
+
+/// The scenario files `path` names: itself, or the `.toml` files in a folder, sorted.
+pub fn files(path: &Path) -> Result<Vec<PathBuf>, UsageError> {
+    if !path.is_dir() {
+        if !path.exists() {
+            return Err(UsageError(format!(
+                "no scenario file or folder '{}'; give a .toml file or a folder of them",
+                path.display()
+            )));
+        }
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|err| UsageError(format!("could not list '{}': {err}", path.display())))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(UsageError(format!(
+            "folder '{}' holds no .toml scenario files",
+            path.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// Parses TOML text; the error starts with `line:column: key.path: `.
+fn parse(text: &str) -> Result<File, String> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let key = err.path().to_string();
+        let inner = err.into_inner();
+        let (line, column) = inner
+            .span()
+            .map_or((1, 1), |span| line_column(text, span.start));
+        let message = inner.message().trim().replace('\n', " ");
+        if key == "." || key.is_empty() {
+            format!("{line}:{column}: {message}")
+        } else {
+            format!("{line}:{column}: {key}: {message}")
+        }
+    })
+}
+
+/// 1-based line and column of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Rules that span several keys.
+fn check(file: &File) -> Result<(), String> {
+    let load = &file.load;
+    let shapes = [
+        load.duration.is_some(),
+        load.amount.is_some(),
+        !load.stages.is_empty(),
+    ];
+    if shapes.iter().filter(|s| **s).count() > 1 {
+        return Err("load: give one of duration, amount or stages, not several".to_string());
+    }
+    if !load.stages.is_empty() && load.rate.is_some() {
+        return Err("load: stages set their own rates; remove load.rate".to_string());
+    }
+    for (i, request) in file.requests.iter().enumerate() {
+        if request.body.is_some() && request.body_file.is_some() {
+            return Err(format!("requests[{i}]: give body or body_file, not both"));
+        }
+        if let Some(path) = &request.path {
+            if !path.starts_with('/') {
+                return Err(format!("requests[{i}].path: '{path}' must start with /"));
+            }
+        }
+        for (name, value) in &request.headers {
+            crate::cli::parse::header(&format!("{name}: {value}"))
+                .map_err(|why| format!("requests[{i}].headers: {why}"))?;
+        }
+    }
+    if file.target.command.is_none() && !file.target.env.is_empty() {
+        return Err("target.env is set but there is no target.command to give it to".into());
+    }
+    Ok(())
+}
+
+fn get() -> String {
+    "GET".to_string()
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Seconds(f64),
+    }
+    let text = match Raw::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a duration like \"10s\" or \"500ms\""))?
+    {
+        Raw::Text(text) => text,
+        Raw::Seconds(seconds) => seconds.to_string(),
+    };
+    crate::cli::parse::duration(&text).map_err(de::Error::custom)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let value = i64::deserialize(d)?;
+    u64::try_from(value)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| de::Error::custom(format!("{value} must be a whole number above 0")))
+}
+
+fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    positive(d).map(Some)
+}
+
+fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(d)?;
+    crate::cli::parse::rate(&value.to_string()).map_err(de::Error::custom)
+}
+
+fn opt_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    rate(d).map(Some)
+}
+
+fn method<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::cli::parse::method(&text).map_err(de::Error::custom)
+}
+
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let text = String::deserialize(d)?;
+    let uri: http::Uri = text.parse().map_err(|_| {
+        de::Error::custom(format!(
+            "'{text}' is not a URL; write it like \"http://127.0.0.1:3030/\""
+        ))
+    })?;
+    match uri.scheme_str() {
+        Some("http" | "https") if uri.host().is_some_and(|h| !h.is_empty()) => Ok(text),
+        _ => Err(de::Error::custom(format!(
+            "'{text}' is not an http:// or https:// URL with a host"
+        ))),
+    }
+}
+
+fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Line(String),
+        Words(Vec<String>),
+    }
+    let words = match Raw::deserialize(d).map_err(|_| {
+        de::Error::custom("expected a command: [\"node\", \"app.js\"] or \"node app.js\"")
+    })? {
+        Raw::Line(line) => line.split_whitespace().map(str::to_string).collect(),
+        Raw::Words(words) => words,
+    };
+    if words.first().is_none_or(|w| w.trim().is_empty()) {
+        return Err(de::Error::custom("the command is empty"));
+    }
+    Ok(Some(words))
+}
+
+fn thresholds<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Threshold>, D::Error> {
+    let texts = Vec::<String>::deserialize(d)?;
+    texts
+        .iter()
+        .map(|t| Threshold::parse(t).map_err(de::Error::custom))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[target]\nurl = \"http://127.0.0.1:3030/\"\n";
+
+    #[test]
+    fn a_minimal_file_has_defaults() {
+        let file = parse(MINIMAL).unwrap();
+        assert_eq!(file.target.url, "http://127.0.0.1:3030/");
+        assert!(file.requests.is_empty() && file.check.thresholds.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_name_line_column_and_path() {
+        let text = format!("{MINIMAL}\n[load]\nconnections = 5\nconections = 5\n");
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.starts_with("6:1: load.conections: unknown field `conections`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (extra, expect) in [
+            (
+                "[load]\nduration = \"10 parsecs\"\n",
+                "5:12: load.duration: unknown unit",
+            ),
+            (
+                "[load]\nconnections = 0\n",
+                "5:15: load.connections: 0 must be",
+            ),
+            (
+                "[load]\nconnections = \"ten\"\n",
+                "load.connections: invalid type",
+            ),
+            (
+                "[check]\nthresholds = [\"p99<5ms\", \"p98<1ms\"]\n",
+                "check.thresholds: threshold 'p98<1ms': unknown metric",
+            ),
+            ("[[requests]]\nmethod = \"GET /\"\n", "requests[0].method"),
+        ] {
+            let text = format!("{MINIMAL}\n{extra}");
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(expect), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_missing_url_is_named() {
+        let err = parse("[target]\ncommand = \"node app.js\"\n").unwrap_err();
+        assert!(err.contains("target: missing field `url`"), "{err}");
+    }
+
+    #[test]
+    fn cross_key_rules_are_checked() {
+        let text = format!("{MINIMAL}[load]\nduration = 5\namount = 100\n");
+        let err = check(&parse(&text).unwrap()).unwrap_err();
+        assert!(err.contains("one of duration, amount or stages"), "{err}");
+    }
+}

@@ -1,0 +1,464 @@
+//! Thresholds: `p99<50ms`, `errors<1%`, `rps>5000`, `leak=none`. One grammar for the
+//! command line (`--threshold`) and scenario files, checked against a finished result.
+//!
+//! A threshold on something the run did not measure (memory growth without a target, event
+//! loop delay without the Node probe) fails and says why: a gate that passes on a missing
+//! number would be a wrong answer.
+
+use std::fmt;
+
+use crate::report::result::{NodeProcess, RunResult, ThresholdOutcome};
+
+/// One parsed threshold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Threshold {
+    /// The text as written, trimmed; shown in reports and used as the JUnit test name.
+    pub text: String,
+    check: Check,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Check {
+    /// A measured number compared with a limit.
+    Compare { metric: Metric, op: Op, limit: f64 },
+    /// No finding of this kind (`leak=none` is `finding!=memoryLeak`).
+    NoFinding(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Metric {
+    /// A latency percentile in ms, by its index in the result's percentile table.
+    Latency(usize),
+    LatencyMean,
+    LatencyMax,
+    Rps,
+    Errors,
+    ErrorRate,
+    Non2xx,
+    Non2xxRate,
+    MemoryGrowth,
+    MemoryGrowthPerRequest,
+    LoopDelay,
+    LoopDelayMax,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Op {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Ms,
+    Count,
+    Percent,
+    Bytes,
+    PerSecond,
+}
+
+/// The latency percentiles a threshold may name, in the order of the result's table.
+const PERCENTILES: [(&str, usize); 9] = [
+    ("p50", 7),
+    ("p75", 8),
+    ("p90", 9),
+    ("p97.5", 10),
+    ("p99", 11),
+    ("p99.9", 12),
+    ("p99.99", 13),
+    ("p99.999", 14),
+    ("median", 7),
+];
+
+/// The finding kinds `finding!=KIND` accepts (the `kind` field of the result's findings).
+pub const FINDING_KINDS: [&str; 11] = [
+    "targetCrashed",
+    "errors",
+    "non2xx",
+    "memoryLeak",
+    "memoryPlateau",
+    "listenerLeak",
+    "blockedEventLoop",
+    "gcPressure",
+    "ioWait",
+    "cpuSaturated",
+    "generatorLimited",
+];
+
+const HELP: &str = "write it like 'p99<50ms', 'errors<1%', 'rps>5000', 'leak=none', \
+                    'memory-growth<20MB' or 'finding!=blockedEventLoop'";
+
+impl Threshold {
+    /// Parses `METRIC OP VALUE`; the error says what was expected.
+    pub fn parse(text: &str) -> Result<Threshold, String> {
+        let text = text.trim();
+        let (at, op_text) = find_operator(text)
+            .ok_or_else(|| format!("threshold '{text}' has no comparison; {HELP}"))?;
+        let name = text[..at].trim().to_ascii_lowercase();
+        let value = text[at + op_text.len()..].trim();
+        if name.is_empty() || value.is_empty() {
+            return Err(format!("threshold '{text}' is incomplete; {HELP}"));
+        }
+        let check = match name.as_str() {
+            "leak" => {
+                if op_text != "=" && op_text != "==" || !value.eq_ignore_ascii_case("none") {
+                    return Err(format!("threshold '{text}': write 'leak=none'"));
+                }
+                Check::NoFinding("memoryLeak".to_string())
+            }
+            "finding" => {
+                if op_text != "!=" {
+                    return Err(format!(
+                        "threshold '{text}': write 'finding!=KIND', e.g. 'finding!=gcPressure'"
+                    ));
+                }
+                let kind = FINDING_KINDS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(value))
+                    .ok_or_else(|| {
+                        format!(
+                            "threshold '{text}': unknown finding '{value}'; use one of {}",
+                            FINDING_KINDS.join(", ")
+                        )
+                    })?;
+                Check::NoFinding((*kind).to_string())
+            }
+            _ => {
+                let op = match op_text {
+                    "<" => Op::Lt,
+                    "<=" => Op::Le,
+                    ">" => Op::Gt,
+                    ">=" => Op::Ge,
+                    _ => {
+                        return Err(format!(
+                            "threshold '{text}': compare numbers with <, <=, > or >="
+                        ))
+                    }
+                };
+                let (metric, limit) = metric_and_limit(&name, value)
+                    .map_err(|why| format!("threshold '{text}': {why}"))?;
+                Check::Compare { metric, op, limit }
+            }
+        };
+        Ok(Threshold {
+            text: text.to_string(),
+            check,
+        })
+    }
+
+    /// Checks the threshold against a finished run.
+    pub fn evaluate(&self, result: &RunResult) -> ThresholdOutcome {
+        let (passed, actual) = match &self.check {
+            Check::NoFinding(kind) => match result.findings.iter().find(|f| &f.kind == kind) {
+                Some(finding) => (false, format!("found: {}", finding.title)),
+                None => (true, format!("no {kind} finding")),
+            },
+            Check::Compare { metric, op, limit } => match measure(*metric, result) {
+                Ok(value) => {
+                    let passed = match op {
+                        Op::Lt => value < *limit,
+                        Op::Le => value <= *limit,
+                        Op::Gt => value > *limit,
+                        Op::Ge => value >= *limit,
+                    };
+                    (passed, format_value(value, metric.unit()))
+                }
+                Err(why) => (false, format!("not measured: {why}")),
+            },
+        };
+        ThresholdOutcome {
+            threshold: self.text.clone(),
+            passed,
+            actual,
+        }
+    }
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Metric {
+    fn unit(self) -> Unit {
+        match self {
+            Metric::Latency(_)
+            | Metric::LatencyMean
+            | Metric::LatencyMax
+            | Metric::LoopDelay
+            | Metric::LoopDelayMax => Unit::Ms,
+            Metric::Rps => Unit::PerSecond,
+            Metric::Errors | Metric::Non2xx => Unit::Count,
+            Metric::ErrorRate | Metric::Non2xxRate => Unit::Percent,
+            Metric::MemoryGrowth | Metric::MemoryGrowthPerRequest => Unit::Bytes,
+        }
+    }
+}
+
+/// The first comparison operator, longest match first.
+fn find_operator(text: &str) -> Option<(usize, &'static str)> {
+    let at = text.find(['<', '>', '=', '!'])?;
+    let rest = &text[at..];
+    ["<=", ">=", "!=", "==", "<", ">", "="]
+        .into_iter()
+        .find(|op| rest.starts_with(op))
+        .map(|op| (at, op))
+}
+
+fn metric_and_limit(name: &str, value: &str) -> Result<(Metric, f64), String> {
+    let percent = value.ends_with('%');
+    let metric = match name {
+        "mean" | "latency-mean" => Metric::LatencyMean,
+        "max" | "latency-max" => Metric::LatencyMax,
+        "rps" | "requests" => Metric::Rps,
+        "errors" if percent => Metric::ErrorRate,
+        "errors" => Metric::Errors,
+        "non2xx" if percent => Metric::Non2xxRate,
+        "non2xx" => Metric::Non2xx,
+        "memory-growth" => Metric::MemoryGrowth,
+        "memory-growth-per-request" => Metric::MemoryGrowthPerRequest,
+        "loop-delay" | "loop-delay-p99" => Metric::LoopDelay,
+        "loop-delay-max" => Metric::LoopDelayMax,
+        other => match PERCENTILES
+            .iter()
+            .find(|(p, _)| *p == other.trim_start_matches("latency-"))
+        {
+            Some((_, index)) => Metric::Latency(*index),
+            None => {
+                return Err(format!(
+                    "unknown metric '{other}'; use p50, p75, p90, p97.5, p99, p99.9, mean, \
+                     max, rps, errors, non2xx, memory-growth, memory-growth-per-request, \
+                     loop-delay, loop-delay-max, leak or finding"
+                ))
+            }
+        },
+    };
+    let limit = match metric.unit() {
+        Unit::Ms => parse_ms(value)?,
+        Unit::Percent => parse_number(value.trim_end_matches('%'))?,
+        Unit::Count | Unit::PerSecond => parse_number(value)?,
+        Unit::Bytes => parse_bytes(value)?,
+    };
+    Ok((metric, limit))
+}
+
+fn parse_number(text: &str) -> Result<f64, String> {
+    match text.trim().replace('_', "").parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a number")),
+    }
+}
+
+/// A duration in ms: a bare number is ms (as the latency tables print), or with a unit
+/// `us`, `ms`, `s`.
+fn parse_ms(text: &str) -> Result<f64, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value = parse_number(number)
+        .map_err(|_| format!("'{text}' is not a duration; use e.g. 50ms, 1.5s or 800us"))?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" | "µs" => 0.001,
+        "s" => 1000.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use us, ms or s"
+            ))
+        }
+    };
+    Ok(value * scale)
+}
+
+/// A size in bytes: `512`, `64KB`, `1.5MiB`, `2GB` (KB = 1000, KiB = 1024).
+pub fn parse_bytes(text: &str) -> Result<f64, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value =
+        parse_number(number).map_err(|_| format!("'{text}' is not a size; use e.g. 20MB"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "kib" => 1024.0,
+        "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    Ok(value * scale)
+}
+
+fn format_value(value: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Ms => format!("{value:.2} ms"),
+        Unit::Count => format!("{value:.0}"),
+        Unit::Percent => format!("{value:.3} %"),
+        Unit::PerSecond => format!("{value:.1} req/s"),
+        Unit::Bytes => crate::report::terminal::bytes(value),
+    }
+}
+
+/// The measured value of `metric`, or why the run has none.
+fn measure(metric: Metric, result: &RunResult) -> Result<f64, String> {
+    let responses = result.latency.total_count as f64;
+    let attempts = responses + result.errors as f64;
+    let rate = |count: u64, of: f64| {
+        if of > 0.0 {
+            Ok(100.0 * count as f64 / of)
+        } else {
+            Err("no requests completed".to_string())
+        }
+    };
+    match metric {
+        Metric::Latency(_) | Metric::LatencyMean | Metric::LatencyMax if responses == 0.0 => {
+            Err("no responses".to_string())
+        }
+        Metric::Latency(index) => Ok(result.latency.percentiles.values()[index]),
+        Metric::LatencyMean => Ok(result.latency.mean),
+        Metric::LatencyMax => Ok(result.latency.max),
+        Metric::Rps => Ok(result.requests.overall),
+        Metric::Errors => Ok(result.errors as f64),
+        Metric::ErrorRate => rate(result.errors, attempts),
+        Metric::Non2xx => Ok(result.non2xx as f64),
+        Metric::Non2xxRate => rate(result.non2xx, responses),
+        Metric::MemoryGrowth => memory_growth(result).map(|g| g as f64),
+        Metric::MemoryGrowthPerRequest if responses == 0.0 => Err("no responses".to_string()),
+        Metric::MemoryGrowthPerRequest => memory_growth(result).map(|g| g as f64 / responses),
+        Metric::LoopDelay => loop_delay(result, |s| s.delay_p99),
+        Metric::LoopDelayMax => loop_delay(result, |s| s.delay_max),
+    }
+}
+
+/// Memory kept from the end of the baseline to the end of the cooldown: for Node targets the
+/// heap used plus external memory after a forced GC (summed over the Node processes), for
+/// others the resident set size. Negative growth counts as 0.
+pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
+    let floors: Vec<(u64, u64)> = result.node.iter().filter_map(floor_pair).collect();
+    if !floors.is_empty() {
+        let grown: i64 = floors
+            .iter()
+            .map(|(before, after)| *after as i64 - *before as i64)
+            .sum();
+        return Ok(grown.max(0));
+    }
+    if !result.node.is_empty() {
+        return Err("the Node probe took no floors after the baseline and the cooldown".into());
+    }
+    let phase = |name: &str| result.phases.iter().find(|p| p.name == name);
+    let (Some(baseline), Some(cooldown), Some(process)) = (
+        phase("baseline"),
+        phase("cooldown"),
+        result.process.as_ref(),
+    ) else {
+        return Err("no target was watched (give a target command)".to_string());
+    };
+    let rss_at = |t: f64| {
+        process
+            .points
+            .iter()
+            .rfind(|p| p.t <= t + 1e-6)
+            .map(|p| p.rss)
+    };
+    match (rss_at(baseline.end), rss_at(cooldown.end)) {
+        (Some(before), Some(after)) => Ok((after as i64 - before as i64).max(0)),
+        _ => Err("too few process samples".to_string()),
+    }
+}
+
+fn floor_pair(node: &NodeProcess) -> Option<(u64, u64)> {
+    let used = |phase: &str| {
+        node.floors
+            .iter()
+            .find(|f| f.phase == phase)
+            .map(|f| f.heap_used + f.external)
+    };
+    Some((used("baseline")?, used("cooldown")?))
+}
+
+/// The highest per-interval event-loop delay statistic during the load, over Node processes.
+fn loop_delay(
+    result: &RunResult,
+    stat: impl Fn(&crate::report::result::NodeSample) -> f64,
+) -> Result<f64, String> {
+    let load = result
+        .phases
+        .iter()
+        .find(|p| p.name == "load")
+        .ok_or("the run has no load phase")?;
+    result
+        .node
+        .iter()
+        .flat_map(|n| n.samples.iter())
+        .filter(|s| s.t > load.start && s.t <= load.end + 1e-6)
+        .map(stat)
+        .reduce(f64::max)
+        .ok_or_else(|| "no Node probe samples (a Node target is needed)".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_forms_parse() {
+        for text in [
+            "p99<50ms",
+            "p99 < 50ms",
+            "p97.5<=1s",
+            "errors<1%",
+            "errors<=10",
+            "rps>5000",
+            "rps >= 1_000",
+            "leak=none",
+            "memory-growth<20MB",
+            "memory-growth-per-request<1KiB",
+            "loop-delay<100ms",
+            "finding!=blockedEventLoop",
+            "finding != gcpressure",
+        ] {
+            Threshold::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+    }
+
+    #[test]
+    fn limits_are_read_in_their_units() {
+        let limit = |text: &str| match Threshold::parse(text).unwrap().check {
+            Check::Compare { limit, .. } => limit,
+            Check::NoFinding(_) => panic!("{text} is not a comparison"),
+        };
+        assert_eq!(limit("p99<50"), 50.0);
+        assert_eq!(limit("p99<1.5s"), 1500.0);
+        assert_eq!(limit("p99<800us"), 0.8);
+        assert_eq!(limit("memory-growth<2MiB"), 2.0 * 1024.0 * 1024.0);
+        assert_eq!(limit("memory-growth<2MB"), 2e6);
+        assert_eq!(limit("errors<0.5%"), 0.5);
+    }
+
+    #[test]
+    fn bad_thresholds_say_what_to_write() {
+        for (text, expect) in [
+            ("p99", "no comparison"),
+            ("p98<5ms", "unknown metric"),
+            ("p99<fast", "not a duration"),
+            ("p99<5 parsecs", "unknown unit"),
+            ("leak<3", "leak=none"),
+            ("finding!=slowness", "unknown finding"),
+            ("rps=5", "compare numbers"),
+            ("<5", "incomplete"),
+        ] {
+            let err = Threshold::parse(text).unwrap_err();
+            assert!(err.contains(expect), "{text}: {err}");
+        }
+    }
+}
