@@ -1,14 +1,32 @@
 //! Process exit codes, documented in the README. Kept in one place so that tests and docs
-//! agree with the code.
+//! agree with the code. When several apply (a folder of scenarios), the highest-priority one
+//! wins: [`USAGE`], then [`TARGET`], then [`FAILED`].
 
-/// The run completed (errors counted in the result do not change this).
+/// The run completed and met every threshold (errors counted in the result do not change
+/// this unless a threshold says so).
 pub const OK: u8 = 0;
-/// The run could not be carried out (for example a worker thread could not start).
-pub const FAILURE: u8 = 1;
-/// Bad command line or input file: nothing was sent.
+/// A threshold was not met (`--threshold` or a scenario's `check.thresholds`).
+pub const FAILED: u8 = 1;
+/// Bad command line, scenario file or input file: nothing was sent.
 pub const USAGE: u8 = 2;
 /// The target failed: it never became ready, or it exited during the run. Outputs of what
 /// ran are still written.
 pub const TARGET: u8 = 3;
+/// harness itself could not carry out the run (a worker thread could not start, a report
+/// could not be written).
+pub const ERROR: u8 = 4;
 /// Interrupted by Ctrl-C (SIGINT); the result of what ran was still printed.
 pub const INTERRUPTED: u8 = 130;
+
+/// The code for several runs: the highest-priority code among them.
+pub fn combine(codes: impl IntoIterator<Item = u8>) -> u8 {
+    let rank = |code: u8| match code {
+        INTERRUPTED => 5,
+        USAGE => 4,
+        TARGET => 3,
+        ERROR => 2,
+        FAILED => 1,
+        _ => 0,
+    };
+    codes.into_iter().max_by_key(|c| rank(*c)).unwrap_or(OK)
+}

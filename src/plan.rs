@@ -22,6 +22,10 @@ pub struct Plan {
     pub output: OutputPlan,
     /// The target process to start or watch, if any.
     pub watch: Option<WatchPlan>,
+    /// Rules the run must meet, or it exits with [`crate::exit::FAILED`].
+    pub thresholds: Vec<crate::scenario::Threshold>,
+    /// The scenario's name, when the plan came from a scenario file.
+    pub scenario: Option<String>,
 }
 
 /// The target process and how to watch it.
@@ -31,6 +35,8 @@ pub struct WatchPlan {
     pub target: TargetSpec,
     /// Environment added to the command's (`PORT`, unless the user set it).
     pub env: Vec<(String, String)>,
+    /// The command's working directory (harness's own when `None`).
+    pub cwd: Option<PathBuf>,
     /// How long the target may take to accept connections.
     pub ready_timeout: Duration,
     /// Idle phase before the load.
@@ -165,6 +171,12 @@ pub struct OutputPlan {
     pub color: bool,
     /// Write `result.json` and `report.html` here.
     pub report_dir: Option<PathBuf>,
+    /// Also write the HTML report to this path.
+    pub html: Option<PathBuf>,
+    /// Also write the JSON result to this path.
+    pub json_file: Option<PathBuf>,
+    /// Write the thresholds' outcomes as JUnit XML to this path.
+    pub junit: Option<PathBuf>,
 }
 
 impl Plan {

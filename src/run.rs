@@ -31,8 +31,16 @@ const STDERR_LINES: usize = 10;
 /// The target's process group, for the last-resort kill on a second Ctrl-C.
 static TARGET_GROUP: AtomicI32 = AtomicI32::new(0);
 
-/// Runs the plan and prints its result; returns the process exit code.
-pub fn run(plan: Plan) -> anyhow::Result<u8> {
+/// How a run ended: its exit code and, unless the target failed before the load, its result.
+pub struct Finished {
+    /// The process exit code for this run alone.
+    pub code: u8,
+    /// The result, as printed and saved.
+    pub result: Option<RunResult>,
+}
+
+/// Runs the plan, prints its result and writes its files.
+pub fn run(plan: Plan) -> anyhow::Result<Finished> {
     let prepared = load::prepare(&plan.load)?;
     if let Some(dir) = &plan.output.report_dir {
         crate::report::files::prepare(dir)
@@ -91,14 +99,26 @@ struct Watched {
     phases: Vec<Phase>,
 }
 
-async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<u8> {
+async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
     let origin = Instant::now();
     let mut signals = Signals::new()?;
     let echo = !plan.output.json && std::io::stderr().is_terminal();
     let mut watched = match &plan.watch {
         Some(watch) => match start_target(watch, &plan, origin, echo, &mut signals).await? {
             Ok(watched) => Some(watched),
-            Err(code) => return Ok(code),
+            Err(code) => {
+                if let Some(path) = &plan.output.junit {
+                    let name = plan.scenario.as_deref().unwrap_or("harness");
+                    let why = "the target failed before the load (see its stderr)";
+                    let xml = report::junit::render(&[report::junit::Suite::failed(
+                        name,
+                        &plan.thresholds,
+                        why,
+                    )]);
+                    crate::report::files::write_whole(path, xml.as_bytes())?;
+                }
+                return Ok(Finished { code, result: None });
+            }
         },
         None => None,
     };
@@ -133,16 +153,29 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<u8> {
         watched.into_result(&mut result);
     }
     result.analyse();
+    result.scenario = plan.scenario.clone();
+    result.thresholds = plan
+        .thresholds
+        .iter()
+        .map(|t| t.evaluate(&result))
+        .collect();
     print_result(&plan, &result)?;
-    if let Some(dir) = &plan.output.report_dir {
-        let report = crate::report::files::write(dir, &result)?;
+    if let Some(report) = crate::report::files::write_outputs(&plan.output, &result)? {
         if plan.output.json {
             eprintln!("report: {}", report.display());
         } else {
             println!("\nReport: {}", report.display());
         }
     }
-    Ok(exit_code(&outcome, &result))
+    if let Some(path) = &plan.output.junit {
+        let name = plan.scenario.as_deref().unwrap_or("harness");
+        let xml = report::junit::render(&[report::junit::Suite::ran(name, &result)]);
+        crate::report::files::write_whole(path, xml.as_bytes())?;
+    }
+    Ok(Finished {
+        code: exit_code(&outcome, &result),
+        result: Some(result),
+    })
 }
 
 fn exit_code(outcome: &LoadOutcome, result: &RunResult) -> u8 {
@@ -152,7 +185,13 @@ fn exit_code(outcome: &LoadOutcome, result: &RunResult) -> u8 {
     match outcome.stop {
         StopReason::Interrupted => exit::INTERRUPTED,
         StopReason::TargetExited => exit::TARGET,
-        StopReason::Completed | StopReason::BailedOut => exit::OK,
+        StopReason::Completed | StopReason::BailedOut => {
+            if result.thresholds.iter().all(|t| t.passed) {
+                exit::OK
+            } else {
+                exit::FAILED
+            }
+        }
     }
 }
 
@@ -199,7 +238,7 @@ async fn start_target(
             };
             let mut env = watch.env.clone();
             env.extend(probe.iter().flat_map(ProbeServer::env));
-            let mut target = Target::spawn(argv, &env, echo)?;
+            let mut target = Target::spawn(argv, &env, watch.cwd.as_deref(), echo)?;
             TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
             info.command = argv.clone();
             info.pid = target.pid;

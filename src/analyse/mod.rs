@@ -4,6 +4,7 @@
 //! function of the [`RunResult`], so a saved run can be analysed again.
 
 mod capacity;
+pub mod compare;
 mod event_loop;
 pub mod fit;
 mod memory;

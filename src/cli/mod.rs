@@ -1,14 +1,16 @@
 //! The command line: flags named after autocannon's, parsed with clap, resolved into a
 //! [`Plan`](crate::plan::Plan), and the process entry point that maps outcomes to exit codes.
 
+mod compare;
 pub(crate) mod parse;
 mod resolve;
+mod scenarios;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{Args, Parser};
 
 use crate::exit;
 
@@ -22,6 +24,17 @@ pub struct Cli {
     #[arg(value_name = "URL", help_heading = None)]
     pub url: String,
 
+    #[command(flatten)]
+    pub opts: Options,
+
+    /// The target command: harness starts it, waits until it serves, watches it, stops it.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// The flags shared by `harness URL` and `harness run SCENARIO`.
+#[derive(Debug, Clone, Args)]
+pub struct Options {
     /// Number of concurrent connections.
     #[arg(short, long, default_value = "10", value_parser = parse::positive)]
     pub connections: u64,
@@ -108,12 +121,7 @@ pub struct Cli {
     pub report: Option<PathBuf>,
 
     /// Watch this already running process instead of starting one (no Node probe then).
-    #[arg(
-        long,
-        value_name = "PID",
-        conflicts_with = "command",
-        help_heading = "Target"
-    )]
+    #[arg(long, value_name = "PID", help_heading = "Target")]
     pub pid: Option<u32>,
 
     /// How long the target may take to accept connections.
@@ -140,9 +148,15 @@ pub struct Cli {
     #[arg(long, help_heading = "Target")]
     pub no_probe: bool,
 
-    /// The target command: harness starts it, waits until it serves, watches it, stops it.
-    #[arg(last = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    /// Fail the run (exit 1) unless this holds: 'p99<50ms', 'errors<1%', 'rps>5000',
+    /// 'leak=none', 'memory-growth<20MB', 'loop-delay<100ms', 'finding!=gcPressure'. Repeat
+    /// for several.
+    #[arg(long = "threshold", value_name = "RULE", value_parser = parse::threshold, help_heading = "Checks")]
+    pub thresholds: Vec<crate::scenario::Threshold>,
+
+    /// Write the thresholds' outcomes as JUnit XML to this file (one test case each).
+    #[arg(long, value_name = "FILE", help_heading = "Checks")]
+    pub junit: Option<PathBuf>,
 }
 
 /// `harness report RESULT [-o OUT]`: renders a saved result again.
@@ -164,8 +178,11 @@ pub struct ReportCli {
 /// Runs the program and returns its exit code.
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == "report") {
-        return report_main(&args[2..]);
+    match args.get(1).and_then(|a| a.to_str()) {
+        Some("report") => return report_main(&args[2..]),
+        Some("run") => return scenarios::main(&args[2..]),
+        Some("compare") => return compare::main(&args[2..]),
+        _ => {}
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -179,7 +196,7 @@ pub fn main() -> ExitCode {
         }
     };
     match crate::run(plan) {
-        Ok(code) => ExitCode::from(code),
+        Ok(finished) => ExitCode::from(finished.code),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(err_code(&err))
@@ -232,7 +249,7 @@ fn err_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<UsageError>().is_some() {
         exit::USAGE
     } else {
-        exit::FAILURE
+        exit::ERROR
     }
 }
 

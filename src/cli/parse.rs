@@ -53,6 +53,11 @@ pub fn header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// Parses a threshold (`p99<50ms`); see [`crate::scenario::Threshold::parse`].
+pub fn threshold(text: &str) -> Result<crate::scenario::Threshold, String> {
+    crate::scenario::Threshold::parse(text)
+}
+
 /// Parses a positive count (connections, pipelining, workers, amount, bailout).
 pub fn positive(text: &str) -> Result<u64, String> {
     let value: u64 = text

@@ -26,13 +26,13 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Turns flags into a plan, or says which flag is wrong and how to fix it.
 pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
     let target = target(&cli)?;
-    let connections = usize::try_from(cli.connections)
-        .map_err(|_| usage!("--connections {} is too large", cli.connections))?;
-    let stop = match (cli.amount, cli.duration) {
-        (Some(amount), _) if amount < cli.connections => {
+    let connections = usize::try_from(cli.opts.connections)
+        .map_err(|_| usage!("--connections {} is too large", cli.opts.connections))?;
+    let stop = match (cli.opts.amount, cli.opts.duration) {
+        (Some(amount), _) if amount < cli.opts.connections => {
             return Err(usage!(
                 "--amount {amount} is smaller than --connections {}: lower -c or raise -a",
-                cli.connections
+                cli.opts.connections
             ))
         }
         (Some(amount), _) => Stop::Amount(amount),
@@ -41,18 +41,19 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         }
         (None, duration) => Stop::After(duration.unwrap_or(DEFAULT_DURATION)),
     };
-    if cli.timeout.is_zero() {
+    if cli.opts.timeout.is_zero() {
         return Err(usage!("--timeout must be longer than 0; e.g. -t 10"));
     }
-    let pipelining = usize::try_from(cli.pipelining.min(1 << 16)).unwrap_or(1);
-    if cli.pipelining > 1024 {
+    let pipelining = usize::try_from(cli.opts.pipelining.min(1 << 16)).unwrap_or(1);
+    if cli.opts.pipelining > 1024 {
         return Err(usage!(
             "--pipelining {} is too deep; use at most 1024",
-            cli.pipelining
+            cli.opts.pipelining
         ));
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cli
+        .opts
         .workers
         .map_or(cores, |w| usize::try_from(w).unwrap_or(cores))
         .min(connections);
@@ -61,11 +62,14 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
     let url = display_url(&cli.url);
     let stdout_tty = std::io::stdout().is_terminal();
     let output = OutputPlan {
-        json: cli.json,
-        latency_table: cli.latency,
-        progress: !cli.no_progress && !cli.json && std::io::stderr().is_terminal(),
+        json: cli.opts.json,
+        latency_table: cli.opts.latency,
+        progress: !cli.opts.no_progress && !cli.opts.json && std::io::stderr().is_terminal(),
         color: stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        report_dir: cli.report.clone(),
+        report_dir: cli.opts.report.clone(),
+        html: None,
+        json_file: None,
+        junit: cli.opts.junit.clone(),
     };
     let load = LoadPlan {
         url,
@@ -74,13 +78,13 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         connections,
         pipelining,
         stop,
-        warmup: cli.warmup.unwrap_or(Duration::ZERO),
-        rate: cli.rate,
+        warmup: cli.opts.warmup.unwrap_or(Duration::ZERO),
+        rate: cli.opts.rate,
         stages: Vec::new(),
-        timeout: cli.timeout,
+        timeout: cli.opts.timeout,
         workers,
-        bailout: cli.bailout,
-        http2: cli.http2,
+        bailout: cli.opts.bailout,
+        http2: cli.opts.http2,
         tls,
     };
     let watch = watch(&cli, &load)?;
@@ -98,12 +102,19 @@ pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
         load,
         output,
         watch,
+        thresholds: cli.opts.thresholds.clone(),
+        scenario: None,
     })
 }
 
 /// The target to start (`-- COMMAND`) or watch (`--pid`), if any.
 fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
-    let target = match (&cli.pid, cli.command.as_slice()) {
+    if cli.opts.pid.is_some() && !cli.command.is_empty() {
+        return Err(usage!(
+            "--pid watches a running process; remove it or the command after --"
+        ));
+    }
+    let target = match (&cli.opts.pid, cli.command.as_slice()) {
         (Some(pid), _) => {
             // SAFETY: signal 0 only checks that the process exists.
             if *pid == 0 || unsafe { libc::kill(*pid as i32, 0) } != 0 {
@@ -117,12 +128,12 @@ fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
         }
         (None, command) => TargetSpec::Command(command.to_vec()),
     };
-    if cli.sample_interval < Duration::from_millis(10) {
+    if cli.opts.sample_interval < Duration::from_millis(10) {
         return Err(usage!(
             "--sample-interval must be at least 10ms; e.g. --sample-interval 100ms"
         ));
     }
-    if cli.ready_timeout.is_zero() {
+    if cli.opts.ready_timeout.is_zero() {
         return Err(usage!(
             "--ready-timeout must be longer than 0; e.g. --ready-timeout 30s"
         ));
@@ -134,14 +145,15 @@ fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
         }
     }
     Ok(Some(WatchPlan {
-        probe: !cli.no_probe && matches!(target, TargetSpec::Command(_)),
+        probe: !cli.opts.no_probe && matches!(target, TargetSpec::Command(_)),
         target,
         env,
-        ready_timeout: cli.ready_timeout,
-        baseline: cli.baseline,
-        cooldown: cli.cooldown,
-        sample_interval: cli.sample_interval,
-        grace: cli.grace,
+        cwd: None,
+        ready_timeout: cli.opts.ready_timeout,
+        baseline: cli.opts.baseline,
+        cooldown: cli.opts.cooldown,
+        sample_interval: cli.opts.sample_interval,
+        grace: cli.opts.grace,
     }))
 }
 
@@ -186,7 +198,7 @@ fn target(cli: &Cli) -> Result<Target, UsageError> {
     } else {
         path
     };
-    let addrs = match &cli.socket_path {
+    let addrs = match &cli.opts.socket_path {
         Some(_) => Vec::new(),
         None => resolve(host, port)?,
     };
@@ -197,7 +209,7 @@ fn target(cli: &Cli) -> Result<Target, UsageError> {
         authority: authority.to_string(),
         path,
         addrs,
-        socket_path: cli.socket_path.clone(),
+        socket_path: cli.opts.socket_path.clone(),
     })
 }
 
@@ -214,7 +226,7 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UsageError> {
 
 /// Builds the request spec: method, headers, and the body from -b or -i.
 fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
-    let body = match (&cli.body, &cli.input) {
+    let body = match (&cli.opts.body, &cli.opts.input) {
         (Some(body), _) => Bytes::from(body.clone().into_bytes()),
         (None, Some(path)) => std::fs::read(path).map(Bytes::from).map_err(|err| {
             usage!(
@@ -224,8 +236,9 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
         })?,
         (None, None) => Bytes::new(),
     };
-    if cli.http2
+    if cli.opts.http2
         && cli
+            .opts
             .headers
             .iter()
             .any(|(name, _)| name.eq_ignore_ascii_case("connection"))
@@ -235,9 +248,9 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
         ));
     }
     Ok(RequestSpec {
-        method: cli.method.clone(),
+        method: cli.opts.method.clone(),
         path: target.path.clone(),
-        headers: cli.headers.clone(),
+        headers: cli.opts.headers.clone(),
         body,
         weight: 1,
         placeholders: false,
@@ -247,7 +260,7 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
 /// Reads the CA file now so that a bad file stops the run before anything is sent.
 fn tls(cli: &Cli) -> Result<TlsPlan, UsageError> {
     let mut roots = Vec::new();
-    if let Some(path) = &cli.cacert {
+    if let Some(path) = &cli.opts.cacert {
         let certs = CertificateDer::pem_file_iter(path)
             .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
             .map_err(|err| {
@@ -265,7 +278,7 @@ fn tls(cli: &Cli) -> Result<TlsPlan, UsageError> {
         roots = certs;
     }
     Ok(TlsPlan {
-        insecure: cli.insecure,
+        insecure: cli.opts.insecure,
         extra_roots: roots,
     })
 }

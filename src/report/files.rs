@@ -32,7 +32,12 @@ fn name(command: &[String]) -> String {
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("run");
-    let clean: String = stem
+    clean(stem)
+}
+
+/// `text` with anything but letters, digits, `-` and `_` replaced by `-`; `run` if empty.
+fn clean(text: &str) -> String {
+    let clean: String = text
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -67,6 +72,38 @@ pub fn write(dir: &Path, result: &RunResult) -> anyhow::Result<PathBuf> {
     let report = dir.join("report.html");
     write_whole(&report, html.as_bytes())?;
     Ok(report)
+}
+
+/// Writes the result and report wherever the plan says (the report folder, and the extra
+/// `html`/`json_file` paths); returns the HTML report's path, if one was written.
+pub fn write_outputs(
+    output: &crate::plan::OutputPlan,
+    result: &RunResult,
+) -> anyhow::Result<Option<PathBuf>> {
+    let mut report = None;
+    if let Some(dir) = &output.report_dir {
+        report = Some(write(dir, result)?);
+    }
+    if let Some(path) = &output.json_file {
+        let json =
+            serde_json::to_string_pretty(result).context("could not serialise the result")?;
+        write_whole(path, json.as_bytes())?;
+    }
+    if let Some(path) = &output.html {
+        write_whole(path, super::html::render(result)?.as_bytes())?;
+        report = Some(path.clone());
+    }
+    Ok(report)
+}
+
+/// The default report directory for a named scenario: `reports/<name>-<YYYYMMDD-HHMMSS>`.
+pub fn named_dir(name: &str) -> PathBuf {
+    let dir = default_dir(&[]);
+    let stamp = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().trim_start_matches("run-").to_string())
+        .unwrap_or_default();
+    PathBuf::from("reports").join(format!("{}-{stamp}", clean(name)))
 }
 
 /// Writes a file under a temporary name and renames it into place.

@@ -4,6 +4,7 @@
 pub mod charts;
 pub mod files;
 pub mod html;
+pub mod junit;
 pub mod progress;
 pub mod result;
 pub mod stats;

@@ -148,6 +148,43 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
     }
     out += &target_lines(result, &style);
     out += &verdict_lines(result, &style);
+    out += &threshold_lines(result, &style);
+    out
+}
+
+/// Each threshold with its measured value, then the overall outcome.
+fn threshold_lines(result: &RunResult, style: &Style) -> String {
+    if result.thresholds.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nThresholds\n");
+    let width = result
+        .thresholds
+        .iter()
+        .map(|t| t.threshold.chars().count())
+        .max()
+        .unwrap_or(0);
+    for t in &result.thresholds {
+        let mark = if t.passed {
+            style.ok("pass")
+        } else {
+            style.verdict("FAIL")
+        };
+        let _ = writeln!(out, "  {mark}  {:<width$}  {}", t.threshold, t.actual);
+    }
+    let failed = result.thresholds.iter().filter(|t| !t.passed).count();
+    if failed == 0 {
+        let _ = writeln!(out, "{}", style.ok("All thresholds met."));
+    } else {
+        let _ = writeln!(
+            out,
+            "{}",
+            style.verdict(&format!(
+                "{failed} of {} thresholds not met.",
+                result.thresholds.len()
+            ))
+        );
+    }
     out
 }
 

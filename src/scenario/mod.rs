@@ -144,6 +144,24 @@ pub struct CheckSection {
     /// Thresholds, in the `--threshold` grammar.
     #[serde(default, deserialize_with = "thresholds")]
     pub thresholds: Vec<Threshold>,
+    /// How much worse a run may be than a baseline run (`harness compare --scenario`).
+    #[serde(default)]
+    pub compare: CompareSection,
+}
+
+/// `[check.compare]`: tolerances for `harness compare`, in percent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareSection {
+    /// Largest allowed drop in requests/s, e.g. "5%".
+    #[serde(default, deserialize_with = "opt_percent")]
+    pub max_rps_drop: Option<f64>,
+    /// Largest allowed rise of a latency percentile, e.g. "10%".
+    #[serde(default, deserialize_with = "opt_percent")]
+    pub max_latency_rise: Option<f64>,
+    /// Largest allowed rise of the error rate in percentage points, e.g. "1%".
+    #[serde(default, deserialize_with = "opt_percent")]
+    pub max_error_rise: Option<f64>,
 }
 
 /// `[output]`
@@ -374,6 +392,30 @@ fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
         return Err(de::Error::custom("the command is empty"));
     }
     Ok(Some(words))
+}
+
+fn opt_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(f64),
+    }
+    let text = match Raw::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a percentage like \"5%\""))?
+    {
+        Raw::Text(text) => text,
+        Raw::Number(n) => n.to_string(),
+    };
+    percent(&text).map(Some).map_err(de::Error::custom)
+}
+
+/// Parses `5%` or `5` as 5.0 (percent); never negative.
+pub fn percent(text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches('%').trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a percentage; write e.g. 5%")),
+    }
 }
 
 fn thresholds<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Threshold>, D::Error> {

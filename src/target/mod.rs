@@ -59,9 +59,17 @@ pub struct Target {
 impl Target {
     /// Starts `argv` in a new process group with `env` added, capturing its output; `echo`
     /// shows the output dimmed on harness's stderr.
-    pub fn spawn(argv: &[String], env: &[(String, String)], echo: bool) -> anyhow::Result<Target> {
+    pub fn spawn(
+        argv: &[String],
+        env: &[(String, String)],
+        cwd: Option<&std::path::Path>,
+        echo: bool,
+    ) -> anyhow::Result<Target> {
         let (program, args) = argv.split_first().context("no target command after --")?;
         let mut command = Command::new(program);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
         command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))

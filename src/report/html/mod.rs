@@ -49,6 +49,7 @@ pub fn render(result: &RunResult) -> anyhow::Result<String> {
         .replace("{{meta}}", &escape(&meta))
         .replace("{{version}}", &escape(&result.harness_version))
         .replace("{{verdict}}", &verdict(&result))
+        .replace("{{thresholds}}", &thresholds(&result))
         .replace("{{sections}}", &sections(&result))
         .replace("{{charts}}", &figures);
     Ok(page)
@@ -121,6 +122,37 @@ fn verdict(result: &RunResult) -> String {
         out += "</ul>";
     }
     out += "</section>";
+    out
+}
+
+/// The thresholds and whether the run met them, if there were any.
+fn thresholds(result: &RunResult) -> String {
+    if result.thresholds.is_empty() {
+        return String::new();
+    }
+    let failed = result.thresholds.iter().filter(|t| !t.passed).count();
+    let mut out = format!(
+        "<section id=\"thresholds\"><h2>Thresholds: {}</h2><table>",
+        if failed == 0 {
+            "all met".to_string()
+        } else {
+            format!("{failed} of {} not met", result.thresholds.len())
+        }
+    );
+    for t in &result.thresholds {
+        let (class, word) = if t.passed {
+            ("pass", "pass")
+        } else {
+            ("fail", "FAIL")
+        };
+        let _ = write!(
+            out,
+            "<tr><td class=\"{class}\">{word}</td><th><code>{}</code></th><td>{}</td></tr>",
+            escape(&t.threshold),
+            escape(&t.actual)
+        );
+    }
+    out += "</table></section>";
     out
 }
 
@@ -360,7 +392,22 @@ mod tests {
     /// (regenerate with HARNESS_UPDATE_SNAPSHOTS=1 cargo test report_snapshot).
     #[test]
     fn report_snapshot() {
-        let rendered = render(&base()).unwrap();
+        let mut result = base();
+        result.thresholds = vec![
+            crate::report::result::ThresholdOutcome {
+                threshold: "p99<50ms".to_string(),
+                passed: true,
+                actual: "12.30 ms".to_string(),
+            },
+            crate::report::result::ThresholdOutcome {
+                threshold: "leak=none".to_string(),
+                passed: false,
+                actual: "found: Memory <leak>".to_string(),
+            },
+        ];
+        let rendered = render(&result).unwrap();
+        assert!(rendered.contains("<h2>Thresholds: 1 of 2 not met</h2>"));
+        assert!(rendered.contains("found: Memory &lt;leak&gt;"));
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/src/report/testdata/report.html"

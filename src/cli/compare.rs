@@ -1,0 +1,185 @@
+//! `harness compare BASE NEW`: a table of what changed between two saved results, and exit
+//! code 1 when NEW is significantly worse than the tolerances allow.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::analyse::compare::{compare, Comparison, Tolerances};
+use crate::exit;
+use crate::report::result::RunResult;
+
+/// `harness compare`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness compare",
+    about = "Compare two saved results: what changed, and whether it is more than noise",
+    long_about = "Compare two saved results (result.json or --json output): what changed, and \
+                  whether it is more than noise (Welch's t-test over the per-second samples). \
+                  Exits 1 when NEW is significantly worse than a tolerance allows or has a new \
+                  problem finding.\n\nTolerances: a flag wins over the scenario's \
+                  [check.compare], which wins over the defaults.",
+    max_term_width = 100
+)]
+pub struct CompareCli {
+    /// The baseline result.
+    #[arg(value_name = "BASE")]
+    pub base: PathBuf,
+    /// The result to judge.
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Largest allowed drop in requests/s [default: 5%].
+    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    pub max_rps_drop: Option<f64>,
+    /// Largest allowed rise of latency p50, p90 or p99 [default: 10%].
+    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    pub max_latency_rise: Option<f64>,
+    /// Largest allowed rise of the error rate, in percentage points [default: 1%].
+    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    pub max_error_rise: Option<f64>,
+    /// Significance level: a difference with a larger p-value is noise.
+    #[arg(long, default_value = "0.05", value_parser = alpha)]
+    pub alpha: f64,
+    /// Take tolerances from this scenario file's [check.compare].
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+}
+
+fn alpha(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!(
+            "'{text}' is not a probability between 0 and 1; e.g. 0.05"
+        )),
+    }
+}
+
+/// Runs `harness compare ARGS`.
+pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
+    let argv = std::iter::once("harness compare".into()).chain(args.iter().cloned());
+    let cli = match CompareCli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(super::clap_exit(err)),
+    };
+    let inputs = (|| {
+        let tolerances = tolerances(&cli)?;
+        Ok::<_, String>((read(&cli.base)?, read(&cli.new)?, tolerances))
+    })();
+    let (base, new, tolerances) = match inputs {
+        Ok(inputs) => inputs,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let comparison = compare(&base, &new, &tolerances);
+    print!("{}", render(&cli, &comparison, &tolerances));
+    ExitCode::from(if comparison.failed() {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
+}
+
+/// Flags, then the scenario's `[check.compare]`, then the defaults.
+fn tolerances(cli: &CompareCli) -> Result<Tolerances, String> {
+    let mut t = Tolerances {
+        alpha: cli.alpha,
+        ..Tolerances::default()
+    };
+    if let Some(path) = &cli.scenario {
+        let file = crate::scenario::load(path).map_err(|e| e.0)?.file;
+        let c = &file.check.compare;
+        t.rps_drop = c.max_rps_drop.unwrap_or(t.rps_drop);
+        t.latency_rise = c.max_latency_rise.unwrap_or(t.latency_rise);
+        t.error_rise = c.max_error_rise.unwrap_or(t.error_rise);
+    }
+    t.rps_drop = cli.max_rps_drop.unwrap_or(t.rps_drop);
+    t.latency_rise = cli.max_latency_rise.unwrap_or(t.latency_rise);
+    t.error_rise = cli.max_error_rise.unwrap_or(t.error_rise);
+    Ok(t)
+}
+
+fn read(path: &Path) -> Result<RunResult, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
+    serde_json::from_str(&text).map_err(|err| {
+        format!(
+            "'{}' is not a harness result (schema version {}): {err}",
+            path.display(),
+            crate::report::result::SCHEMA_VERSION
+        )
+    })
+}
+
+fn render(cli: &CompareCli, comparison: &Comparison, t: &Tolerances) -> String {
+    let mut out = format!(
+        "BASE {}\nNEW  {}\n\n",
+        cli.base.display(),
+        cli.new.display()
+    );
+    let mut rows = vec![[
+        "".to_string(),
+        "BASE".to_string(),
+        "NEW".to_string(),
+        "change".to_string(),
+        "p".to_string(),
+        "".to_string(),
+        "rule".to_string(),
+    ]];
+    for row in &comparison.rows {
+        let value = |v: f64| match row.unit {
+            "B" => crate::report::terminal::bytes(v),
+            "req/s" => format!("{v:.0}"),
+            "%" => format!("{v:.3} %"),
+            _ => format!("{v:.2} {}", row.unit),
+        };
+        let verdict = match (row.failed, row.p) {
+            (true, _) => "WORSE",
+            (false, Some(p)) if p < t.alpha => "changed",
+            (false, Some(_)) => "noise",
+            (false, None) => "",
+        };
+        rows.push([
+            row.name.clone(),
+            value(row.base),
+            value(row.new),
+            row.change
+                .map_or_else(|| "-".to_string(), |c| format!("{c:+.1} %")),
+            row.p.map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
+            verdict.to_string(),
+            row.note.clone(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for row in &rows {
+        let mut line = String::from(" ");
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c] - cell.chars().count();
+            if c == 0 || c >= 5 {
+                line += &format!(" {cell}{}", " ".repeat(pad));
+            } else {
+                line += &format!(" {}{cell}", " ".repeat(pad));
+            }
+            line.push(' ');
+        }
+        out += line.trim_end();
+        out.push('\n');
+    }
+    out.push('\n');
+    for title in &comparison.new_findings {
+        out += &format!("New problem: {title}\n");
+    }
+    for title in &comparison.resolved_findings {
+        out += &format!("Resolved: {title}\n");
+    }
+    out += if comparison.failed() {
+        "NEW is worse than BASE beyond the tolerances.\n"
+    } else {
+        "No significant regression beyond the tolerances.\n"
+    };
+    out
+}

@@ -1,0 +1,362 @@
+//! `harness run SCENARIO [FLAGS]`: runs a scenario file, or every file in a folder, and
+//! combines their exit codes. Every file is read and resolved before the first one runs, so a
+//! mistake in any of them stops everything with exit code 2 and nothing is sent.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use super::{resolve, Cli, Options};
+use crate::exit;
+use crate::plan::{Plan, RequestSpec, Stage, Stop, UsageError};
+use crate::report::junit::Suite;
+use crate::scenario::{self, Scenario};
+
+/// `harness run`: scenario files.
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness run",
+    about = "Run a scenario file, or every .toml file in a folder, and check its thresholds",
+    long_about = "Run a scenario file, or every .toml file in a folder, and check its \
+                  thresholds.\n\nA flag given here wins over the file, and the file wins over \
+                  harness's defaults. Flags apply to every scenario of a folder.",
+    max_term_width = 100
+)]
+pub struct RunCli {
+    /// A scenario file (TOML), or a folder of them.
+    #[arg(value_name = "SCENARIO")]
+    pub scenario: PathBuf,
+
+    #[command(flatten)]
+    pub opts: Options,
+}
+
+/// Runs `harness run ARGS`.
+pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
+    let argv = std::iter::once("harness run".into()).chain(args.iter().cloned());
+    let matches = match RunCli::command().try_get_matches_from(argv) {
+        Ok(matches) => matches,
+        Err(err) => return ExitCode::from(super::clap_exit(err)),
+    };
+    let cli = match RunCli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(super::clap_exit(err)),
+    };
+    let plans = match plans(&cli, &matches) {
+        Ok(plans) => plans,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let many = plans.len() > 1;
+    let mut rows = Vec::new();
+    let mut suites = Vec::new();
+    for (scenario, plan) in plans {
+        if many {
+            println!("\n=== {} ({})", scenario.name, scenario.path.display());
+        }
+        let thresholds = plan.thresholds.clone();
+        let code = match crate::run(plan) {
+            Ok(finished) => {
+                match &finished.result {
+                    Some(result) => suites.push(Suite::ran(&scenario.name, result)),
+                    None => suites.push(Suite::failed(
+                        &scenario.name,
+                        &thresholds,
+                        "the target failed before the load (see its stderr)",
+                    )),
+                }
+                rows.push(Row::new(&scenario, finished.code, finished.result.as_ref()));
+                finished.code
+            }
+            Err(err) => {
+                eprintln!("error: {}: {err:#}", scenario.path.display());
+                let code = super::err_code(&err);
+                suites.push(Suite::failed(
+                    &scenario.name,
+                    &thresholds,
+                    &format!("{err:#}"),
+                ));
+                rows.push(Row::new(&scenario, code, None));
+                code
+            }
+        };
+        if code == exit::INTERRUPTED {
+            break;
+        }
+    }
+    if let Some(path) = &cli.opts.junit {
+        let xml = crate::report::junit::render(&suites);
+        if let Err(err) = crate::report::files::write_whole(path, xml.as_bytes()) {
+            eprintln!("error: --junit: {err:#}");
+            return ExitCode::from(exit::ERROR);
+        }
+    }
+    if many {
+        print!("{}", summary(&rows));
+    }
+    ExitCode::from(exit::combine(rows.iter().map(|r| r.code)))
+}
+
+/// Reads every scenario and resolves it with the flags into a plan.
+fn plans(cli: &RunCli, matches: &ArgMatches) -> Result<Vec<(Scenario, Plan)>, UsageError> {
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    let mut plans = Vec::new();
+    for path in scenario::files(&cli.scenario)? {
+        let scenario = scenario::load(&path)?;
+        let plan = plan(&scenario, cli.opts.clone(), &given)
+            .map_err(|err| UsageError(format!("{}: {}", path.display(), err.0)))?;
+        plans.push((scenario, plan));
+    }
+    Ok(plans)
+}
+
+/// One scenario's plan. Precedence, highest first: a flag given on the command line, the
+/// scenario file, harness's default. A load shape on the command line (`-d`, `-a`, `-R`)
+/// replaces the file's whole shape (duration, amount, rate, stages); a request flag (`-m`,
+/// `-H`, `-b`, `-i`) replaces the file's requests; `--report` replaces `output.dir`. The
+/// file's thresholds and `--threshold`s all apply.
+fn plan(
+    scenario: &Scenario,
+    mut opts: Options,
+    given: &dyn Fn(&str) -> bool,
+) -> Result<Plan, UsageError> {
+    let file = &scenario.file;
+    let (target, load) = (&file.target, &file.load);
+    // The file's value, unless the flag was given.
+    macro_rules! from_file {
+        ($flag:ident, Some $value:expr) => {
+            if !given(stringify!($flag)) && $value.is_some() {
+                opts.$flag = $value.clone();
+            }
+        };
+        ($flag:ident, $value:expr) => {
+            if !given(stringify!($flag)) {
+                if let Some(value) = $value.clone() {
+                    opts.$flag = value;
+                }
+            }
+        };
+    }
+    from_file!(connections, load.connections);
+    from_file!(pipelining, load.pipelining);
+    from_file!(timeout, load.timeout);
+    from_file!(warmup, Some load.warmup);
+    from_file!(workers, Some load.workers);
+    from_file!(bailout, Some load.bailout);
+    from_file!(http2, load.http2);
+    from_file!(ready_timeout, target.ready_timeout);
+    from_file!(baseline, target.baseline);
+    from_file!(cooldown, target.cooldown);
+    from_file!(grace, target.grace);
+    from_file!(sample_interval, target.sample_interval);
+    if !given("no_probe") {
+        if let Some(probe) = target.probe {
+            opts.no_probe = !probe;
+        }
+    }
+    let cli_shape = given("duration") || given("amount") || given("rate");
+    let mut stages = Vec::new();
+    if !cli_shape {
+        opts.duration = load.duration;
+        opts.amount = load.amount;
+        opts.rate = load.rate;
+        if !load.stages.is_empty() {
+            stages = load
+                .stages
+                .iter()
+                .map(|s| Stage {
+                    duration: s.duration,
+                    rate: s.rate,
+                })
+                .collect();
+            opts.rate = stages.first().map(|s| s.rate);
+            opts.duration = Some(stages.iter().map(|s| s.duration).sum::<Duration>());
+        }
+    }
+    let cli_request = ["method", "headers", "body", "input"]
+        .iter()
+        .any(|id| given(id));
+    if !given("report") {
+        opts.report = file.output.dir.clone();
+    }
+    if !given("junit") {
+        opts.junit = file.output.junit.clone();
+    } else {
+        opts.junit = None; // written once for all scenarios by `main`
+    }
+    let mut thresholds = file.check.thresholds.clone();
+    thresholds.append(&mut opts.thresholds);
+    opts.thresholds = thresholds;
+    let command = if given("pid") {
+        Vec::new()
+    } else {
+        target.command.clone().unwrap_or_default()
+    };
+    let cli = Cli {
+        url: target.url.clone(),
+        opts,
+        command,
+    };
+    let mut plan = resolve::plan(cli)?;
+    plan.scenario = Some(scenario.name.clone());
+    plan.load.stages = stages;
+    if !stages_match(&plan) {
+        plan.load.stages.clear();
+    }
+    if !cli_request && !file.requests.is_empty() {
+        plan.load.requests = requests(scenario, &plan.load.target.path)?;
+    }
+    if let Some(watch) = &mut plan.watch {
+        watch.cwd = target.cwd.clone();
+        watch
+            .env
+            .extend(target.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if target.env.contains_key("PORT") {
+            watch.env.retain(|(k, _)| k != "PORT");
+            watch.env.push(("PORT".into(), target.env["PORT"].clone()));
+        }
+    }
+    if plan.output.report_dir.is_none() && plan.watch.is_some() {
+        plan.output.report_dir = Some(crate::report::files::named_dir(&scenario.name));
+    }
+    plan.output.html = file.output.html.clone();
+    plan.output.json_file = file.output.json.clone();
+    for path in [
+        &plan.output.html,
+        &plan.output.json_file,
+        &plan.output.junit,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|err| {
+                UsageError(format!(
+                    "output: could not create '{}': {err}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(plan)
+}
+
+/// The stages only apply while the plan's shape is still the file's.
+fn stages_match(plan: &Plan) -> bool {
+    let total: Duration = plan.load.stages.iter().map(|s| s.duration).sum();
+    plan.load.stop == Stop::After(total)
+        && plan.load.rate == plan.load.stages.first().map(|s| s.rate)
+}
+
+/// The file's requests, with bodies read and placeholders checked.
+fn requests(scenario: &Scenario, url_path: &str) -> Result<Vec<RequestSpec>, UsageError> {
+    use crate::load::template::Template;
+    scenario
+        .file
+        .requests
+        .iter()
+        .enumerate()
+        .map(|(i, request)| {
+            let body = match (&request.body, &request.body_file) {
+                (Some(body), _) => Bytes::from(body.clone().into_bytes()),
+                (None, Some(path)) => std::fs::read(path).map(Bytes::from).map_err(|err| {
+                    UsageError(format!(
+                        "requests[{i}].body_file: could not read '{}': {err}",
+                        path.display()
+                    ))
+                })?,
+                (None, None) => Bytes::new(),
+            };
+            let path = request.path.clone().unwrap_or_else(|| url_path.to_string());
+            let check = |key: &str, text: &[u8]| {
+                Template::parse(text)
+                    .map(drop)
+                    .map_err(|why| UsageError(format!("requests[{i}].{key}: {why}")))
+            };
+            check("path", path.as_bytes())?;
+            check("body", &body)?;
+            for value in request.headers.values() {
+                check("headers", value.as_bytes())?;
+            }
+            Ok(RequestSpec {
+                method: request.method.clone(),
+                path,
+                headers: request
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+                body,
+                weight: request.weight,
+                placeholders: true,
+            })
+        })
+        .collect()
+}
+
+/// One line of the folder summary.
+struct Row {
+    name: String,
+    code: u8,
+    passed: usize,
+    thresholds: usize,
+    rps: Option<f64>,
+    p99: Option<f64>,
+    verdict: String,
+}
+
+impl Row {
+    fn new(
+        scenario: &Scenario,
+        code: u8,
+        result: Option<&crate::report::result::RunResult>,
+    ) -> Row {
+        Row {
+            name: scenario.name.clone(),
+            code,
+            passed: result.map_or(0, |r| r.thresholds.iter().filter(|t| t.passed).count()),
+            thresholds: result.map_or(scenario.file.check.thresholds.len(), |r| r.thresholds.len()),
+            rps: result.map(|r| r.requests.overall),
+            p99: result.map(|r| r.latency.percentiles.p99),
+            verdict: result.map_or_else(String::new, |r| r.verdict.clone()),
+        }
+    }
+}
+
+fn summary(rows: &[Row]) -> String {
+    let mut out = String::from("\nScenarios\n");
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
+    out.push_str(&format!(
+        "  {:<width$}  {:<14}  {:>10}  {:>10}  {:>10}  verdict\n",
+        "scenario", "outcome", "thresholds", "req/s", "p99 ms"
+    ));
+    for row in rows {
+        let outcome = match row.code {
+            exit::OK => "passed",
+            exit::FAILED => "FAILED",
+            exit::TARGET => "TARGET FAILED",
+            exit::INTERRUPTED => "interrupted",
+            exit::USAGE => "usage error",
+            _ => "error",
+        };
+        let number = |v: Option<f64>, digits: usize| {
+            v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+        };
+        out.push_str(&format!(
+            "  {:<width$}  {:<14}  {:>10}  {:>10}  {:>10}  {}\n",
+            row.name,
+            outcome,
+            format!("{}/{}", row.passed, row.thresholds),
+            number(row.rps, 0),
+            number(row.p99, 2),
+            row.verdict
+        ));
+    }
+    out
+}
