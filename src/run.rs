@@ -198,6 +198,14 @@ fn exit_code(outcome: &LoadOutcome, result: &RunResult) -> u8 {
 fn header(plan: &Plan) -> String {
     let load = &plan.load;
     let what = match load.stop {
+        Stop::After(duration) if !load.stages.is_empty() => {
+            let rates: Vec<String> = load.stages.iter().map(|s| format!("{}", s.rate)).collect();
+            format!(
+                "{}s ramp ({} req/s)",
+                duration.as_secs_f64(),
+                rates.join(" → ")
+            )
+        }
         Stop::After(duration) => format!("{}s test", duration.as_secs_f64()),
         Stop::Amount(amount) => format!("{amount} requests test"),
     };
@@ -238,7 +246,13 @@ async fn start_target(
             };
             let mut env = watch.env.clone();
             env.extend(probe.iter().flat_map(ProbeServer::env));
-            let mut target = Target::spawn(argv, &env, watch.cwd.as_deref(), echo)?;
+            let mut target = match Target::spawn(argv, &env, watch.cwd.as_deref(), echo) {
+                Ok(target) => target,
+                Err(err) => {
+                    eprintln!("error: {err:#}");
+                    return Ok(Err(exit::TARGET));
+                }
+            };
             TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
             info.command = argv.clone();
             info.pid = target.pid;

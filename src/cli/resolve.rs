@@ -24,8 +24,11 @@ macro_rules! usage {
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 /// Turns flags into a plan, or says which flag is wrong and how to fix it.
-pub fn plan(cli: Cli) -> Result<Plan, UsageError> {
-    let target = target(&cli)?;
+pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
+    let mut target = target(&cli)?;
+    if target.addrs.first().is_some_and(|a| a.port() == 0) {
+        free_port(&mut cli, &mut target)?;
+    }
     let connections = usize::try_from(cli.opts.connections)
         .map_err(|_| usage!("--connections {} is too large", cli.opts.connections))?;
     let stop = match (cli.opts.amount, cli.opts.duration) {
@@ -211,6 +214,31 @@ fn target(cli: &Cli) -> Result<Target, UsageError> {
         addrs,
         socket_path: cli.opts.socket_path.clone(),
     })
+}
+
+/// Port 0 in the URL: harness picks a free port and gives it to the target as `PORT`, so
+/// that scenarios never collide with another server (or another CI job).
+fn free_port(cli: &mut Cli, target: &mut Target) -> Result<(), UsageError> {
+    if cli.command.is_empty() {
+        return Err(usage!(
+            "URL port 0 means 'pick a free port for the target', which needs a target command; give a port"
+        ));
+    }
+    let addr = target.addrs[0];
+    let port = std::net::TcpListener::bind(addr)
+        .and_then(|listener| listener.local_addr())
+        .map_err(|err| usage!("could not find a free port on {}: {err}", addr.ip()))?
+        .port();
+    let authority = target.authority.clone();
+    let Some(host) = authority.strip_suffix(":0") else {
+        return Err(usage!("URL '{}': could not place the free port", cli.url));
+    };
+    target.authority = format!("{host}:{port}");
+    cli.url = cli.url.replacen(&authority, &target.authority, 1);
+    for addr in &mut target.addrs {
+        addr.set_port(port);
+    }
+    Ok(())
 }
 
 fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UsageError> {

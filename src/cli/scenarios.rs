@@ -222,7 +222,8 @@ fn plan(
             watch.env.push(("PORT".into(), target.env["PORT"].clone()));
         }
     }
-    if plan.output.report_dir.is_none() && plan.watch.is_some() {
+    if !given("report") && file.output.dir.is_none() && plan.output.report_dir.is_some() {
+        // The default folder is named after the scenario rather than the command.
         plan.output.report_dir = Some(crate::report::files::named_dir(&scenario.name));
     }
     plan.output.html = file.output.html.clone();

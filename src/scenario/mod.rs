@@ -187,16 +187,19 @@ pub fn load(path: &Path) -> Result<Scenario, UsageError> {
         ))
     })?;
     let mut file = parse(&text).map_err(|err| UsageError(format!("{}:{err}", path.display())))?;
-    let folder = path.parent().unwrap_or(Path::new("."));
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let within = |p: &mut PathBuf| {
         if p.is_relative() {
             *p = folder.join(&*p);
         }
     };
+    file.target.cwd.as_mut().map(within);
     if file.target.cwd.is_none() {
         file.target.cwd = Some(folder.to_path_buf());
     }
-    file.target.cwd.as_mut().map(within);
     for request in &mut file.requests {
         request.body_file.as_mut().map(within);
     }

@@ -48,6 +48,7 @@ enum Op {
     Le,
     Gt,
     Ge,
+    Eq,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,9 +132,10 @@ impl Threshold {
                     "<=" => Op::Le,
                     ">" => Op::Gt,
                     ">=" => Op::Ge,
+                    "=" | "==" => Op::Eq,
                     _ => {
                         return Err(format!(
-                            "threshold '{text}': compare numbers with <, <=, > or >="
+                            "threshold '{text}': compare numbers with <, <=, >, >= or ="
                         ))
                     }
                 };
@@ -162,6 +164,7 @@ impl Threshold {
                         Op::Le => value <= *limit,
                         Op::Gt => value > *limit,
                         Op::Ge => value >= *limit,
+                        Op::Eq => (value - *limit).abs() < 1e-9,
                     };
                     (passed, format_value(value, metric.unit()))
                 }
@@ -418,6 +421,7 @@ mod tests {
             "p97.5<=1s",
             "errors<1%",
             "errors<=10",
+            "errors = 0",
             "rps>5000",
             "rps >= 1_000",
             "leak=none",
@@ -454,7 +458,7 @@ mod tests {
             ("p99<5 parsecs", "unknown unit"),
             ("leak<3", "leak=none"),
             ("finding!=slowness", "unknown finding"),
-            ("rps=5", "compare numbers"),
+            ("rps!=5", "compare numbers"),
             ("<5", "incomplete"),
         ] {
             let err = Threshold::parse(text).unwrap_err();

@@ -1,0 +1,349 @@
+//! Scenario files, thresholds, exit codes, JUnit and `harness compare`, on real processes.
+//! Includes the dogfood run: the example scenarios in `scenarios/`, one of which must fail.
+
+mod support;
+
+use std::path::Path;
+
+use support::{free_port, harness, Behaviour, TestServer};
+
+const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_example_scenarios_pass_except_the_leak_which_fails_its_gate() {
+    let out = tempfile::tempdir().unwrap();
+    let junit = out.path().join("junit.xml");
+    let output = harness()
+        .timeout(std::time::Duration::from_secs(180))
+        .args(["run", SCENARIOS, "-n", "--report"])
+        .arg(out.path().join("reports"))
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .rev()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("no summary row for {name}: {stdout}"))
+            .to_string()
+    };
+    assert!(row("hello").contains("passed"), "{}", row("hello"));
+    assert!(row("ramp").contains("passed"), "{}", row("ramp"));
+    let leak = row("search-cache-leak");
+    assert!(
+        leak.contains("FAILED") && leak.contains("Memory leak"),
+        "{leak}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert_eq!(xml.matches("<testsuite ").count(), 3, "{xml}");
+    assert!(xml.contains("name=\"leak = none\""), "{xml}");
+    assert!(
+        xml.contains(
+            "<failure type=\"threshold\" message=\"leak = none not met: found: Memory leak"
+        ),
+        "{xml}"
+    );
+    assert!(!xml.contains("<error"), "{xml}");
+}
+
+#[test]
+fn a_mistake_in_any_file_stops_the_folder_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    write(
+        dir.path(),
+        "a-good.toml",
+        &format!(
+            "[target]\nurl = \"http://127.0.0.1:0/\"\ncommand = [\"touch\", {:?}]\n",
+            marker.display().to_string()
+        ),
+    );
+    write(
+        dir.path(),
+        "b-bad.toml",
+        "[target]\nurl = \"http://127.0.0.1:0/\"\n\n[load]\nduration = \"ten seconds\"\n",
+    );
+    let output = harness().arg("run").arg(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("b-bad.toml:5:12: load.duration: 'ten seconds' is not a duration"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        !marker.exists(),
+        "a scenario ran before the folder was checked"
+    );
+}
+
+#[test]
+fn scenario_errors_name_the_key_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expect) in [
+        (
+            "[target]\nurl = \"http://127.0.0.1:0/\"\nprobe = \"yes\"\n",
+            ":3:9: target.probe: invalid type: string \"yes\", expected a boolean",
+        ),
+        (
+            "[target]\nurl = \"localhost:3000\"\n",
+            ":2:7: target.url: 'localhost:3000' is not an http:// or https:// URL",
+        ),
+        (
+            "[target]\nurl = \"http://127.0.0.1:1/\"\n[check]\nthresholds = [\"p99 < soon\"]\n",
+            "check.thresholds: threshold 'p99 < soon': 'soon' is not a duration",
+        ),
+        (
+            "[target]\nurl = \"http://127.0.0.1:1/\"\n[[requests]]\npath = \"/{{id}}\"\n",
+            "requests[0].path: unknown placeholder '{{id}}'",
+        ),
+        (
+            "[target]\nurl = \"http://127.0.0.1:0/\"\n",
+            "URL port 0 means 'pick a free port for the target', which needs a target command",
+        ),
+        ("[target\nurl = 1\n", ":1:8: "),
+    ] {
+        let path = write(dir.path(), "s.toml", text);
+        let output = harness().arg("run").arg(&path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(expect), "{text}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn flags_override_the_file_and_thresholds_add_up() {
+    let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "s.toml",
+        &format!(
+            "[target]\nurl = \"{}\"\n[load]\nconnections = 3\namount = 50\n[check]\nthresholds = [\"errors = 0\"]\n",
+            server.url()
+        ),
+    );
+    let output = harness()
+        .arg("run")
+        .arg(&path)
+        .args([
+            "-c",
+            "2",
+            "-a",
+            "40",
+            "--json",
+            "--threshold",
+            "rps > 1000000000",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["connections"], 2);
+    assert_eq!(result["amount"], 40);
+    assert_eq!(result["scenario"], "s");
+    let outcomes: Vec<(String, bool)> = result["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["threshold"].as_str().unwrap().to_string(),
+                t["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("errors = 0".to_string(), true),
+            ("rps > 1000000000".to_string(), false)
+        ]
+    );
+}
+
+#[test]
+fn threshold_flags_set_the_exit_code_of_a_plain_run() {
+    let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
+    let run = |threshold: &str| {
+        harness()
+            .args(["-c", "2", "-a", "100", "-n", "--threshold", threshold])
+            .arg(server.url())
+            .output()
+            .unwrap()
+    };
+    let met = run("p99<10s");
+    assert_eq!(met.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&met.stdout).contains("All thresholds met."));
+    let missed = run("p50 < 1us");
+    assert_eq!(missed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missed.stdout).contains("FAIL  p50 < 1us"));
+    let unmeasured = run("memory-growth < 1MB");
+    assert_eq!(
+        unmeasured.status.code(),
+        Some(1),
+        "a threshold on nothing measured must fail"
+    );
+    assert!(String::from_utf8_lossy(&unmeasured.stdout).contains("not measured"));
+    let bad = run("p99 < 10 lightyears");
+    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        server.requests(),
+        300,
+        "a bad threshold must stop the run before it sends"
+    );
+}
+
+#[test]
+fn a_target_that_never_serves_exits_3_with_errors_in_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("out/junit.xml");
+    let path = write(
+        dir.path(),
+        "never.toml",
+        &format!(
+            "[target]\nurl = \"http://127.0.0.1:{}/\"\ncommand = [\"node\", {:?}]\nready_timeout = \"1s\"\n[check]\nthresholds = [\"p99<1s\"]\n[output]\njunit = \"out/junit.xml\"\n",
+            free_port(),
+            support::app("never-listens.js")
+        ),
+    );
+    let output = harness().arg("run").arg(&path).output().unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("errors=\"1\"") && xml.contains("<error type=\"target\""),
+        "{xml}"
+    );
+}
+
+#[test]
+fn placeholders_make_every_request_unique() {
+    // A server that counts distinct paths and prints the count when it stops.
+    let script = "const s=new Set();let n=0;require('http').createServer((q,r)=>{s.add(q.url);n++;r.end('ok')})\
+        .listen(process.env.PORT,'127.0.0.1');process.on('SIGINT',()=>{console.log('distinct',s.size,'of',n);process.exit(0)})";
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "unique.toml",
+        &format!(
+            "[target]\nurl = \"http://127.0.0.1:0/\"\ncommand = [\"node\", \"-e\", {script:?}]\nbaseline = \"0s\"\ncooldown = \"0s\"\nprobe = false\n\
+             [load]\nconnections = 4\namount = 400\n\
+             [[requests]]\npath = \"/a/{{{{counter}}}}\"\nweight = 3\n[[requests]]\npath = \"/b/{{{{uuid}}}}\"\n"
+        ),
+    );
+    let output = harness()
+        .arg("run")
+        .arg(&path)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let tail = result["target"]["stdoutTail"].to_string();
+    let counted = tail
+        .split("distinct ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no count in {tail}"));
+    let total = support::num(&result, "/latency/totalCount") as u64;
+    assert!(total >= 400, "{total}");
+    assert_eq!(counted, total, "every path was unique: {tail}");
+    assert_eq!(result["requestMix"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn compare_tells_a_regression_from_noise() {
+    let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let output = harness()
+        .args(["-c", "2", "-d", "4", "--json", "-n"])
+        .arg(server.url())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let base: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let base_path = dir.path().join("base.json");
+    std::fs::write(&base_path, base.to_string()).unwrap();
+    // The same run with half the throughput in every second.
+    let mut slow = base.clone();
+    for entry in slow["series"].as_array_mut().unwrap() {
+        let requests = entry["requests"].as_u64().unwrap();
+        entry["requests"] = (requests / 2).into();
+    }
+    let overall = support::num(&base, "/requests/overall");
+    slow["requests"]["overall"] = (overall / 2.0).into();
+    let slow_path = dir.path().join("slow.json");
+    std::fs::write(&slow_path, slow.to_string()).unwrap();
+
+    let same = harness()
+        .arg("compare")
+        .arg(&base_path)
+        .arg(&base_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        same.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&same.stdout)
+    );
+    let worse = harness()
+        .arg("compare")
+        .arg(&base_path)
+        .arg(&slow_path)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&worse.stdout);
+    assert_eq!(worse.status.code(), Some(1), "{table}");
+    assert!(
+        table.contains("Requests/s") && table.contains("WORSE"),
+        "{table}"
+    );
+    let tolerant = harness()
+        .arg("compare")
+        .arg(&base_path)
+        .arg(&slow_path)
+        .args(["--max-rps-drop", "60%"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        tolerant.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&tolerant.stdout)
+    );
+    let missing = harness()
+        .arg("compare")
+        .arg(&base_path)
+        .arg(dir.path().join("none.json"))
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}
