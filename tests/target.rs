@@ -183,7 +183,11 @@ fn a_target_that_exits_at_start_shows_its_status_and_stderr() {
 #[test]
 fn a_missing_command_is_an_error_naming_it() {
     let (code, _, stderr) = run_target(&["-d", "1"], &[], &["/nonexistent/server"]);
-    assert_eq!(code, Some(3), "a target that cannot start is a failed target: {stderr}");
+    assert_eq!(
+        code,
+        Some(3),
+        "a target that cannot start is a failed target: {stderr}"
+    );
     assert!(stderr.contains("/nonexistent/server"), "{stderr}");
 }
 

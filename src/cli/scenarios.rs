@@ -16,7 +16,8 @@ use crate::plan::{Plan, RequestSpec, Stage, Stop, UsageError};
 use crate::report::junit::Suite;
 use crate::scenario::{self, Scenario};
 
-/// `harness run`: scenario files.
+/// `harness run`: scenario files. With a folder, `--report DIR` gets one sub-folder per
+/// scenario.
 #[derive(Debug, Parser)]
 #[command(
     name = "harness run",
@@ -107,9 +108,16 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
 fn plans(cli: &RunCli, matches: &ArgMatches) -> Result<Vec<(Scenario, Plan)>, UsageError> {
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
     let mut plans = Vec::new();
-    for path in scenario::files(&cli.scenario)? {
+    let files = scenario::files(&cli.scenario)?;
+    let many = files.len() > 1;
+    for path in files {
         let scenario = scenario::load(&path)?;
-        let plan = plan(&scenario, cli.opts.clone(), &given)
+        let mut opts = cli.opts.clone();
+        if many {
+            // One folder per scenario under --report DIR.
+            opts.report = opts.report.map(|dir| dir.join(&scenario.name));
+        }
+        let plan = plan(&scenario, opts, &given)
             .map_err(|err| UsageError(format!("{}: {}", path.display(), err.0)))?;
         plans.push((scenario, plan));
     }

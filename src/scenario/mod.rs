@@ -486,6 +486,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_a_valid_scenario() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("A complete example")
+            .and_then(|at| readme[at..].find("```toml").map(|i| at + i + 7))
+            .expect("README has the complete example");
+        let end = start + readme[start..].find("```").unwrap();
+        let file = parse(&readme[start..end]).unwrap_or_else(|e| panic!("README example: {e}"));
+        check(&file).unwrap();
+        assert_eq!(file.requests.len(), 2);
+        assert_eq!(file.check.thresholds.len(), 7);
+        assert_eq!(file.check.compare.max_rps_drop, Some(5.0));
+    }
+
+    #[test]
     fn cross_key_rules_are_checked() {
         let text = format!("{MINIMAL}[load]\nduration = 5\namount = 100\n");
         let err = check(&parse(&text).unwrap()).unwrap_err();
