@@ -18,7 +18,13 @@ use crate::plan::UsageError;
 
 /// Load-test an HTTP server: autocannon's flags, wrk2's latency rules.
 #[derive(Debug, Parser)]
-#[command(name = "harness", version, about, max_term_width = 100)]
+#[command(
+    name = "harness",
+    version,
+    about,
+    max_term_width = 100,
+    after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
+)]
 pub struct Cli {
     /// The URL to load: http:// or https://, e.g. http://localhost:3030/
     #[arg(value_name = "URL", help_heading = None)]
