@@ -49,6 +49,21 @@ pub struct WatchPlan {
     pub grace: Duration,
     /// Inject the Node probe.
     pub probe: bool,
+    /// Heap snapshots of Node processes.
+    pub heap: HeapMode,
+    /// No snapshot of a process whose used heap is over this many bytes.
+    pub heap_limit: u64,
+}
+
+/// When heap snapshots are taken and analysed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeapMode {
+    /// Never (`--no-heap`, or no Node probe).
+    Off,
+    /// Taken always (outside the measured window), analysed when a memory leak is found.
+    Auto,
+    /// Taken and analysed always (`--heap`).
+    Always,
 }
 
 /// Which process is the target.

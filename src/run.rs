@@ -15,16 +15,20 @@ use tokio::time::Instant;
 
 use crate::exit;
 use crate::load::{self, LoadOutcome, StopReason};
-use crate::plan::{Plan, Stop, TargetSpec, WatchPlan};
+use crate::plan::{HeapMode, Plan, Stop, TargetSpec, WatchPlan};
 use crate::report::progress::Progress;
-use crate::report::result::{Phase, ProcessSample, RunResult, Sampling, TargetInfo};
+use crate::report::result::{
+    HeapProcess, HeapSnapshotInfo, Phase, ProcessSample, RunResult, Sampling, TargetInfo,
+};
 use crate::report::{self, terminal};
 use crate::sample::{self, Tree};
-use crate::target::probe::ProbeServer;
+use crate::target::probe::{self, ProbeServer};
 use crate::target::{self, Endpoint, Target};
 
 /// How long to wait for every Node process to answer a forced GC.
 const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a heap snapshot (a 64 MB heap takes about 6 s here).
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Lines of the target's stderr shown when it fails.
 const STDERR_LINES: usize = 10;
 
@@ -97,6 +101,8 @@ struct Watched {
     sampler: Option<sample::Running>,
     info: TargetInfo,
     phases: Vec<Phase>,
+    /// Heap snapshots taken, with the phase each ended.
+    snapshots: Vec<(String, probe::Snapshot)>,
 }
 
 async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
@@ -135,24 +141,34 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
             .idle("baseline", baseline, origin, &mut signals)
             .await;
         watched.floor("baseline").await;
+        watched.snapshot("baseline").await;
     }
     let outcome = drive_load(&plan, prepared, watched.as_mut(), &mut signals).await?;
     if let Some(watched) = &mut watched {
         if !signals.received && watched.alive() {
             watched.floor("load").await;
+            watched.snapshot("load").await;
             let cooldown = watched.plan.cooldown;
             watched
                 .idle("cooldown", cooldown, origin, &mut signals)
                 .await;
             watched.floor("cooldown").await;
+            watched.snapshot("cooldown").await;
         }
         watched.stop().await;
     }
     let mut result = RunResult::new(&plan, &outcome, origin);
-    if let Some(watched) = watched {
-        watched.into_result(&mut result);
-    }
+    let mut snapshots = Vec::new();
+    // The probe's directory holds the snapshots: it stays until they are analysed.
+    let _probe = watched.map(|watched| {
+        snapshots = watched.snapshots.clone();
+        let mode = watched.plan.heap;
+        (watched.into_result(&mut result), mode)
+    });
     result.analyse();
+    if let Some((_, mode)) = &_probe {
+        result.heap = heap_analysis(*mode, &snapshots, &result);
+    }
     result.scenario = plan.scenario.clone();
     result.thresholds = plan
         .thresholds
@@ -298,6 +314,7 @@ async fn start_target(
         sampler: Some(sampler),
         info,
         phases: Vec::new(),
+        snapshots: Vec::new(),
     }))
 }
 
@@ -425,7 +442,25 @@ impl Watched {
         self.info.stderr_tail = target.output.stderr();
     }
 
-    fn into_result(self, result: &mut RunResult) {
+    /// Takes a heap snapshot of every Node process, unless heap snapshots are off.
+    async fn snapshot(&mut self, phase: &str) {
+        if self.plan.heap == HeapMode::Off {
+            return;
+        }
+        if let Some(probe) = &mut self.probe {
+            if probe.connected() > 0 {
+                let taken = probe
+                    .snapshot(phase, self.plan.heap_limit, SNAPSHOT_TIMEOUT)
+                    .await;
+                self.snapshots
+                    .extend(taken.into_iter().map(|s| (phase.to_string(), s)));
+            }
+        }
+    }
+
+    /// Moves what was watched into the result; returns the probe server, whose directory
+    /// holds the heap snapshots until it is dropped.
+    fn into_result(self, result: &mut RunResult) -> Option<ProbeServer> {
         let mut phases = self.phases;
         phases.append(&mut result.phases);
         phases.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -440,7 +475,56 @@ impl Watched {
             .map(ProbeServer::report)
             .unwrap_or_default();
         result.target = Some(self.info);
+        self.probe
     }
+}
+
+/// Analyses each Node process's three snapshots: always with `--heap`, else only when the
+/// analysis found a memory leak. Parsing a snapshot takes about 1 s per 100 MB.
+fn heap_analysis(
+    mode: HeapMode,
+    snapshots: &[(String, probe::Snapshot)],
+    result: &RunResult,
+) -> Vec<HeapProcess> {
+    let leak = result
+        .findings
+        .iter()
+        .any(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak");
+    let mut pids: Vec<u32> = snapshots.iter().map(|(_, s)| s.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    pids.into_iter()
+        .map(|pid| {
+            let taken: Vec<&(String, probe::Snapshot)> =
+                snapshots.iter().filter(|(_, s)| s.pid == pid).collect();
+            let info = taken
+                .iter()
+                .map(|(phase, s)| HeapSnapshotInfo {
+                    phase: phase.clone(),
+                    ms: round3(s.ms),
+                    heap_used: s.heap_used,
+                    skipped: s.skipped.clone(),
+                })
+                .collect();
+            let file = |phase: &str| {
+                taken
+                    .iter()
+                    .find(|(p, s)| p == phase && s.skipped.is_none())
+                    .map(|(_, s)| s.path.clone())
+            };
+            let (analysis, note) = match (mode, leak, file("baseline"), file("load"), file("cooldown")) {
+                (HeapMode::Auto, false, ..) => (None, Some("no leak was found, so the snapshots were not analysed (--heap analyses them always)".to_string())),
+                (_, _, Some(first), Some(middle), Some(last)) => {
+                    match crate::analyse::heap::analyse_files(&first, Some(&middle), &last) {
+                        Ok(analysis) => (Some(analysis), None),
+                        Err(err) => (None, Some(format!("the snapshots could not be analysed: {err}"))),
+                    }
+                }
+                _ => (None, Some(taken.iter().find_map(|(_, s)| s.skipped.clone()).unwrap_or_else(|| "not all three snapshots were taken".to_string()))),
+            };
+            HeapProcess { pid, snapshots: info, analysis, note }
+        })
+        .collect()
 }
 
 fn print_result(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {

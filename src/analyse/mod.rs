@@ -7,6 +7,7 @@ mod capacity;
 pub mod compare;
 mod event_loop;
 pub mod fit;
+pub mod heap;
 mod memory;
 
 use crate::report::result::RunResult;

@@ -2,6 +2,7 @@
 //! [`Plan`](crate::plan::Plan), and the process entry point that maps outcomes to exit codes.
 
 mod compare;
+mod heap;
 pub(crate) mod parse;
 mod resolve;
 mod scenarios;
@@ -23,7 +24,7 @@ use crate::plan::UsageError;
     version,
     about,
     max_term_width = 100,
-    after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
+    after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n  harness heap-diff BASE AFTER [FINAL]         which objects leaked between heap snapshots\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
 )]
 pub struct Cli {
     /// The URL to load: http:// or https://, e.g. http://localhost:3030/
@@ -154,6 +155,18 @@ pub struct Options {
     #[arg(long, help_heading = "Target")]
     pub no_probe: bool,
 
+    /// Always analyse the Node heap snapshots (by default only when a memory leak is found).
+    #[arg(long, conflicts_with = "no_heap", help_heading = "Target")]
+    pub heap: bool,
+
+    /// Take no heap snapshots (each stalls the process: about 1 s per 10 MB of heap).
+    #[arg(long, help_heading = "Target")]
+    pub no_heap: bool,
+
+    /// Skip heap snapshots of processes whose used heap is over this size.
+    #[arg(long, default_value = "64MB", value_name = "SIZE", value_parser = parse::size, help_heading = "Target")]
+    pub heap_limit: u64,
+
     /// Fail the run (exit 1) unless this holds: 'p99<50ms', 'errors<1%', 'rps>5000',
     /// 'leak=none', 'memory-growth<20MB', 'loop-delay<100ms', 'finding!=gcPressure'. Repeat
     /// for several.
@@ -188,6 +201,7 @@ pub fn main() -> ExitCode {
         Some("report") => return report_main(&args[2..]),
         Some("run") => return scenarios::main(&args[2..]),
         Some("compare") => return compare::main(&args[2..]),
+        Some("heap-diff") => return heap::main(&args[2..]),
         _ => {}
     }
     let cli = match Cli::try_parse() {

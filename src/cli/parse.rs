@@ -53,6 +53,11 @@ pub fn header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
+/// Parses a size: `64MB`, `1GiB`, `500000` (bytes).
+pub fn size(text: &str) -> Result<u64, String> {
+    crate::scenario::threshold::parse_bytes(text.trim()).map(|b| b as u64)
+}
+
 /// Parses a threshold (`p99<50ms`); see [`crate::scenario::Threshold::parse`].
 pub fn threshold(text: &str) -> Result<crate::scenario::Threshold, String> {
     crate::scenario::Threshold::parse(text)

@@ -12,8 +12,8 @@ use rustls_pki_types::CertificateDer;
 
 use super::Cli;
 use crate::plan::{
-    LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan, UsageError,
-    WatchPlan,
+    HeapMode, LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan,
+    UsageError, WatchPlan,
 };
 
 macro_rules! usage {
@@ -149,6 +149,12 @@ fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
     }
     Ok(Some(WatchPlan {
         probe: !cli.opts.no_probe && matches!(target, TargetSpec::Command(_)),
+        heap: match (cli.opts.no_probe || cli.opts.no_heap, cli.opts.heap) {
+            (true, _) => HeapMode::Off,
+            (false, true) => HeapMode::Always,
+            (false, false) => HeapMode::Auto,
+        },
+        heap_limit: cli.opts.heap_limit,
         target,
         env,
         cwd: None,

@@ -148,6 +148,38 @@ pub struct RunResult {
     /// Each threshold (`--threshold` or the scenario's) and whether the run met it.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub thresholds: Vec<ThresholdOutcome>,
+    /// Heap snapshots of each Node process and, when analysed, where the memory goes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub heap: Vec<HeapProcess>,
+}
+
+/// One Node process's heap snapshots (taken at the end of the baseline, the load and the
+/// cooldown) and their analysis.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeapProcess {
+    /// The process.
+    pub pid: u32,
+    /// Each snapshot asked for.
+    pub snapshots: Vec<HeapSnapshotInfo>,
+    /// What leaked and who holds it, when analysed.
+    pub analysis: Option<crate::analyse::heap::HeapAnalysis>,
+    /// Why there is no analysis.
+    pub note: Option<String>,
+}
+
+/// One heap snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeapSnapshotInfo {
+    /// The phase it ended: `baseline`, `load` or `cooldown`.
+    pub phase: String,
+    /// How long it stalled the process, ms.
+    pub ms: f64,
+    /// Used heap when it was asked for, bytes.
+    pub heap_used: u64,
+    /// Why it was not taken (over `--heap-limit`, or writing failed).
+    pub skipped: Option<String>,
 }
 
 /// One kind of request of a mix.
@@ -734,6 +766,7 @@ impl RunResult {
             verdict: String::new(),
             scenario: None,
             thresholds: Vec::new(),
+            heap: Vec::new(),
         }
     }
 }

@@ -148,7 +148,51 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
     }
     out += &target_lines(result, &style);
     out += &verdict_lines(result, &style);
+    out += &heap_lines(result);
     out += &threshold_lines(result, &style);
+    out
+}
+
+/// Where the memory goes, from the heap snapshots: the biggest leaked group with its path,
+/// the next groups in a line each.
+fn heap_lines(result: &RunResult) -> String {
+    let mut out = String::new();
+    for process in &result.heap {
+        let Some(analysis) = &process.analysis else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "\nWhere the memory goes (pid {}, objects added during the load and still alive after the cooldown):",
+            process.pid
+        );
+        if analysis.groups.is_empty() {
+            let _ = writeln!(
+                out,
+                "  no group of leaked objects is large enough to name ({} objects, {} in all)",
+                thousands(analysis.leaked_objects),
+                bytes(analysis.leaked_bytes as f64)
+            );
+            continue;
+        }
+        if let Some(headline) = analysis.headline() {
+            let _ = writeln!(out, "  {headline}");
+        }
+        let _ = writeln!(out, "    {}", analysis.groups[0].path.join(" → "));
+        for group in analysis.groups.iter().skip(1) {
+            let holder = group
+                .retainer
+                .as_ref()
+                .map_or(String::new(), |r| format!(", held by {}", r.name));
+            let _ = writeln!(
+                out,
+                "  {} × {} (+{}){holder}",
+                thousands(group.count),
+                group.class,
+                bytes(group.bytes as f64)
+            );
+        }
+    }
     out
 }
 
@@ -400,6 +444,19 @@ fn count(value: f64) -> String {
     } else {
         format!("{value:.2}")
     }
+}
+
+/// A whole number with thousands separators: 165,090.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Bytes in SI units with three significant digits, as autocannon (pretty-bytes) prints them.

@@ -34,6 +34,11 @@
  * harness -> probe
  *   {"type":"gc","id":ID}  two full GCs, then a "floor" reply (these GCs are not reported
  *                          as gc events)
+ *   {"type":"snapshot","id":ID,"path":P,"maxHeap":BYTES}
+ *                          writes a heap snapshot to P (it blocks the process; harness asks
+ *                          only outside the measured window) unless the used heap is over
+ *                          maxHeap; replies {"type":"snapshot","pid","id","ms","heapUsed",
+ *                          "skipped"?,"error"?}
  *   {"type":"stop"}        stop sampling, close the socket
  */
 const SOCKET = process.env.HARNESS_PROBE_SOCKET;
@@ -226,6 +231,21 @@ function start() {
     send(msg);
   }
 
+  function snapshot(msg) {
+    const heapUsed = process.memoryUsage().heapUsed;
+    const reply = { type: 'snapshot', pid, id: msg.id, ms: 0, heapUsed };
+    if (typeof msg.maxHeap === 'number' && heapUsed > msg.maxHeap) {
+      reply.skipped = 'the heap (' + heapUsed + ' bytes used) is over the snapshot limit (' + msg.maxHeap + ')';
+    } else if (typeof v8.writeHeapSnapshot !== 'function') {
+      reply.skipped = 'this Node has no v8.writeHeapSnapshot';
+    } else {
+      const started = performance.now();
+      try { v8.writeHeapSnapshot(String(msg.path)); } catch (e) { reply.error = String((e && e.message) || e); }
+      reply.ms = performance.now() - started;
+    }
+    send(reply, true);
+  }
+
   // First stack frame outside Node's internals and this file, as "file:line:col".
   function location(stack) {
     const lines = String(stack || '').split('\n');
@@ -271,6 +291,7 @@ function start() {
       try { msg = JSON.parse(line); } catch (_) { continue; }
       if (!msg || typeof msg !== 'object') continue;
       if (msg.type === 'gc') guard(forceGc)(msg.id);
+      else if (msg.type === 'snapshot') guard(snapshot)(msg);
       else if (msg.type === 'stop') { disable(true); return; }
     }
     if (inbox.length > MAX_BUFFERED) inbox = ''; // junk without newlines

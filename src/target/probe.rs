@@ -41,6 +41,22 @@ struct State {
     writers: Vec<(u32, OwnedWriteHalf)>,
     floors_answered: BTreeMap<u64, usize>,
     floor_phases: BTreeMap<u64, String>,
+    snapshots: BTreeMap<u64, Vec<Snapshot>>,
+}
+
+/// A heap snapshot a probe was asked for.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The Node process.
+    pub pid: u32,
+    /// Where it was written (in the probe's private directory).
+    pub path: PathBuf,
+    /// How long the process was stalled writing it, ms.
+    pub ms: f64,
+    /// Used heap when it was asked for, bytes.
+    pub heap_used: u64,
+    /// Why there is none: over the size limit, or writing failed.
+    pub skipped: Option<String>,
 }
 
 /// A message from a probe.
@@ -95,6 +111,18 @@ enum Message {
         memory: Memory,
         #[serde(default)]
         ms: f64,
+    },
+    Snapshot {
+        pid: u32,
+        id: u64,
+        #[serde(default)]
+        ms: f64,
+        #[serde(default, rename = "heapUsed")]
+        heap_used: u64,
+        #[serde(default)]
+        skipped: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
     },
 }
 
@@ -221,6 +249,67 @@ impl ProbeServer {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Asks every connected process for a heap snapshot (skipped above `max_heap` bytes of
+    /// used heap) and waits up to `timeout` for the answers.
+    pub async fn snapshot(
+        &mut self,
+        phase: &str,
+        max_heap: u64,
+        timeout: Duration,
+    ) -> Vec<Snapshot> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let mut writers = match self.state.lock() {
+            Ok(mut state) => {
+                state.snapshots.insert(id, Vec::new());
+                std::mem::take(&mut state.writers)
+            }
+            Err(_) => return Vec::new(),
+        };
+        let mut asked = 0;
+        for (pid, writer) in &mut writers {
+            let path = self.dir.join(format!("heap-{pid}-{phase}.heapsnapshot"));
+            let request = serde_json::json!({
+                "type": "snapshot", "id": id, "path": path, "maxHeap": max_heap,
+            });
+            if writer
+                .write_all(format!("{request}\n").as_bytes())
+                .await
+                .is_ok()
+            {
+                asked += 1;
+            }
+        }
+        if let Ok(mut state) = self.state.lock() {
+            writers.append(&mut state.writers);
+            state.writers = writers;
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let answered = self
+                .state
+                .lock()
+                .map(|s| s.snapshots.get(&id).map_or(0, Vec::len))
+                .unwrap_or(asked);
+            if answered >= asked || Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut taken = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut s| s.snapshots.remove(&id))
+            .unwrap_or_default();
+        for snapshot in &mut taken {
+            snapshot.path = self
+                .dir
+                .join(format!("heap-{}-{phase}.heapsnapshot", snapshot.pid));
+        }
+        taken
     }
 
     /// Everything the probes reported, one entry per Node process.
@@ -352,6 +441,24 @@ fn record(state: &mut State, message: Message, t: f64) {
                 count,
                 emitter,
             });
+        }
+        Message::Snapshot {
+            pid,
+            id,
+            ms,
+            heap_used,
+            skipped,
+            error,
+        } => {
+            if let Some(list) = state.snapshots.get_mut(&id) {
+                list.push(Snapshot {
+                    pid,
+                    path: PathBuf::new(),
+                    ms,
+                    heap_used,
+                    skipped: skipped.or(error.map(|e| format!("writing it failed: {e}"))),
+                });
+            }
         }
         Message::Floor {
             pid,

@@ -158,11 +158,96 @@ fn thresholds(result: &RunResult) -> String {
 
 fn sections(result: &RunResult) -> String {
     let mut out = String::new();
+    out += &heap(result);
     out += &configuration(result);
     out += &latency_table(result);
     out += &responses(result);
     out += &warnings(result);
     out += &target_output(result);
+    out
+}
+
+/// "Where the memory goes": the heap snapshots' leaked groups, their paths, and the classes
+/// that grew, per Node process.
+fn heap(result: &RunResult) -> String {
+    use crate::report::terminal::{bytes, thousands};
+    if result.heap.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("<section id=\"heap\"><h2>Where the memory goes</h2>");
+    for process in &result.heap {
+        let stalls: Vec<String> = process
+            .snapshots
+            .iter()
+            .map(|s| match &s.skipped {
+                Some(why) => format!("{}: skipped ({why})", s.phase),
+                None => format!("{}: {:.1} s", s.phase, s.ms / 1000.0),
+            })
+            .collect();
+        let _ = write!(
+            out,
+            "<p class=\"meta\">pid {}: heap snapshots after the baseline, the load and the cooldown (each stalls the process: {}).</p>",
+            process.pid,
+            escape(&stalls.join(", "))
+        );
+        if let Some(note) = &process.note {
+            let _ = write!(out, "<p>{}</p>", escape(note));
+        }
+        let Some(analysis) = &process.analysis else {
+            continue;
+        };
+        match analysis.headline() {
+            Some(headline) => {
+                let _ = write!(out, "<p class=\"advice\">{}</p>", escape(&headline));
+            }
+            None => {
+                let _ = write!(
+                    out,
+                    "<p>No group of objects added during the load and still alive after it is large enough to name ({} objects, {}).</p>",
+                    thousands(analysis.leaked_objects),
+                    bytes(analysis.leaked_bytes as f64)
+                );
+            }
+        }
+        if !analysis.groups.is_empty() {
+            out += "<table><tr><th>class</th><th>objects</th><th>size</th><th>held by</th><th>shortest path from the GC roots (share of the objects on it)</th></tr>";
+            for group in &analysis.groups {
+                let holder = group.retainer.as_ref().map_or(String::new(), |r| {
+                    let at = r
+                        .location
+                        .as_ref()
+                        .map_or(String::new(), |l| format!(" ({l})"));
+                    format!("{} {}{at}", r.kind, r.name)
+                });
+                let _ = write!(
+                    out,
+                    "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code> ({:.0} %)</td></tr>",
+                    escape(&group.class),
+                    thousands(group.count),
+                    bytes(group.bytes as f64),
+                    escape(&holder),
+                    escape(&group.path.join(" → ")),
+                    group.path_share * 100.0
+                );
+            }
+            out += "</table>";
+        }
+        out += "<h3>Classes that changed (first and last snapshot, as DevTools' Comparison view)</h3><table><tr><th>class</th><th># new</th><th># deleted</th><th># delta</th><th>size delta</th></tr>";
+        for class in &analysis.classes {
+            let sign = if class.size_delta < 0 { "−" } else { "+" };
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:+}</td><td class=\"num\">{sign}{}</td></tr>",
+                escape(&class.class),
+                thousands(class.new),
+                thousands(class.deleted),
+                class.delta,
+                bytes(class.size_delta.unsigned_abs() as f64)
+            );
+        }
+        out += "</table>";
+    }
+    out += "</section>";
     out
 }
 

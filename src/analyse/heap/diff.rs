@@ -1,0 +1,476 @@
+//! Which objects leaked and who holds them. Leak candidates are the objects of the last
+//! snapshot whose ids were not in the first (before the load) and, with three snapshots, were
+//! in the second (so they were added during the load) and are still alive after the
+//! cooldown. They are grouped by class; for the biggest groups, the shortest path from the GC
+//! roots shows what holds them, and the nearest function or variable on that path is named.
+
+use std::collections::HashMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::Graph;
+
+/// A group must be this big to be named: a few thousand objects or a megabyte stay behind in
+/// any Node process after a load (JIT feedback, caches that fill once, sockets' buffers).
+const MIN_GROUP_OBJECTS: u64 = 10_000;
+const MIN_GROUP_BYTES: u64 = 1 << 20;
+/// Event listeners added during the load and still attached after it are a leak in any
+/// number past Node's own warning level (`MaxListenersExceededWarning` at 11).
+const MIN_LISTENERS: usize = 10;
+/// Largest groups whose paths are traced.
+const MAX_CANDIDATES: usize = 40;
+/// Groups named at most.
+const MAX_GROUPS: usize = 5;
+/// Classes listed in the comparison table at most.
+const MAX_CLASSES: usize = 15;
+/// Objects per group whose paths are traced (evenly spread), to find the common path.
+const PATH_SAMPLES: usize = 500;
+/// Steps of a path shown when no function or variable holds it, counted back from the
+/// leaked object.
+const PATH_STEPS: usize = 6;
+
+/// What one snapshot contributes besides the last: its object ids and its classes' sizes.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    ids: Vec<u32>,
+    classes: HashMap<String, (u64, u64)>,
+}
+
+impl Summary {
+    /// Summarises a snapshot (which can then be dropped).
+    pub fn of(graph: &Graph) -> Summary {
+        let mut ids: Vec<u32> = (0..graph.node_count()).map(|n| graph.id(n)).collect();
+        ids.sort_unstable();
+        let mut classes: HashMap<String, (u64, u64)> = HashMap::new();
+        for node in 0..graph.node_count() {
+            let entry = classes.entry(graph.class_name(node)).or_default();
+            entry.0 += 1;
+            entry.1 += graph.self_size(node);
+        }
+        Summary { ids, classes }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.ids.binary_search(&id).is_ok()
+    }
+}
+
+/// The result, as saved in the JSON result and drawn in the report.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeapAnalysis {
+    /// Objects added and still alive (leak candidates), in all classes.
+    pub leaked_objects: u64,
+    /// Their own size, bytes.
+    pub leaked_bytes: u64,
+    /// The biggest groups of leaked objects, with who holds them.
+    pub groups: Vec<LeakGroup>,
+    /// DevTools' Comparison view between the first and the last snapshot, biggest growth first.
+    pub classes: Vec<ClassChange>,
+}
+
+/// One class in the comparison of the first and last snapshot.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClassChange {
+    /// Class, named as DevTools names it (`Buffer`, `(closure)`, `system / JSArrayBufferData`).
+    pub class: String,
+    /// Objects in the last snapshot that were not in the first.
+    pub new: u64,
+    /// Objects of the first snapshot gone from the last.
+    pub deleted: u64,
+    /// `new - deleted`.
+    pub delta: i64,
+    /// Change of the class's total own size, bytes.
+    pub size_delta: i64,
+}
+
+/// A group of leaked objects of one class and what holds them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeakGroup {
+    /// The objects' class.
+    pub class: String,
+    /// How many leaked.
+    pub count: u64,
+    /// Their own size, bytes.
+    pub bytes: u64,
+    /// The nearest function or variable holding them, if the path has one.
+    pub retainer: Option<Retainer>,
+    /// The most common shortest path from the GC roots, from its holder (or its last steps):
+    /// node, edge, node, ..., the leaked object; edges as `.name` or `[index]`.
+    pub path: Vec<String>,
+    /// Share of the traced objects that have this path (0..1).
+    pub path_share: f64,
+}
+
+/// The code that holds a group.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Retainer {
+    /// `function` (a closure on the path), `variable` (a closure's context variable) or
+    /// `emitter` (an EventEmitter holding listeners).
+    pub kind: String,
+    /// Its name.
+    pub name: String,
+    /// `file:line` of the function, when the snapshot records it.
+    pub location: Option<String>,
+}
+
+impl HeapAnalysis {
+    /// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
+    /// `system / JSArrayBufferData` objects (+16 MB)".
+    pub fn headline(&self) -> Option<String> {
+        let group = self.groups.first()?;
+        let holder = match &group.retainer {
+            Some(r) => {
+                let at = r
+                    .location
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" ({l})"));
+                match r.kind.as_str() {
+                    "variable" => format!("variable `{}`{at}", r.name),
+                    "emitter" => format!("an event emitter ({})", r.name),
+                    _ => format!("`{}`{at}", r.name),
+                }
+            }
+            None => "an unnamed holder".to_string(),
+        };
+        Some(format!(
+            "{holder} retains {} {} objects (+{}) added during the load and still alive after it",
+            crate::report::terminal::thousands(group.count),
+            group.class,
+            crate::report::terminal::bytes(group.bytes as f64)
+        ))
+    }
+}
+
+/// Compares snapshots: `first` before the load, `middle` after it (optional), `last` after
+/// the cooldown (or simply the later snapshot).
+pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapAnalysis {
+    let kept_type = |node: usize| {
+        !matches!(
+            last.node_type(node),
+            "hidden" | "code" | "object shape" | "synthetic" | "unknown"
+        )
+    };
+    let parents = shortest_paths(last);
+    let mut leaked: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut new_by_class: HashMap<String, u64> = HashMap::new();
+    let mut last_classes: HashMap<String, (u64, u64)> = HashMap::new();
+    for (node, &parent) in parents.iter().enumerate() {
+        let class = last.class_name(node);
+        let entry = last_classes.entry(class.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += last.self_size(node);
+        let id = last.id(node);
+        if first.contains(id) {
+            continue;
+        }
+        *new_by_class.entry(class.clone()).or_default() += 1;
+        let added_during_load = middle.is_none_or(|m| m.contains(id));
+        let reachable = parent != UNREACHED;
+        if added_during_load && reachable && kept_type(node) && node != 0 {
+            leaked.entry(class).or_default().push(node);
+        }
+    }
+    let leaked_objects = leaked.values().map(|v| v.len() as u64).sum();
+    let leaked_bytes = leaked.values().flatten().map(|&n| last.self_size(n)).sum();
+    let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
+        .into_iter()
+        .filter(|(_, nodes)| nodes.len() >= MIN_LISTENERS)
+        .map(|(class, nodes)| {
+            let bytes = nodes.iter().map(|&n| last.self_size(n)).sum();
+            (class, nodes, bytes)
+        })
+        .collect();
+    groups.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    groups.truncate(MAX_CANDIDATES);
+    let mut groups: Vec<LeakGroup> = groups
+        .into_iter()
+        .map(|(class, nodes, bytes)| group(last, &parents, class, &nodes, bytes))
+        .filter(|g| {
+            g.count >= MIN_GROUP_OBJECTS
+                || g.bytes >= MIN_GROUP_BYTES
+                || (g.class == "(closure)" && g.path.iter().any(|step| step == "._events"))
+        })
+        .collect();
+    groups.truncate(MAX_GROUPS);
+    let mut classes: Vec<ClassChange> = last_classes
+        .iter()
+        .map(|(class, &(count, size))| {
+            let (before_count, before_size) = first.classes.get(class).copied().unwrap_or_default();
+            let new = new_by_class.get(class).copied().unwrap_or(0);
+            let survivors = count - new;
+            let deleted = before_count.saturating_sub(survivors);
+            ClassChange {
+                class: class.clone(),
+                new,
+                deleted,
+                delta: new as i64 - deleted as i64,
+                size_delta: size as i64 - before_size as i64,
+            }
+        })
+        .collect();
+    for (class, &(count, size)) in &first.classes {
+        if !last_classes.contains_key(class) {
+            classes.push(ClassChange {
+                class: class.clone(),
+                new: 0,
+                deleted: count,
+                delta: -(count as i64),
+                size_delta: -(size as i64),
+            });
+        }
+    }
+    classes.retain(|c| c.delta != 0 || c.size_delta != 0);
+    classes.sort_by(|a, b| {
+        b.size_delta
+            .cmp(&a.size_delta)
+            .then_with(|| a.class.cmp(&b.class))
+    });
+    classes.truncate(MAX_CLASSES);
+    HeapAnalysis {
+        leaked_objects,
+        leaked_bytes,
+        groups,
+        classes,
+    }
+}
+
+/// Each class of a snapshot with its object count and total own size, biggest first.
+pub fn class_sizes(graph: &Graph) -> Vec<(String, u64, u64)> {
+    let summary = Summary::of(graph);
+    let mut classes: Vec<(String, u64, u64)> = summary
+        .classes
+        .into_iter()
+        .map(|(class, (count, size))| (class, count, size))
+        .collect();
+    classes.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    classes
+}
+
+const UNREACHED: u32 = u32::MAX;
+const ROOT: u32 = u32::MAX - 1;
+
+/// Breadth-first from the root over strong edges: for each node, the edge it was first
+/// reached by (so following them back gives a shortest path), `ROOT` for the root and
+/// `UNREACHED` for nodes only weakly held.
+fn shortest_paths(graph: &Graph) -> Vec<u32> {
+    let mut parent = vec![UNREACHED; graph.node_count()];
+    parent[0] = ROOT;
+    let mut queue = std::collections::VecDeque::new();
+    let search = |queue: &mut std::collections::VecDeque<usize>, parent: &mut Vec<u32>| {
+        while let Some(node) = queue.pop_front() {
+            for edge in graph.edges(node) {
+                if graph.is_weak(edge) {
+                    continue;
+                }
+                let to = graph.edge_to(edge);
+                if parent[to] == UNREACHED {
+                    parent[to] = edge as u32;
+                    queue.push_back(to);
+                }
+            }
+        }
+    };
+    // User roots first (the global object), as DevTools measures distance from them; then
+    // what only the GC roots hold.
+    for edge in graph.edges(0) {
+        let to = graph.edge_to(edge);
+        if !graph.is_weak(edge) && graph.node_type(to) != "synthetic" && parent[to] == UNREACHED {
+            parent[to] = edge as u32;
+            queue.push_back(to);
+        }
+    }
+    search(&mut queue, &mut parent);
+    queue.push_back(0);
+    search(&mut queue, &mut parent);
+    parent
+}
+
+/// The source node of each parent edge, found by searching the edge ranges.
+fn edge_source(graph: &Graph, edge: usize) -> usize {
+    // first_edge is sorted: the source is the last node whose first edge is <= edge.
+    let nodes = graph.node_count();
+    let (mut lo, mut hi) = (0usize, nodes);
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if graph.edges(mid).start <= edge {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    // Nodes without edges share a start with the next one; step to the one that owns it.
+    while graph.edges(lo).end <= edge && lo + 1 < nodes {
+        lo += 1;
+    }
+    lo
+}
+
+/// Edges from the root to `node`, root side first (at most `limit` of the last ones).
+fn path_edges(graph: &Graph, parents: &[u32], node: usize, limit: usize) -> (Vec<usize>, bool) {
+    let mut edges = Vec::new();
+    let mut at = node;
+    let mut guard = 0;
+    while parents[at] != ROOT && parents[at] != UNREACHED {
+        let edge = parents[at] as usize;
+        edges.push(edge);
+        at = edge_source(graph, edge);
+        guard += 1;
+        if guard > graph.node_count() {
+            break;
+        }
+    }
+    let truncated = edges.len() > limit;
+    edges.truncate(limit.max(1).min(edges.len()));
+    edges.reverse();
+    (edges, truncated)
+}
+
+/// How a node is shown in a path.
+fn label(graph: &Graph, node: usize) -> String {
+    if graph.is_closure(node) {
+        let name = match graph.name(node) {
+            "" => "(anonymous)",
+            name => name,
+        };
+        return match where_defined(graph, node) {
+            Some(at) => format!("{name} (closure, {at})"),
+            None => format!("{name} (closure)"),
+        };
+    }
+    match graph.node_type(node) {
+        "object" | "native" | "hidden" => {
+            let name = graph.name(node);
+            if name.is_empty() {
+                graph.class_name(node)
+            } else {
+                name.to_string()
+            }
+        }
+        _ => graph.class_name(node),
+    }
+}
+
+/// `file:line` of a closure.
+fn where_defined(graph: &Graph, closure: usize) -> Option<String> {
+    let (line, _) = graph.location(closure)?;
+    let script = graph.script_name(closure)?;
+    let file = script.rsplit('/').next().unwrap_or(&script);
+    Some(format!("{file}:{line}"))
+}
+
+/// A path key that groups objects held the same way: classes and edge names with digits
+/// folded, so `[term-1]` and `[term-2]` count as one path.
+fn signature(graph: &Graph, edges: &[usize]) -> String {
+    let mut key = String::new();
+    for &edge in edges {
+        let mut last_digit = false;
+        for c in graph.edge_name(edge).chars() {
+            let digit = c.is_ascii_digit();
+            if !(digit && last_digit) {
+                key.push(if digit { '#' } else { c });
+            }
+            last_digit = digit;
+        }
+        key.push('>');
+        key.push_str(&graph.class_name(graph.edge_to(edge)));
+        key.push('|');
+    }
+    key
+}
+
+fn group(graph: &Graph, parents: &[u32], class: String, nodes: &[usize], bytes: u64) -> LeakGroup {
+    // The path that holds the most bytes among the traced objects (for one big array among
+    // many small ones, that is the big one's).
+    let step = (nodes.len() / PATH_SAMPLES).max(1);
+    let mut paths: HashMap<String, (u64, usize, usize)> = HashMap::new();
+    let mut traced = 0;
+    for &node in nodes.iter().step_by(step).take(PATH_SAMPLES) {
+        let (edges, _) = path_edges(graph, parents, node, PATH_STEPS);
+        let entry = paths
+            .entry(signature(graph, &edges))
+            .or_insert((0, 0, node));
+        entry.0 += graph.self_size(node);
+        entry.1 += 1;
+        traced += 1;
+    }
+    let (_, count, example) = paths
+        .values()
+        .max_by_key(|(bytes, count, node)| (*bytes, *count, std::cmp::Reverse(*node)))
+        .copied()
+        .unwrap_or((0, 0, nodes[0]));
+    let (full, _) = path_edges(graph, parents, example, usize::MAX);
+    let (retainer, from) = match retainer(graph, &full) {
+        Some((retainer, at)) => (Some(retainer), at),
+        None => (None, full.len().saturating_sub(PATH_STEPS)),
+    };
+    let edges = &full[from..];
+    let mut path = Vec::new();
+    if from > 0 {
+        path.push("…".to_string());
+    }
+    if let Some(&first) = edges.first() {
+        path.push(label(graph, edge_source(graph, first)));
+    }
+    for &edge in edges {
+        // Elements as `[3]`, named edges (properties, variables, internals) as `.name`.
+        let name = graph.edge_name(edge);
+        path.push(if name.starts_with('[') {
+            name
+        } else {
+            format!(".{name}")
+        });
+        path.push(label(graph, graph.edge_to(edge)));
+    }
+    LeakGroup {
+        class,
+        count: nodes.len() as u64,
+        bytes,
+        retainer,
+        path,
+        path_share: if traced == 0 {
+            0.0
+        } else {
+            count as f64 / traced as f64
+        },
+    }
+}
+
+/// Walking back from the leaked object: the first closure (other than the object itself),
+/// context variable or event emitter, whichever comes first, and the index of the path's edge
+/// that leaves it.
+fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize)> {
+    for (at, &edge) in edges.iter().enumerate().rev() {
+        if graph.edge_name(edge) == "_events" {
+            // Listeners: the emitter holds them, whoever holds the emitter.
+            let retainer = Retainer {
+                kind: "emitter".to_string(),
+                name: label(graph, edge_source(graph, edge)),
+                location: None,
+            };
+            return Some((retainer, at));
+        }
+        if graph.is_context(edge) {
+            let retainer = Retainer {
+                kind: "variable".to_string(),
+                name: graph.edge_name(edge),
+                location: None,
+            };
+            return Some((retainer, at));
+        }
+        let source = edge_source(graph, edge);
+        if graph.is_closure(source) && !graph.name(source).is_empty() {
+            let retainer = Retainer {
+                kind: "function".to_string(),
+                name: graph.name(source).to_string(),
+                location: where_defined(graph, source),
+            };
+            return Some((retainer, at));
+        }
+    }
+    None
+}

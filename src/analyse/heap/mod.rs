@@ -1,0 +1,315 @@
+//! Heap snapshots: where the memory goes. [`parse`] reads a V8 `.heapsnapshot` into flat
+//! arrays, [`Graph`] checks and indexes it, and [`diff`] finds the objects that were added
+//! during the load and are still alive after the cooldown (memlab's three-snapshot method),
+//! groups them by class the way DevTools names them, and shows who holds them.
+
+pub mod diff;
+pub mod parse;
+
+use std::ops::Range;
+use std::path::Path;
+
+pub use diff::{analyse, HeapAnalysis, Summary};
+pub use parse::{ParseError, Snapshot};
+
+/// Reads and checks a snapshot file.
+pub fn load(path: &Path) -> Result<Graph, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|err| format!("could not open '{}': {err}", path.display()))?;
+    let snapshot = parse::parse(file).map_err(|err| format!("'{}': {err}", path.display()))?;
+    Graph::new(snapshot).map_err(|err| format!("'{}': {err}", path.display()))
+}
+
+/// Compares snapshot files of one process: before the load, after it (optional) and last.
+/// Only one snapshot is held whole at a time.
+pub fn analyse_files(
+    first: &Path,
+    middle: Option<&Path>,
+    last: &Path,
+) -> Result<HeapAnalysis, String> {
+    let first = Summary::of(&load(first)?);
+    let middle = match middle {
+        Some(path) => Some(Summary::of(&load(path)?)),
+        None => None,
+    };
+    let last = load(last)?;
+    Ok(analyse(&first, middle.as_ref(), &last))
+}
+
+/// A checked snapshot with the field positions resolved and each node's first edge indexed.
+pub struct Graph {
+    snapshot: Snapshot,
+    node_fields: usize,
+    edge_fields: usize,
+    f_type: usize,
+    f_name: usize,
+    f_id: usize,
+    f_size: usize,
+    e_type: usize,
+    e_name: usize,
+    e_to: usize,
+    /// Index (in edges, not fields) of each node's first edge; one more entry at the end.
+    first_edge: Vec<u32>,
+    /// Edge type indices that matter.
+    weak: Option<u32>,
+    element: Option<u32>,
+    hidden_edge: Option<u32>,
+    context: Option<u32>,
+    /// Node type indices that matter.
+    closure: Option<u32>,
+    /// Closure locations: (node, script id, line, column), sorted by node.
+    locations: Vec<(u32, u32, u32, u32)>,
+}
+
+/// A snapshot that does not fit together (wrong counts, edges to nowhere, ...).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct GraphError(String);
+
+impl Graph {
+    /// Checks a parsed snapshot and indexes it.
+    pub fn new(snapshot: Snapshot) -> Result<Graph, GraphError> {
+        let field = |fields: &[String], name: &str, what: &str| {
+            fields
+                .iter()
+                .position(|f| f == name)
+                .ok_or_else(|| GraphError(format!("the snapshot's {what} have no '{name}' field")))
+        };
+        let nf = &snapshot.node_fields;
+        let ef = &snapshot.edge_fields;
+        let (f_type, f_name, f_id, f_size, f_edges) = (
+            field(nf, "type", "nodes")?,
+            field(nf, "name", "nodes")?,
+            field(nf, "id", "nodes")?,
+            field(nf, "self_size", "nodes")?,
+            field(nf, "edge_count", "nodes")?,
+        );
+        let (e_type, e_name, e_to) = (
+            field(ef, "type", "edges")?,
+            field(ef, "name_or_index", "edges")?,
+            field(ef, "to_node", "edges")?,
+        );
+        let (node_fields, edge_fields) = (nf.len(), ef.len());
+        if snapshot.nodes.len() % node_fields != 0 || snapshot.edges.len() % edge_fields != 0 {
+            return Err(GraphError(
+                "the node or edge array is not a whole number of records (truncated?)".into(),
+            ));
+        }
+        if snapshot.nodes.is_empty() {
+            return Err(GraphError("the snapshot has no nodes".into()));
+        }
+        let node_count = snapshot.nodes.len() / node_fields;
+        let edge_count = snapshot.edges.len() / edge_fields;
+        let strings = snapshot.string_count() as u64;
+        let mut first_edge = Vec::with_capacity(node_count + 1);
+        let mut total: u64 = 0;
+        for n in 0..node_count {
+            first_edge.push(total as u32);
+            let at = n * node_fields;
+            total += u64::from(snapshot.nodes[at + f_edges]);
+            if total > edge_count as u64 {
+                return Err(GraphError(
+                    "the nodes claim more edges than the snapshot has".into(),
+                ));
+            }
+            if u64::from(snapshot.nodes[at + f_name]) >= strings {
+                return Err(GraphError(format!(
+                    "node {n} names string {} of {strings}",
+                    snapshot.nodes[at + f_name]
+                )));
+            }
+        }
+        if total != edge_count as u64 {
+            return Err(GraphError(format!(
+                "the nodes have {total} edges but the snapshot lists {edge_count}"
+            )));
+        }
+        first_edge.push(total as u32);
+        let edge_type_index = |name: &str| {
+            snapshot
+                .edge_types
+                .iter()
+                .position(|t| t == name)
+                .map(|i| i as u32)
+        };
+        let weak = edge_type_index("weak");
+        let element = edge_type_index("element");
+        let hidden_edge = edge_type_index("hidden");
+        let context = edge_type_index("context");
+        for e in 0..edge_count {
+            let at = e * edge_fields;
+            let to = snapshot.edges[at + e_to] as usize;
+            if to % node_fields != 0 || to >= snapshot.nodes.len() {
+                return Err(GraphError(format!("edge {e} points to no node ({to})")));
+            }
+            let kind = snapshot.edges[at + e_type];
+            let by_index = Some(kind) == element || Some(kind) == hidden_edge;
+            if !by_index && u64::from(snapshot.edges[at + e_name]) >= strings {
+                return Err(GraphError(format!(
+                    "edge {e} names a string that is not there"
+                )));
+            }
+        }
+        let closure = snapshot
+            .node_types
+            .iter()
+            .position(|t| t == "closure")
+            .map(|i| i as u32);
+        let lf = &snapshot.location_fields;
+        let locations = match (
+            lf.iter().position(|f| f == "object_index"),
+            lf.iter().position(|f| f == "script_id"),
+            lf.iter().position(|f| f == "line"),
+            lf.iter().position(|f| f == "column"),
+        ) {
+            (Some(o), Some(s), Some(l), Some(c)) if !lf.is_empty() => snapshot
+                .locations
+                .chunks_exact(lf.len())
+                .map(|r| (r[o] / node_fields as u32, r[s], r[l], r[c]))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut locations = locations;
+        locations.sort_unstable();
+        Ok(Graph {
+            snapshot,
+            node_fields,
+            edge_fields,
+            f_type,
+            f_name,
+            f_id,
+            f_size,
+            e_type,
+            e_name,
+            e_to,
+            first_edge,
+            weak,
+            element,
+            hidden_edge,
+            context,
+            closure,
+            locations,
+        })
+    }
+
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.first_edge.len() - 1
+    }
+
+    fn node_field(&self, node: usize, field: usize) -> u32 {
+        self.snapshot.nodes[node * self.node_fields + field]
+    }
+
+    /// The node's type name (`object`, `closure`, `native`, ...).
+    pub fn node_type(&self, node: usize) -> &str {
+        let t = self.node_field(node, self.f_type) as usize;
+        self.snapshot
+            .node_types
+            .get(t)
+            .map_or("unknown", String::as_str)
+    }
+
+    /// The node's name (a constructor, a function, a string's text, ...).
+    pub fn name(&self, node: usize) -> &str {
+        self.snapshot.string(self.node_field(node, self.f_name))
+    }
+
+    /// The node's id, stable across snapshots of one process.
+    pub fn id(&self, node: usize) -> u32 {
+        self.node_field(node, self.f_id)
+    }
+
+    /// The node's own size in bytes.
+    pub fn self_size(&self, node: usize) -> u64 {
+        u64::from(self.node_field(node, self.f_size))
+    }
+
+    /// Whether the node is a function.
+    pub fn is_closure(&self, node: usize) -> bool {
+        Some(self.node_field(node, self.f_type)) == self.closure
+    }
+
+    /// The node's outgoing edges, as edge indices.
+    pub fn edges(&self, node: usize) -> Range<usize> {
+        self.first_edge[node] as usize..self.first_edge[node + 1] as usize
+    }
+
+    /// The node an edge points to.
+    pub fn edge_to(&self, edge: usize) -> usize {
+        self.snapshot.edges[edge * self.edge_fields + self.e_to] as usize / self.node_fields
+    }
+
+    /// Whether an edge is weak (does not keep its target alive).
+    pub fn is_weak(&self, edge: usize) -> bool {
+        Some(self.snapshot.edges[edge * self.edge_fields + self.e_type]) == self.weak
+    }
+
+    /// Whether an edge is a closure's context variable.
+    pub fn is_context(&self, edge: usize) -> bool {
+        Some(self.snapshot.edges[edge * self.edge_fields + self.e_type]) == self.context
+    }
+
+    /// The edge's name as DevTools shows it: `[3]` for elements, the property or variable
+    /// name otherwise.
+    pub fn edge_name(&self, edge: usize) -> String {
+        let at = edge * self.edge_fields;
+        let kind = Some(self.snapshot.edges[at + self.e_type]);
+        let value = self.snapshot.edges[at + self.e_name];
+        if kind == self.element || kind == self.hidden_edge {
+            format!("[{value}]")
+        } else {
+            self.snapshot.string(value).to_string()
+        }
+    }
+
+    /// The class DevTools' Summary and Comparison views group a node under.
+    pub fn class_name(&self, node: usize) -> String {
+        match self.node_type(node) {
+            "object" | "native" => {
+                let name = self.name(node);
+                // Objects are named "Foo" or, for some, "Foo / detail"; the class is "Foo".
+                if self.node_type(node) == "object" {
+                    name.split(" / ").next().unwrap_or(name).to_string()
+                } else {
+                    name.to_string()
+                }
+            }
+            "hidden" => "(system)".to_string(),
+            "code" => "(compiled code)".to_string(),
+            "closure" => "(closure)".to_string(),
+            "string" | "concatenated string" | "sliced string" => "(string)".to_string(),
+            "regexp" => "(regexp)".to_string(),
+            "number" => "(number)".to_string(),
+            "array" => "(array)".to_string(),
+            other => format!("({other})"),
+        }
+    }
+
+    /// `(line, column)`, 1-based, of a closure's source, when the snapshot records it.
+    pub fn location(&self, node: usize) -> Option<(u32, u32)> {
+        let at = self
+            .locations
+            .binary_search_by_key(&(node as u32), |l| l.0)
+            .ok()?;
+        let (_, _, line, column) = self.locations[at];
+        Some((line + 1, column + 1))
+    }
+
+    /// The script a closure comes from: its `shared` function info's script (edge `script`
+    /// from Node 22, `script_or_debug_info` before), a `code` node named by its path or URL.
+    pub fn script_name(&self, closure: usize) -> Option<String> {
+        let step = |node: usize, names: &[&str]| {
+            self.edges(node)
+                .find(|&e| names.contains(&self.edge_name(e).as_str()))
+                .map(|e| self.edge_to(e))
+        };
+        let shared = step(closure, &["shared"])?;
+        let script = step(shared, &["script", "script_or_debug_info"])?;
+        let name = self.name(script);
+        (!name.is_empty()).then(|| name.to_string())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,135 @@
+//! `harness heap-diff BASE AFTER [FINAL]`: the heap analysis of a run, on snapshots taken
+//! elsewhere (DevTools, `node --heapsnapshot-signal`, `v8.writeHeapSnapshot`). With one file,
+//! the classes of that snapshot by size (DevTools' Summary view).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::analyse::heap;
+use crate::exit;
+use crate::report::terminal::{bytes, thousands};
+
+/// `harness heap-diff`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness heap-diff",
+    about = "Which objects leaked between heap snapshots of one process, and what holds them",
+    long_about = "Which objects leaked between heap snapshots of one Node process, and what \
+                  holds them. BASE is taken before the suspected leak, AFTER after it, and \
+                  FINAL (optional) once things should have settled: leaked objects are those \
+                  new in AFTER and, with FINAL, still alive in it. With one file, its classes \
+                  by size.",
+    max_term_width = 100
+)]
+pub struct HeapCli {
+    /// Snapshot files (.heapsnapshot), oldest first: BASE [AFTER [FINAL]].
+    #[arg(value_name = "SNAPSHOT", num_args = 1..=3, required = true)]
+    pub snapshots: Vec<PathBuf>,
+    /// Print the analysis as JSON.
+    #[arg(short, long)]
+    pub json: bool,
+}
+
+/// Runs `harness heap-diff ARGS`.
+pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
+    let argv = std::iter::once("harness heap-diff".into()).chain(args.iter().cloned());
+    let cli = match HeapCli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(super::clap_exit(err)),
+    };
+    match run(&cli) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
+}
+
+fn run(cli: &HeapCli) -> Result<String, String> {
+    let files = &cli.snapshots;
+    if let [only] = files.as_slice() {
+        let graph = heap::load(only)?;
+        let summary = heap::diff::class_sizes(&graph);
+        if cli.json {
+            return serde_json::to_string_pretty(&summary)
+                .map(|s| s + "\n")
+                .map_err(|e| e.to_string());
+        }
+        let mut out = format!(
+            "{}: {} objects\n\n",
+            only.display(),
+            thousands(graph.node_count() as u64)
+        );
+        for (class, count, size) in summary.iter().take(20) {
+            out += &format!(
+                "  {:>12}  {:>10}  {class}\n",
+                bytes(*size as f64),
+                thousands(*count)
+            );
+        }
+        return Ok(out);
+    }
+    let (first, middle, last) = match files.as_slice() {
+        [a, b] => (a, None, b),
+        [a, b, c] => (a, Some(b), c),
+        _ => unreachable!("clap allows 1 to 3 files"),
+    };
+    let analysis = heap::analyse_files(first, middle.map(|p| p.as_path()), last)?;
+    if cli.json {
+        return serde_json::to_string_pretty(&analysis)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string());
+    }
+    let mut out = String::new();
+    out += &format!(
+        "{} objects ({}) are new in {}{}\n",
+        thousands(analysis.leaked_objects),
+        bytes(analysis.leaked_bytes as f64),
+        middle.unwrap_or(last).display(),
+        middle.map_or(String::new(), |_| format!(
+            " and still alive in {}",
+            last.display()
+        ))
+    );
+    match analysis.headline() {
+        Some(headline) => out += &format!("\n{headline}\n"),
+        None => out += "\nNo group of them is large enough to name.\n",
+    }
+    for group in &analysis.groups {
+        out += &format!(
+            "\n  {} × {} (+{}), {:.0} % on this path:\n    {}\n",
+            thousands(group.count),
+            group.class,
+            bytes(group.bytes as f64),
+            group.path_share * 100.0,
+            group.path.join(" → ")
+        );
+    }
+    out += "\nClasses that changed (first and last snapshot):\n";
+    out += &format!(
+        "  {:<40} {:>10} {:>10} {:>10} {:>12}\n",
+        "class", "# new", "# deleted", "# delta", "size delta"
+    );
+    for c in &analysis.classes {
+        let sign = if c.size_delta < 0 { "-" } else { "+" };
+        out += &format!(
+            "  {:<40} {:>10} {:>10} {:>10} {:>12}\n",
+            c.class,
+            thousands(c.new),
+            thousands(c.deleted),
+            format!(
+                "{}{}",
+                if c.delta < 0 { "-" } else { "+" },
+                thousands(c.delta.unsigned_abs())
+            ),
+            format!("{sign}{}", bytes(c.size_delta.unsigned_abs() as f64))
+        );
+    }
+    Ok(out)
+}
