@@ -12,7 +12,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use super::{resolve, Cli, Options};
 use crate::exit;
-use crate::plan::{Plan, RequestSpec, Stage, Stop, UsageError};
+use crate::plan::{HeapMode, Plan, RequestSpec, Stage, Stop, UsageError};
 use crate::report::junit::Suite;
 use crate::scenario::{self, Scenario};
 
@@ -168,6 +168,14 @@ fn plan(
             opts.no_probe = !probe;
         }
     }
+    if !given("heap") && !given("no_heap") {
+        match target.heap {
+            Some(HeapMode::Always) => opts.heap = true,
+            Some(HeapMode::Off) => opts.no_heap = true,
+            Some(HeapMode::Auto) | None => {}
+        }
+    }
+    from_file!(heap_limit, target.heap_limit);
     let cli_shape = given("duration") || given("amount") || given("rate");
     let mut stages = Vec::new();
     if !cli_shape {

@@ -79,6 +79,12 @@ pub struct TargetSection {
     pub sample_interval: Option<Duration>,
     /// Inject the Node probe (default true).
     pub probe: Option<bool>,
+    /// Heap snapshots: "auto" (analysed when a leak is found), "always" or "off".
+    #[serde(default, deserialize_with = "heap_mode")]
+    pub heap: Option<crate::plan::HeapMode>,
+    /// No heap snapshot of a process whose used heap is over this size, e.g. "64MB".
+    #[serde(default, deserialize_with = "opt_size")]
+    pub heap_limit: Option<u64>,
 }
 
 /// `[load]`
@@ -395,6 +401,23 @@ fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
         return Err(de::Error::custom("the command is empty"));
     }
     Ok(Some(words))
+}
+
+fn heap_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::HeapMode>, D::Error> {
+    use crate::plan::HeapMode;
+    match String::deserialize(d)?.as_str() {
+        "auto" => Ok(Some(HeapMode::Auto)),
+        "always" => Ok(Some(HeapMode::Always)),
+        "off" => Ok(Some(HeapMode::Off)),
+        other => Err(de::Error::custom(format!(
+            "'{other}' is not a heap mode; use \"auto\", \"always\" or \"off\""
+        ))),
+    }
+}
+
+fn opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::cli::parse::size(&text).map(Some).map_err(de::Error::custom)
 }
 
 fn opt_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
