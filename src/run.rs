@@ -18,7 +18,8 @@ use crate::load::{self, LoadOutcome, StopReason};
 use crate::plan::{HeapMode, Plan, Stop, TargetSpec, WatchPlan};
 use crate::report::progress::Progress;
 use crate::report::result::{
-    HeapProcess, HeapSnapshotInfo, Phase, ProcessSample, RunResult, Sampling, TargetInfo,
+    AllocationSite, HeapProcess, HeapSnapshotInfo, Phase, ProcessSample, RunResult, Sampling,
+    TargetInfo,
 };
 use crate::report::{self, terminal};
 use crate::sample::{self, Tree};
@@ -103,6 +104,8 @@ struct Watched {
     phases: Vec<Phase>,
     /// Heap snapshots taken, with the phase each ended.
     snapshots: Vec<(String, probe::Snapshot)>,
+    /// Allocation sites of what was still alive after the cooldown, per Node process.
+    allocations: Vec<(u32, Vec<AllocationSite>)>,
 }
 
 async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
@@ -142,6 +145,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
             .await;
         watched.floor("baseline").await;
         watched.snapshot("baseline").await;
+        watched.start_sampling().await;
     }
     let outcome = drive_load(&plan, prepared, watched.as_mut(), &mut signals).await?;
     if let Some(watched) = &mut watched {
@@ -154,20 +158,30 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
                 .await;
             watched.floor("cooldown").await;
             watched.snapshot("cooldown").await;
+            watched.read_allocations().await;
         }
         watched.stop().await;
     }
     let mut result = RunResult::new(&plan, &outcome, origin);
     let mut snapshots = Vec::new();
     // The probe's directory holds the snapshots: it stays until they are analysed.
+    let mut allocations = Vec::new();
     let _probe = watched.map(|watched| {
         snapshots = watched.snapshots.clone();
+        allocations = watched.allocations.clone();
         let mode = watched.plan.heap;
         (watched.into_result(&mut result), mode)
     });
     result.analyse();
     if let Some((_, mode)) = &_probe {
         result.heap = heap_analysis(*mode, &snapshots, &result);
+        for process in &mut result.heap {
+            if process.analysis.is_some() {
+                if let Some((_, sites)) = allocations.iter().find(|(pid, _)| *pid == process.pid) {
+                    process.allocations = sites.clone();
+                }
+            }
+        }
     }
     result.scenario = plan.scenario.clone();
     result.thresholds = plan
@@ -315,6 +329,7 @@ async fn start_target(
         info,
         phases: Vec::new(),
         snapshots: Vec::new(),
+        allocations: Vec::new(),
     }))
 }
 
@@ -458,6 +473,24 @@ impl Watched {
         }
     }
 
+    /// Starts the sampling heap profiler in every Node process (with heap snapshots on).
+    async fn start_sampling(&mut self) {
+        if let (HeapMode::Auto | HeapMode::Always, Some(probe)) = (self.plan.heap, &mut self.probe)
+        {
+            probe.start_sampling().await;
+        }
+    }
+
+    /// Reads the sampling heap profilers: where the objects still alive were allocated.
+    async fn read_allocations(&mut self) {
+        if let (HeapMode::Auto | HeapMode::Always, Some(probe)) = (self.plan.heap, &mut self.probe)
+        {
+            if probe.connected() > 0 {
+                self.allocations = probe.allocations(FLOOR_TIMEOUT).await;
+            }
+        }
+    }
+
     /// Moves what was watched into the result; returns the probe server, whose directory
     /// holds the heap snapshots until it is dropped.
     fn into_result(self, result: &mut RunResult) -> Option<ProbeServer> {
@@ -522,7 +555,13 @@ fn heap_analysis(
                 }
                 _ => (None, Some(taken.iter().find_map(|(_, s)| s.skipped.clone()).unwrap_or_else(|| "not all three snapshots were taken".to_string()))),
             };
-            HeapProcess { pid, snapshots: info, analysis, note }
+            HeapProcess {
+                pid,
+                snapshots: info,
+                analysis,
+                note,
+                allocations: Vec::new(),
+            }
         })
         .collect()
 }

@@ -90,6 +90,11 @@ fn a_session_map_that_is_never_pruned_is_named_by_its_variable() {
     assert_eq!(group["retainer"]["name"], "sessions", "{group}");
     assert_eq!(group["retainer"]["kind"], "variable", "{group}");
     assert!(path(group).contains(".sessions Map"), "{group}");
+    let site = &result["heap"][0]["allocations"][0];
+    assert!(
+        site["url"].as_str().unwrap().ends_with("session-leak.js"),
+        "the top allocation site is in the app: {site}"
+    );
 }
 
 #[test]

@@ -166,6 +166,27 @@ pub struct HeapProcess {
     pub analysis: Option<crate::analyse::heap::HeapAnalysis>,
     /// Why there is no analysis.
     pub note: Option<String>,
+    /// Where the objects still alive after the cooldown were allocated during the load, from
+    /// V8's sampling heap profiler, biggest first (analysed runs only).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub allocations: Vec<AllocationSite>,
+}
+
+/// An allocating function, from the sampling heap profiler. Inlined functions are counted
+/// in their caller; Buffer backing stores are not sampled (they are not on the JS heap).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AllocationSite {
+    /// The function's name, `(anonymous)` if it has none.
+    pub function: String,
+    /// Its script (a path or URL; empty for V8 internals).
+    pub url: String,
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column.
+    pub column: u32,
+    /// Sampled bytes still alive (an estimate: the profiler samples every 16 kB on average).
+    pub bytes: u64,
 }
 
 /// One heap snapshot.

@@ -179,6 +179,16 @@ fn heap_lines(result: &RunResult) -> String {
             let _ = writeln!(out, "  {headline}");
         }
         let _ = writeln!(out, "    {}", analysis.groups[0].path.join(" → "));
+        if let Some(site) = process.allocations.first() {
+            let file = site.url.rsplit('/').next().unwrap_or(&site.url);
+            let _ = writeln!(
+                out,
+                "  most of the retained JS heap was allocated in {} ({file}:{}), {} sampled",
+                site.function,
+                site.line,
+                bytes(site.bytes as f64)
+            );
+        }
         for group in analysis.groups.iter().skip(1) {
             let holder = group
                 .retainer

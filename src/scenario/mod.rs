@@ -417,7 +417,9 @@ fn heap_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::Heap
 
 fn opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let text = String::deserialize(d)?;
-    crate::cli::parse::size(&text).map(Some).map_err(de::Error::custom)
+    crate::cli::parse::size(&text)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 fn opt_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

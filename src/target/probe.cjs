@@ -39,6 +39,13 @@
  *                          only outside the measured window) unless the used heap is over
  *                          maxHeap; replies {"type":"snapshot","pid","id","ms","heapUsed",
  *                          "skipped"?,"error"?}
+ *   {"type":"sampling","action":"start"}
+ *                          starts V8's sampling heap profiler (HeapProfiler.startSampling
+ *                          through an in-process inspector session)
+ *   {"type":"sampling","action":"stop","id":ID}
+ *                          replies {"type":"allocations","pid","id","sites":[{"function",
+ *                          "url","line","column","bytes"}],"error"?}: where the sampled
+ *                          objects still alive now were allocated, biggest first, and stops
  *   {"type":"stop"}        stop sampling, close the socket
  */
 const SOCKET = process.env.HARNESS_PROBE_SOCKET;
@@ -246,6 +253,62 @@ function start() {
     send(reply, true);
   }
 
+  // The sampling heap profiler: cheap enough to run across the load. Its profile only holds
+  // objects still alive when it is read, which is what "allocation sites of retained memory"
+  // needs. It never sees ArrayBuffer backing stores (Buffer memory), which are not on the heap.
+  let inspectorSession = null;
+  function sampling(msg) {
+    if (msg.action === 'start') {
+      if (inspectorSession) return;
+      const inspector = require('inspector');
+      inspectorSession = new inspector.Session();
+      inspectorSession.connect();
+      inspectorSession.post('HeapProfiler.startSampling', { samplingInterval: 16384 });
+      return;
+    }
+    const reply = { type: 'allocations', pid, id: msg.id, sites: [] };
+    if (!inspectorSession) {
+      reply.error = 'the sampling heap profiler was not running';
+      send(reply, true);
+      return;
+    }
+    const session = inspectorSession;
+    inspectorSession = null;
+    session.post('HeapProfiler.getSamplingProfile', (err, result) => {
+      try {
+        if (err) reply.error = String(err.message || err);
+        else reply.sites = allocationSites(result && result.profile);
+        session.post('HeapProfiler.stopSampling', () => { try { session.disconnect(); } catch (_) { /* ignore */ } });
+      } catch (e) { reply.error = String((e && e.message) || e); }
+      send(reply, true);
+    });
+  }
+
+  // Bytes by allocating site, biggest first. A site is the innermost frame in the app's own
+  // code (not node: internals or V8 builtins), so Buffer.toString inside createSession counts
+  // for createSession; allocations with no app frame keep their own frame.
+  function allocationSites(profile) {
+    const sites = new Map();
+    const isApp = (f) => f.url !== '' && !f.url.startsWith('node:') && !f.url.startsWith('internal/');
+    const stack = profile && profile.head ? [[profile.head, null]] : [];
+    let visited = 0;
+    while (stack.length > 0 && visited < 1000000) {
+      const [node, appFrame] = stack.pop();
+      visited++;
+      const f = node.callFrame || {};
+      const own = isApp(f) ? f : appFrame;
+      if (node.children) for (const child of node.children) stack.push([child, own]);
+      if (!node.selfSize || f.functionName === '(root)') continue;
+      const site = own || f;
+      if (site.url === __filename) continue; // the probe's own allocations
+      const key = site.functionName + '\u0000' + site.url + '\u0000' + site.lineNumber + '\u0000' + site.columnNumber;
+      const entry = sites.get(key) || { function: site.functionName || '(anonymous)', url: site.url || '', line: site.lineNumber + 1, column: site.columnNumber + 1, bytes: 0 };
+      entry.bytes += node.selfSize;
+      sites.set(key, entry);
+    }
+    return Array.from(sites.values()).sort((a, b) => b.bytes - a.bytes).slice(0, 20);
+  }
+
   // First stack frame outside Node's internals and this file, as "file:line:col".
   function location(stack) {
     const lines = String(stack || '').split('\n');
@@ -292,6 +355,7 @@ function start() {
       if (!msg || typeof msg !== 'object') continue;
       if (msg.type === 'gc') guard(forceGc)(msg.id);
       else if (msg.type === 'snapshot') guard(snapshot)(msg);
+      else if (msg.type === 'sampling') guard(sampling)(msg);
       else if (msg.type === 'stop') { disable(true); return; }
     }
     if (inbox.length > MAX_BUFFERED) inbox = ''; // junk without newlines

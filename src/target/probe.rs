@@ -18,7 +18,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixListener;
 use tokio::time::Instant;
 
-use crate::report::result::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
+use crate::report::result::{AllocationSite, Floor, GcEvent, NodeProcess, NodeSample, Warning};
 
 /// The probe script, injected into every Node process of the target.
 const SCRIPT: &str = include_str!("probe.cjs");
@@ -42,6 +42,7 @@ struct State {
     floors_answered: BTreeMap<u64, usize>,
     floor_phases: BTreeMap<u64, String>,
     snapshots: BTreeMap<u64, Vec<Snapshot>>,
+    allocations: BTreeMap<u64, Vec<(u32, Vec<AllocationSite>)>>,
 }
 
 /// A heap snapshot a probe was asked for.
@@ -111,6 +112,12 @@ enum Message {
         memory: Memory,
         #[serde(default)]
         ms: f64,
+    },
+    Allocations {
+        pid: u32,
+        id: u64,
+        #[serde(default)]
+        sites: Vec<AllocationSite>,
     },
     Snapshot {
         pid: u32,
@@ -218,18 +225,29 @@ impl ProbeServer {
     pub async fn floor(&mut self, phase: &str, timeout: Duration) {
         self.next_id += 1;
         let id = self.next_id;
-        let request = format!("{{\"type\":\"gc\",\"id\":{id}}}\n");
+        if let Ok(mut state) = self.state.lock() {
+            state.floors_answered.insert(id, 0);
+            state.floor_phases.insert(id, phase.to_string());
+        }
+        let asked = self
+            .broadcast(|_| format!("{{\"type\":\"gc\",\"id\":{id}}}\n"))
+            .await;
+        self.wait(timeout, |s| {
+            s.floors_answered.get(&id).copied().unwrap_or(0) >= asked
+        })
+        .await;
+    }
+
+    /// Writes a message (built for each process's pid) to every connected probe; returns
+    /// how many were written.
+    async fn broadcast(&mut self, message: impl Fn(u32) -> String) -> usize {
         let mut writers = match self.state.lock() {
-            Ok(mut state) => {
-                state.floors_answered.insert(id, 0);
-                state.floor_phases.insert(id, phase.to_string());
-                std::mem::take(&mut state.writers)
-            }
-            Err(_) => return,
+            Ok(mut state) => std::mem::take(&mut state.writers),
+            Err(_) => return 0,
         };
         let mut asked = 0;
-        for (_, writer) in &mut writers {
-            if writer.write_all(request.as_bytes()).await.is_ok() {
+        for (pid, writer) in &mut writers {
+            if writer.write_all(message(*pid).as_bytes()).await.is_ok() {
                 asked += 1;
             }
         }
@@ -237,15 +255,15 @@ impl ProbeServer {
             writers.append(&mut state.writers);
             state.writers = writers;
         }
+        asked
+    }
+
+    /// Polls until `done` holds or `timeout` passes.
+    async fn wait(&self, timeout: Duration, done: impl Fn(&State) -> bool) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            let answered = self
-                .state
-                .lock()
-                .map(|s| s.floors_answered.get(&id).copied().unwrap_or(0))
-                .unwrap_or(asked);
-            if answered >= asked {
-                break;
+            if self.state.lock().map_or(true, |s| done(&s)) {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -261,43 +279,23 @@ impl ProbeServer {
     ) -> Vec<Snapshot> {
         self.next_id += 1;
         let id = self.next_id;
-        let mut writers = match self.state.lock() {
-            Ok(mut state) => {
-                state.snapshots.insert(id, Vec::new());
-                std::mem::take(&mut state.writers)
-            }
-            Err(_) => return Vec::new(),
-        };
-        let mut asked = 0;
-        for (pid, writer) in &mut writers {
-            let path = self.dir.join(format!("heap-{pid}-{phase}.heapsnapshot"));
-            let request = serde_json::json!({
-                "type": "snapshot", "id": id, "path": path, "maxHeap": max_heap,
-            });
-            if writer
-                .write_all(format!("{request}\n").as_bytes())
-                .await
-                .is_ok()
-            {
-                asked += 1;
-            }
-        }
         if let Ok(mut state) = self.state.lock() {
-            writers.append(&mut state.writers);
-            state.writers = writers;
+            state.snapshots.insert(id, Vec::new());
         }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let answered = self
-                .state
-                .lock()
-                .map(|s| s.snapshots.get(&id).map_or(0, Vec::len))
-                .unwrap_or(asked);
-            if answered >= asked || Instant::now() >= deadline {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let dir = self.dir.clone();
+        let path = move |pid: u32| dir.join(format!("heap-{pid}-{phase}.heapsnapshot"));
+        let asked = self
+            .broadcast(|pid| {
+                let request = serde_json::json!({
+                    "type": "snapshot", "id": id, "path": path(pid), "maxHeap": max_heap,
+                });
+                format!("{request}\n")
+            })
+            .await;
+        self.wait(timeout, |s| {
+            s.snapshots.get(&id).map_or(0, Vec::len) >= asked
+        })
+        .await;
         let mut taken = self
             .state
             .lock()
@@ -305,11 +303,37 @@ impl ProbeServer {
             .and_then(|mut s| s.snapshots.remove(&id))
             .unwrap_or_default();
         for snapshot in &mut taken {
-            snapshot.path = self
-                .dir
-                .join(format!("heap-{}-{phase}.heapsnapshot", snapshot.pid));
+            snapshot.path = path(snapshot.pid);
         }
         taken
+    }
+
+    /// Starts the sampling heap profiler in every connected process.
+    pub async fn start_sampling(&mut self) {
+        self.broadcast(|_| "{\"type\":\"sampling\",\"action\":\"start\"}\n".to_string())
+            .await;
+    }
+
+    /// Reads and stops the sampling heap profilers: where the objects still alive were
+    /// allocated, per process.
+    pub async fn allocations(&mut self, timeout: Duration) -> Vec<(u32, Vec<AllocationSite>)> {
+        self.next_id += 1;
+        let id = self.next_id;
+        if let Ok(mut state) = self.state.lock() {
+            state.allocations.insert(id, Vec::new());
+        }
+        let asked = self
+            .broadcast(|_| format!("{{\"type\":\"sampling\",\"action\":\"stop\",\"id\":{id}}}\n"))
+            .await;
+        self.wait(timeout, |s| {
+            s.allocations.get(&id).map_or(0, Vec::len) >= asked
+        })
+        .await;
+        self.state
+            .lock()
+            .ok()
+            .and_then(|mut s| s.allocations.remove(&id))
+            .unwrap_or_default()
     }
 
     /// Everything the probes reported, one entry per Node process.
@@ -441,6 +465,11 @@ fn record(state: &mut State, message: Message, t: f64) {
                 count,
                 emitter,
             });
+        }
+        Message::Allocations { pid, id, sites } => {
+            if let Some(list) = state.allocations.get_mut(&id) {
+                list.push((pid, sites));
+            }
         }
         Message::Snapshot {
             pid,

@@ -232,6 +232,21 @@ fn heap(result: &RunResult) -> String {
             }
             out += "</table>";
         }
+        if !process.allocations.is_empty() {
+            out += "<h3>Allocation sites of the memory still alive after the cooldown</h3><p class=\"meta\">From V8's sampling heap profiler across the load: the innermost frame in the app's own code. Inlined functions are counted in their caller, and Buffer backing stores (off the JS heap) are not sampled.</p><table><tr><th>function</th><th>where</th><th>sampled bytes</th></tr>";
+            for site in process.allocations.iter().take(10) {
+                let _ = write!(
+                    out,
+                    "<tr><td><code>{}</code></td><td>{}:{}:{}</td><td class=\"num\">{}</td></tr>",
+                    escape(&site.function),
+                    escape(&site.url),
+                    site.line,
+                    site.column,
+                    bytes(site.bytes as f64)
+                );
+            }
+            out += "</table>";
+        }
         out += "<h3>Classes that changed (first and last snapshot, as DevTools' Comparison view)</h3><table><tr><th>class</th><th># new</th><th># deleted</th><th># delta</th><th>size delta</th></tr>";
         for class in &analysis.classes {
             let sign = if class.size_delta < 0 { "−" } else { "+" };
