@@ -103,6 +103,9 @@ pub struct LeakGroup {
     pub path: Vec<String>,
     /// Share of the traced objects that have this path (0..1).
     pub path_share: f64,
+    /// Retained size of the holder (the function, the variable's value or the emitter):
+    /// what freeing it would free, bytes.
+    pub holder_retains: Option<u64>,
 }
 
 /// The code that holds a group.
@@ -137,8 +140,14 @@ impl HeapAnalysis {
             }
             None => "an unnamed holder".to_string(),
         };
+        let total = group.holder_retains.map_or(String::new(), |b| {
+            format!(
+                "; freeing it would free {}",
+                crate::report::terminal::bytes(b as f64)
+            )
+        });
         Some(format!(
-            "{holder} retains {} {} objects (+{}) added during the load and still alive after it",
+            "{holder} retains {} {} objects (+{}) added during the load and still alive after it{total}",
             crate::report::terminal::thousands(group.count),
             group.class,
             crate::report::terminal::bytes(group.bytes as f64)
@@ -187,16 +196,25 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
         .collect();
     groups.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     groups.truncate(MAX_CANDIDATES);
-    let mut groups: Vec<LeakGroup> = groups
+    let mut groups: Vec<(LeakGroup, Option<usize>)> = groups
         .into_iter()
         .map(|(class, nodes, bytes)| group(last, &parents, class, &nodes, bytes))
-        .filter(|g| {
+        .filter(|(g, _)| {
             g.count >= MIN_GROUP_OBJECTS
                 || g.bytes >= MIN_GROUP_BYTES
                 || (g.class == "(closure)" && g.path.iter().any(|step| step == "._events"))
         })
         .collect();
     groups.truncate(MAX_GROUPS);
+    let mut retained: HashMap<usize, u64> = HashMap::new();
+    let groups = groups
+        .into_iter()
+        .map(|(mut group, holder)| {
+            group.holder_retains =
+                holder.map(|h| *retained.entry(h).or_insert_with(|| retained_size(last, h)));
+            group
+        })
+        .collect();
     let mut classes: Vec<ClassChange> = last_classes
         .iter()
         .map(|(class, &(count, size))| {
@@ -383,7 +401,14 @@ fn signature(graph: &Graph, edges: &[usize]) -> String {
     key
 }
 
-fn group(graph: &Graph, parents: &[u32], class: String, nodes: &[usize], bytes: u64) -> LeakGroup {
+/// The group and its holder's node.
+fn group(
+    graph: &Graph,
+    parents: &[u32],
+    class: String,
+    nodes: &[usize],
+    bytes: u64,
+) -> (LeakGroup, Option<usize>) {
     // The path that holds the most bytes among the traced objects (for one big array among
     // many small ones, that is the big one's).
     let step = (nodes.len() / PATH_SAMPLES).max(1);
@@ -408,6 +433,14 @@ fn group(graph: &Graph, parents: &[u32], class: String, nodes: &[usize], bytes: 
         Some((retainer, at)) => (Some(retainer), at),
         None => (None, full.len().saturating_sub(PATH_STEPS)),
     };
+    let holder = retainer.as_ref().map(|r| {
+        let edge = full[from];
+        if r.kind == "variable" {
+            graph.edge_to(edge)
+        } else {
+            edge_source(graph, edge)
+        }
+    });
     let edges = &full[from..];
     let mut path = Vec::new();
     if from > 0 {
@@ -426,7 +459,7 @@ fn group(graph: &Graph, parents: &[u32], class: String, nodes: &[usize], bytes: 
         });
         path.push(label(graph, graph.edge_to(edge)));
     }
-    LeakGroup {
+    let group = LeakGroup {
         class,
         count: nodes.len() as u64,
         bytes,
@@ -437,7 +470,42 @@ fn group(graph: &Graph, parents: &[u32], class: String, nodes: &[usize], bytes: 
         } else {
             count as f64 / traced as f64
         },
+        holder_retains: None,
+    };
+    (group, holder)
+}
+
+/// What `holder` retains: the own size of everything reachable from it that the root no
+/// longer reaches once it is gone (two breadth-first searches over strong edges).
+fn retained_size(graph: &Graph, holder: usize) -> u64 {
+    if holder == 0 {
+        return 0;
     }
+    let strong_walk = |start: usize, skip: Option<usize>, seen: &mut Vec<bool>| {
+        let mut queue = std::collections::VecDeque::from([start]);
+        seen[start] = true;
+        while let Some(node) = queue.pop_front() {
+            for edge in graph.edges(node) {
+                let to = graph.edge_to(edge);
+                if graph.is_weak(edge) || seen[to] || Some(to) == skip {
+                    continue;
+                }
+                seen[to] = true;
+                queue.push_back(to);
+            }
+        }
+    };
+    let mut from_root = vec![false; graph.node_count()];
+    strong_walk(0, Some(holder), &mut from_root);
+    let mut from_holder = vec![false; graph.node_count()];
+    strong_walk(holder, None, &mut from_holder);
+    from_holder
+        .iter()
+        .zip(&from_root)
+        .enumerate()
+        .filter(|(_, (&held, &rooted))| held && !rooted)
+        .map(|(node, _)| graph.self_size(node))
+        .sum()
 }
 
 /// Walking back from the leaked object: the first closure (other than the object itself),

@@ -167,6 +167,8 @@ fn the_cache_leak_is_named_with_its_holder_and_location() {
     assert_eq!(retainer.name, "computeTerm");
     assert_eq!(retainer.location.as_deref(), Some("app.js:18"));
     assert!((top.path_share - 1.0).abs() < 1e-9);
+    // computeTerm, its code and script, and every Buffer with its data.
+    assert_eq!(top.holder_retains, Some(32 + 40 + 40 + 20_005 * 1080));
     let path = top.path.join(" ");
     assert!(
         path.ends_with("computeTerm (closure, app.js:18) .term-10000 Buffer .backing_store system / JSArrayBufferData"),

@@ -217,7 +217,10 @@ fn heap(result: &RunResult) -> String {
                         .location
                         .as_ref()
                         .map_or(String::new(), |l| format!(" ({l})"));
-                    format!("{} {}{at}", r.kind, r.name)
+                    let retains = group
+                        .holder_retains
+                        .map_or(String::new(), |b| format!(", retains {}", bytes(b as f64)));
+                    format!("{} {}{at}{retains}", r.kind, r.name)
                 });
                 let _ = write!(
                     out,
