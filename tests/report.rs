@@ -84,6 +84,14 @@ fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_err
         "no verdict in the rendered page"
     );
     assert!(dom.contains("Memory leak"), "the leak is not the verdict");
+    let heap = dom
+        .find("<section id=\"heap\">")
+        .map(|at| &dom[at..])
+        .expect("no 'Where the memory goes' section");
+    assert!(
+        heap.contains("computeTerm") && heap.contains("system / JSArrayBufferData"),
+        "the heap section does not name the leak"
+    );
     for chart in [
         "latency",
         "requests",
