@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{app, harness};
+use support::{app, harness, json_output};
 
 /// Runs `app` with `args` and returns the parsed result.
 fn run(app_name: &str, args: &[&str]) -> serde_json::Value {
@@ -22,12 +22,7 @@ fn run(app_name: &str, args: &[&str]) -> serde_json::Value {
         .args(["http://127.0.0.1:0/", "--", "node", &app(app_name)])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    json_output(&output)
 }
 
 fn analysis(result: &serde_json::Value) -> &serde_json::Value {
@@ -146,12 +141,7 @@ fn heap_diff_reads_snapshots_taken_elsewhere_and_refuses_broken_ones() {
         ])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let analysis: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let analysis = json_output(&output);
     let top = &analysis["groups"][0];
     assert_eq!(top["retainer"]["name"], "keep", "{top}");
     assert!(top["count"].as_u64().unwrap() >= 30000, "{top}");

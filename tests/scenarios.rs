@@ -259,12 +259,7 @@ fn placeholders_make_every_request_unique() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = support::json_output(&output);
     let tail = result["target"]["stdoutTail"].to_string();
     let counted = tail
         .split("distinct ")

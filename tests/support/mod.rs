@@ -293,6 +293,22 @@ pub fn run_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {stdout}"))
 }
 
+/// Asserts that a finished harness succeeded and parses what it printed as JSON.
+pub fn json_output(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "harness failed: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
 /// A number from the result, by JSON pointer.
 pub fn num(result: &serde_json::Value, pointer: &str) -> f64 {
     result
