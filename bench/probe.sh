@@ -10,7 +10,8 @@
 #
 # Env: DURATION (seconds of load per run, default 10), RUNS (default 5), CONNECTIONS
 # (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (also runs the
-# sampler alone, --no-probe, and the probe without GC tracking, HARNESS_PROBE_GC=off).
+# sampler alone, --no-probe; the probe without heap snapshots and the sampling heap profiler,
+# --no-heap; and that without GC tracking as well, HARNESS_PROBE_GC=off).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -63,20 +64,22 @@ median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) f
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s per run, $RUNS runs per mode, alternating"
-without=(); with=(); sampler=(); nogc=()
+without=(); with=(); sampler=(); noheap=(); nogc=()
 for run in $(seq "$RUNS"); do
     without+=("$(run_without)")
     with+=("$(run_with)")
     if [[ ${SPLIT:-0} == 1 ]]; then
         sampler+=("$(run_with --no-probe)")
-        nogc+=("$(HARNESS_PROBE_GC=off run_with)")
+        noheap+=("$(run_with --no-heap)")
+        nogc+=("$(HARNESS_PROBE_GC=off run_with --no-heap)")
     fi
     echo "run $run: without ${without[-1]} req/s, with ${with[-1]} req/s" >&2
 done
 a=$(median "${without[@]}"); b=$(median "${with[@]}")
 if [[ ${SPLIT:-0} == 1 ]]; then
     echo "sampler only (--no-probe):          $(median "${sampler[@]}") req/s (median)"
-    echo "probe without GC events + sampler:  $(median "${nogc[@]}") req/s (median)"
+    echo "probe without heap profiling:       $(median "${noheap[@]}") req/s (median)"
+    echo "... and without GC events:          $(median "${nogc[@]}") req/s (median)"
 fi
 python3 - "$a" "$b" <<'PY'
 import sys

@@ -185,7 +185,7 @@ pub struct AllocationSite {
     pub line: u32,
     /// 1-based column.
     pub column: u32,
-    /// Sampled bytes still alive (an estimate: the profiler samples every 16 kB on average).
+    /// Sampled bytes still alive (an estimate: the profiler samples every 256 KiB on average).
     pub bytes: u64,
 }
 
