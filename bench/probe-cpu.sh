@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# What the Node probe costs the target per request, measured as CPU time rather than lost
+# throughput (which is noisy on a shared machine): a Node hello-world server on core 0 is
+# loaded by harness at a fixed rate (open model, below saturation) from core 1, and the
+# server's own CPU time (utime + stime from /proc) is divided by the responses. Variants,
+# alternating: no probe; the probe (src/target/probe.cjs, talking to a socket that discards
+# what it sends); the probe without GC events (HARNESS_PROBE_GC=off).
+#
+# Env: RATE (req/s, default 40000), DURATION (s, default 5), RUNS (default 6), HARNESS.
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+RATE=${RATE:-40000}
+DURATION=${DURATION:-5}
+RUNS=${RUNS:-6}
+HARNESS=${HARNESS:-"$ROOT/target/release/harness"}
+APP="$ROOT/scenarios/apps/hello.js"
+
+die() { echo "probe-cpu.sh: $*" >&2; exit 1; }
+[[ -x $HARNESS ]] || die "no harness binary at $HARNESS (cargo build --release)"
+command -v node >/dev/null || die "node is required"
+command -v taskset >/dev/null || die "taskset is required (util-linux)"
+command -v python3 >/dev/null || die "python3 is required"
+
+WORK=$(mktemp -d)
+SINK_PID=
+SERVER_PID=
+cleanup() {
+    [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null || true
+    [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+cp "$ROOT/src/target/probe.cjs" "$WORK/probe.cjs"
+python3 - "$WORK/probe.sock" <<'PY' &
+import os, socket, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+def drain(c):
+    while c.recv(65536):
+        pass
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=drain, args=(c,), daemon=True).start()
+PY
+SINK_PID=$!
+sleep 0.5
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# Prints the server's CPU µs per response for one run; arguments: none | probe | probe-nogc.
+run() {
+    local port; port=$(free_port)
+    case $1 in
+        none) PORT=$port taskset -c 0 node "$APP" >/dev/null & ;;
+        probe) HARNESS_PROBE_SOCKET="$WORK/probe.sock" PORT=$port taskset -c 0 node -r "$WORK/probe.cjs" "$APP" >/dev/null & ;;
+        probe-nogc) HARNESS_PROBE_GC=off HARNESS_PROBE_SOCKET="$WORK/probe.sock" PORT=$port taskset -c 0 node -r "$WORK/probe.cjs" "$APP" >/dev/null & ;;
+    esac
+    SERVER_PID=$!
+    sleep 1
+    local before; before=$(cpu_ticks "$SERVER_PID")
+    local responses
+    responses=$(taskset -c 1 "$HARNESS" -w 1 -c 50 -R "$RATE" -d "$DURATION" -n --json "http://127.0.0.1:$port/" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["latency"]["totalCount"])')
+    local after; after=$(cpu_ticks "$SERVER_PID")
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    local hz; hz=$(getconf CLK_TCK)
+    python3 -c "print(($after - $before) / $hz * 1e6 / $responses)"
+}
+
+median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+echo "probe CPU cost: node $(node --version) hello server on core 0 at $RATE req/s for $DURATION s, $RUNS runs per variant, alternating"
+none=(); probe=(); nogc=()
+for i in $(seq "$RUNS"); do
+    none+=("$(run none)"); probe+=("$(run probe)"); nogc+=("$(run probe-nogc)")
+    echo "run $i: none ${none[-1]} µs, probe ${probe[-1]} µs, probe without GC events ${nogc[-1]} µs" >&2
+done
+python3 - "$(median "${none[@]}")" "$(median "${probe[@]}")" "$(median "${nogc[@]}")" <<'PY'
+import sys
+none, probe, nogc = map(float, sys.argv[1:])
+print(f"server CPU per response (median): none {none:.3f} µs, probe {probe:.3f} µs, probe without GC events {nogc:.3f} µs")
+print(f"probe: {100 * (probe / none - 1):+.1f} % CPU per request; without GC events {100 * (nogc / none - 1):+.1f} %")
+PY
