@@ -138,23 +138,15 @@ pub fn render(suites: &[Suite]) -> String {
     xml
 }
 
-/// Escapes text for an XML attribute; drops characters XML 1.0 cannot carry.
+/// Escapes text for an XML attribute (as for HTML), keeping line breaks and dropping the
+/// control characters XML 1.0 cannot carry.
 fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' | '\r' => out.push(' '),
-            c if (c as u32) < 0x20 => {}
-            c => out.push(c),
-        }
-    }
-    out
+    let clean: String = text
+        .chars()
+        .filter(|&c| c >= ' ' || c == '\n' || c == '\t')
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .collect();
+    super::html::escape(&clean).replace('\n', "&#10;")
 }
 
 #[cfg(test)]
