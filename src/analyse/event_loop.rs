@@ -76,20 +76,48 @@ fn gc_pressure(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
             .filter(|gc| window.contains(gc.t))
             .filter(|gc| !process.floors.iter().any(|f| (f.t - gc.t).abs() < 0.5))
     };
-    let share = in_load().map(|gc| gc.ms).sum::<f64>() / 1000.0 / window.length();
+    // A busy process's GC events are observed in some intervals only: shares are of the
+    // observed time, overall and per second.
+    let mut seconds: std::collections::BTreeMap<i64, (f64, usize, usize)> =
+        std::collections::BTreeMap::new();
+    for sample in process.samples.iter().filter(|s| window.contains(s.t)) {
+        let entry = seconds.entry(sample.t.floor() as i64).or_default();
+        entry.2 += 1;
+        entry.1 += usize::from(sample.gc_observed);
+    }
+    let (observed, total) = seconds
+        .values()
+        .fold((0, 0), |(o, t), &(_, so, st)| (o + so, t + st));
+    let observed = if total == 0 {
+        1.0
+    } else {
+        observed as f64 / total as f64
+    };
+    if observed == 0.0 {
+        return None;
+    }
+    let share = in_load().map(|gc| gc.ms).sum::<f64>() / 1000.0 / (window.length() * observed);
     let longest = in_load().map(|gc| gc.ms).fold(0.0, f64::max);
     // Share of each second of the load spent in GC; the worst second is reported.
-    let mut per_second: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
     for gc in in_load() {
-        *per_second.entry(gc.t.floor() as i64).or_default() += gc.ms / 1000.0;
+        seconds.entry(gc.t.floor() as i64).or_default().0 += gc.ms / 1000.0;
     }
-    let worst_second = per_second.values().copied().fold(0.0, f64::max).min(1.0);
+    let worst_second = seconds
+        .values()
+        .map(|&(gc, so, st)| match (so, st) {
+            (0, 0) => gc,
+            (0, _) => 0.0,
+            _ => gc * st as f64 / so as f64,
+        })
+        .fold(0.0, f64::max)
+        .min(1.0);
     (share >= GC_SHARE).then(|| Finding::GcPressure {
         pid: process.pid,
         share,
         worst_second,
         longest_ms: longest,
         collections: in_load().count(),
+        observed,
     })
 }
 

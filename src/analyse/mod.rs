@@ -141,8 +141,11 @@ pub enum Finding {
         worst_second: f64,
         /// Longest pause, ms.
         longest_ms: f64,
-        /// Collections during the load.
+        /// Collections seen during the load.
         collections: usize,
+        /// Share of the load's intervals whose GC events were observed (1 unless the process
+        /// collected so often that the probe sampled them).
+        observed: f64,
     },
     /// The server waits while requests are slow.
     IoWait {
@@ -527,16 +530,29 @@ impl Finding {
                 worst_second,
                 longest_ms,
                 collections,
-            } => vec![
-                pair("process", pid.to_string()),
-                pair("time in GC", format!("{:.1} %", share * 100.0)),
-                pair(
-                    "worst second",
-                    format!("{:.1} % in GC", worst_second * 100.0),
-                ),
-                pair("longest pause", format!("{longest_ms:.1} ms")),
-                pair("collections", collections.to_string()),
-            ],
+                observed,
+            } => {
+                let mut evidence = vec![
+                    pair("process", pid.to_string()),
+                    pair("time in GC", format!("{:.1} %", share * 100.0)),
+                    pair(
+                        "worst second",
+                        format!("{:.1} % in GC", worst_second * 100.0),
+                    ),
+                    pair("longest pause", format!("{longest_ms:.1} ms")),
+                    pair("collections", collections.to_string()),
+                ];
+                if *observed < 1.0 {
+                    evidence.push(pair(
+                        "GC events observed",
+                        format!(
+                            "{:.0} % of the load (sampled: the process collected 50+ times a second)",
+                            observed * 100.0
+                        ),
+                    ));
+                }
+                evidence
+            }
             Finding::IoWait {
                 latency_p50_ms,
                 elu,

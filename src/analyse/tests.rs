@@ -247,8 +247,47 @@ fn samples(result: &mut RunResult, delay: f64, elu: f64) {
             external: 0,
             array_buffers: 0,
             handles: Default::default(),
+            gc_observed: true,
         })
         .collect();
+}
+
+#[test]
+fn gc_share_counts_only_the_intervals_whose_gc_events_were_observed() {
+    let mut result = run();
+    samples(&mut result, 1.0, 0.5);
+    let mut gc = Vec::new();
+    for (i, sample) in result.node[0].samples.iter_mut().enumerate() {
+        // Every other interval unobserved; the observed ones spent 20 ms of 100 in GC.
+        sample.gc_observed = i % 2 == 0;
+        if sample.gc_observed {
+            gc.push(GcEvent {
+                t: sample.t,
+                kind: "minor".to_string(),
+                ms: 20.0,
+                heap_after: None,
+            });
+        }
+    }
+    result.node[0].gc = gc;
+    let analysis = analyse(&result);
+    let finding = analysis
+        .findings
+        .iter()
+        .find(|f| f.kind() == "gcPressure")
+        .expect("20 % of the time in GC is GC pressure");
+    let Finding::GcPressure {
+        share,
+        observed,
+        worst_second,
+        ..
+    } = finding
+    else {
+        unreachable!()
+    };
+    assert!((share - 0.2).abs() < 0.01, "{share}");
+    assert!((observed - 0.5).abs() < 0.02, "{observed}");
+    assert!((worst_second - 0.2).abs() < 0.02, "{worst_second}");
 }
 
 #[test]

@@ -87,6 +87,8 @@ enum Message {
         gc: Vec<RawGc>,
         #[serde(default)]
         handles: BTreeMap<String, u64>,
+        #[serde(default = "observed", rename = "gcObserved")]
+        gc_observed: bool,
     },
     Warning {
         pid: u32,
@@ -131,6 +133,10 @@ enum Message {
         #[serde(default)]
         error: Option<String>,
     },
+}
+
+fn observed() -> bool {
+    true
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -421,6 +427,7 @@ fn record(state: &mut State, message: Message, t: f64) {
             memory,
             gc,
             handles,
+            gc_observed,
         } => {
             let process = state.processes.entry(pid).or_default();
             process.pid = pid;
@@ -436,6 +443,7 @@ fn record(state: &mut State, message: Message, t: f64) {
                 external: memory.external,
                 array_buffers: memory.array_buffers,
                 handles,
+                gc_observed,
             });
             process.gc.extend(gc.into_iter().map(|g| GcEvent {
                 t,
