@@ -4,7 +4,8 @@
 # loaded by harness at a fixed rate (open model, below saturation) from core 1, and the
 # server's own CPU time (utime + stime from /proc) is divided by the responses. Variants,
 # alternating: no probe; the probe (src/target/probe.cjs, talking to a socket that discards
-# what it sends); the probe without GC events (HARNESS_PROBE_GC=off).
+# what it sends); the probe with its sampling heap profiler started, as harness does unless
+# --no-heap; the probe without GC events (HARNESS_PROBE_GC=off).
 #
 # Env: RATE (req/s, default 40000), DURATION (s, default 5), RUNS (default 6), HARNESS.
 set -euo pipefail
@@ -28,35 +29,44 @@ SINK_PID=
 SERVER_PID=
 cleanup() {
     [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null || true
-    [[ -n $SINK_PID ]] && kill "$SINK_PID" 2>/dev/null || true
+    [[ -n $SINK_PID ]] && kill $SINK_PID 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
 cp "$ROOT/src/target/probe.cjs" "$WORK/probe.cjs"
-python3 - "$WORK/probe.sock" <<'PY' &
-import os, socket, sys, threading
+# A socket that discards what probes send; on the second one, each probe is first asked to
+# start its sampling heap profiler.
+sink() {
+    python3 - "$1" "$2" <<'PY' &
+import socket, sys, threading
 s = socket.socket(socket.AF_UNIX)
 s.bind(sys.argv[1])
 s.listen(8)
 def drain(c):
+    if sys.argv[2] == "sampling":
+        c.sendall(b'{"type":"sampling","action":"start"}\n')
     while c.recv(65536):
         pass
 while True:
     c, _ = s.accept()
     threading.Thread(target=drain, args=(c,), daemon=True).start()
 PY
-SINK_PID=$!
+    SINK_PID="$SINK_PID $!"
+}
+sink "$WORK/probe.sock" plain
+sink "$WORK/heap.sock" sampling
 sleep 0.5
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# Prints the server's CPU µs per response for one run; arguments: none | probe | probe-nogc.
+# Prints the server's CPU µs per response for one run: none | probe | probe-heap | probe-nogc.
 run() {
     local port; port=$(free_port)
     case $1 in
         none) PORT=$port taskset -c 0 node "$APP" >/dev/null & ;;
         probe) HARNESS_PROBE_SOCKET="$WORK/probe.sock" PORT=$port taskset -c 0 node -r "$WORK/probe.cjs" "$APP" >/dev/null & ;;
+        probe-heap) HARNESS_PROBE_SOCKET="$WORK/heap.sock" PORT=$port taskset -c 0 node -r "$WORK/probe.cjs" "$APP" >/dev/null & ;;
         probe-nogc) HARNESS_PROBE_GC=off HARNESS_PROBE_SOCKET="$WORK/probe.sock" PORT=$port taskset -c 0 node -r "$WORK/probe.cjs" "$APP" >/dev/null & ;;
     esac
     SERVER_PID=$!
@@ -75,14 +85,16 @@ run() {
 median() { python3 -c 'import sys,statistics; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 
 echo "probe CPU cost: node $(node --version) hello server on core 0 at $RATE req/s for $DURATION s, $RUNS runs per variant, alternating"
-none=(); probe=(); nogc=()
+none=(); probe=(); heap=(); nogc=()
 for i in $(seq "$RUNS"); do
-    none+=("$(run none)"); probe+=("$(run probe)"); nogc+=("$(run probe-nogc)")
-    echo "run $i: none ${none[-1]} µs, probe ${probe[-1]} µs, probe without GC events ${nogc[-1]} µs" >&2
+    none+=("$(run none)"); probe+=("$(run probe)"); heap+=("$(run probe-heap)"); nogc+=("$(run probe-nogc)")
+    echo "run $i: none ${none[-1]} µs, probe ${probe[-1]}, with heap sampling ${heap[-1]}, without GC events ${nogc[-1]}" >&2
 done
-python3 - "$(median "${none[@]}")" "$(median "${probe[@]}")" "$(median "${nogc[@]}")" <<'PY'
+python3 - "$(median "${none[@]}")" "$(median "${probe[@]}")" "$(median "${heap[@]}")" "$(median "${nogc[@]}")" <<'PY'
 import sys
-none, probe, nogc = map(float, sys.argv[1:])
-print(f"server CPU per response (median): none {none:.3f} µs, probe {probe:.3f} µs, probe without GC events {nogc:.3f} µs")
-print(f"probe: {100 * (probe / none - 1):+.1f} % CPU per request; without GC events {100 * (nogc / none - 1):+.1f} %")
+none, probe, heap, nogc = map(float, sys.argv[1:])
+print(f"server CPU per response (median): none {none:.3f} µs, probe {probe:.3f} µs, "
+      f"probe + heap sampling {heap:.3f} µs, probe without GC events {nogc:.3f} µs")
+for name, value in [("probe", probe), ("probe + heap sampling", heap), ("probe without GC events", nogc)]:
+    print(f"{name}: {100 * (value / none - 1):+.1f} % CPU per request")
 PY

@@ -78,7 +78,7 @@ fn the_article_listener_leak_names_the_emitter_and_the_listener() {
 
 #[test]
 fn a_session_map_that_is_never_pruned_is_named_by_its_variable() {
-    let result = run("session-leak.js", &["-a", "8000"]);
+    let result = run("session-leak.js", &["-a", "8000", "--heap"]);
     let group = &analysis(&result)["groups"][0];
     assert_eq!(group["class"], "(string)", "{group}");
     assert!(group["count"].as_u64().unwrap() >= 7000, "{group}");

@@ -167,7 +167,8 @@ pub struct HeapProcess {
     /// Why there is no analysis.
     pub note: Option<String>,
     /// Where the objects still alive after the cooldown were allocated during the load, from
-    /// V8's sampling heap profiler, biggest first (analysed runs only).
+    /// V8's sampling heap profiler, biggest first (runs with `--heap` only: the profiler
+    /// slows allocation).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub allocations: Vec<AllocationSite>,
 }
