@@ -10,6 +10,9 @@ use crate::analyse::compare::{compare, Comparison, Tolerances};
 use crate::exit;
 use crate::report::result::RunResult;
 
+/// This command's name, for its error messages.
+const COMMAND: &str = "harness compare";
+
 /// `harness compare`.
 #[derive(Debug, Parser)]
 #[command(
@@ -60,7 +63,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     let argv = std::iter::once("harness compare".into()).chain(args.iter().cloned());
     let cli = match CompareCli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err)),
+        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
     };
     let inputs = (|| {
         let tolerances = tolerances(&cli)?;

@@ -11,6 +11,9 @@ use crate::analyse::heap;
 use crate::exit;
 use crate::report::terminal::{bytes, thousands};
 
+/// This command's name, for its error messages.
+const COMMAND: &str = "harness heap-diff";
+
 /// `harness heap-diff`.
 #[derive(Debug, Parser)]
 #[command(
@@ -37,7 +40,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     let argv = std::iter::once("harness heap-diff".into()).chain(args.iter().cloned());
     let cli = match HeapCli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err)),
+        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
     };
     match run(&cli) {
         Ok(text) => {

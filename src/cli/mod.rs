@@ -206,7 +206,7 @@ pub fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(clap_exit(err)),
+        Err(err) => return ExitCode::from(clap_exit(err, "harness")),
     };
     let plan = match resolve::plan(cli) {
         Ok(plan) => plan,
@@ -229,7 +229,7 @@ fn report_main(args: &[std::ffi::OsString]) -> ExitCode {
         std::iter::once("harness report".into()).chain(args.iter().cloned()),
     ) {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(clap_exit(err)),
+        Err(err) => return ExitCode::from(clap_exit(err, "harness report")),
     };
     match rerender(&cli) {
         Ok(path) => {
@@ -274,7 +274,7 @@ fn err_code(err: &anyhow::Error) -> u8 {
 }
 
 /// Prints help and version as clap does; every other clap error as one line.
-fn clap_exit(err: clap::Error) -> u8 {
+fn clap_exit(err: clap::Error, command: &str) -> u8 {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
@@ -289,7 +289,7 @@ fn clap_exit(err: clap::Error) -> u8 {
                 .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see 'harness --help')", first.join(" "));
+            eprintln!("{} (see '{command} --help')", first.join(" "));
             exit::USAGE
         }
     }

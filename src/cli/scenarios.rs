@@ -16,6 +16,9 @@ use crate::plan::{HeapMode, Plan, RequestSpec, Stage, Stop, UsageError};
 use crate::report::junit::Suite;
 use crate::scenario::{self, Scenario};
 
+/// This command's name, for its error messages.
+const COMMAND: &str = "harness run";
+
 /// `harness run`: scenario files. With a folder, `--report DIR` gets one sub-folder per
 /// scenario.
 #[derive(Debug, Parser)]
@@ -41,11 +44,11 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     let argv = std::iter::once("harness run".into()).chain(args.iter().cloned());
     let matches = match RunCli::command().try_get_matches_from(argv) {
         Ok(matches) => matches,
-        Err(err) => return ExitCode::from(super::clap_exit(err)),
+        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
     };
     let cli = match RunCli::from_arg_matches(&matches) {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err)),
+        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
     };
     let plans = match plans(&cli, &matches) {
         Ok(plans) => plans,
