@@ -449,6 +449,60 @@ mod tests {
         assert_eq!(limit("errors<0.5%"), 0.5);
     }
 
+    /// A real result (3,000 requests to a Node hello server, saved by harness).
+    fn result() -> RunResult {
+        serde_json::from_str(include_str!("../analyse/testdata/base.json")).unwrap()
+    }
+
+    fn check(text: &str, result: &RunResult) -> ThresholdOutcome {
+        Threshold::parse(text).unwrap().evaluate(result)
+    }
+
+    #[test]
+    fn thresholds_are_checked_against_the_measured_values() {
+        let mut result = result();
+        let p99 = result.latency.percentiles.p99;
+        assert!(check(&format!("p99 <= {p99}ms"), &result).passed);
+        assert!(!check(&format!("p99 < {p99}ms"), &result).passed);
+        assert_eq!(check("rps > 1", &result).actual, "17057.3 req/s");
+        assert!(check("errors = 0", &result).passed);
+        // Heap + external kept from the baseline floor to the cooldown floor.
+        let growth = check("memory-growth < 1MB", &result);
+        assert_eq!(growth.actual, crate::report::terminal::bytes(642_280.0));
+        assert!(growth.passed);
+        assert!(!check("memory-growth-per-request < 100B", &result).passed);
+        result.errors = 30;
+        let rate = check("errors < 1%", &result);
+        assert_eq!(rate.actual, "0.990 %");
+        assert!(rate.passed);
+        assert!(!check("errors < 0.5%", &result).passed);
+        result.node.clear();
+        result.process = None;
+        let unmeasured = check("memory-growth < 1GB", &result);
+        assert!(!unmeasured.passed && unmeasured.actual.starts_with("not measured"));
+        assert!(!check("loop-delay < 1s", &result).passed);
+    }
+
+    #[test]
+    fn finding_thresholds_fail_on_their_finding_only() {
+        let mut result = result();
+        result.analyse();
+        assert!(check("leak = none", &result).passed);
+        result.findings.push(crate::report::result::FindingEntry {
+            kind: "memoryLeak".to_string(),
+            severity: "critical".to_string(),
+            title: "Memory leak".to_string(),
+            advice: String::new(),
+            evidence: Vec::new(),
+        });
+        let leak = check("leak = none", &result);
+        assert!(
+            !leak.passed && leak.actual == "found: Memory leak",
+            "{leak:?}"
+        );
+        assert!(check("finding != gcPressure", &result).passed);
+    }
+
     #[test]
     fn bad_thresholds_say_what_to_write() {
         for (text, expect) in [
