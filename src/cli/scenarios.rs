@@ -12,7 +12,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use super::{resolve, Cli, Options};
 use crate::exit;
-use crate::plan::{HeapMode, Plan, RequestSpec, Stage, Stop, UsageError};
+use crate::plan::{HeapMode, Plan, RequestSpec, Stage, UsageError};
 use crate::report::junit::Suite;
 use crate::scenario::{self, Scenario};
 
@@ -225,9 +225,6 @@ fn plan(
     let mut plan = resolve::plan(cli)?;
     plan.scenario = Some(scenario.name.clone());
     plan.load.stages = stages;
-    if !stages_match(&plan) {
-        plan.load.stages.clear();
-    }
     if !cli_request && !file.requests.is_empty() {
         plan.load.requests = requests(scenario, &plan.load.target.path)?;
     }
@@ -265,13 +262,6 @@ fn plan(
         }
     }
     Ok(plan)
-}
-
-/// The stages only apply while the plan's shape is still the file's.
-fn stages_match(plan: &Plan) -> bool {
-    let total: Duration = plan.load.stages.iter().map(|s| s.duration).sum();
-    plan.load.stop == Stop::After(total)
-        && plan.load.rate == plan.load.stages.first().map(|s| s.rate)
 }
 
 /// The file's requests, with bodies read and placeholders checked.

@@ -75,13 +75,12 @@ impl H2Request {
                     continue;
                 }
                 let name = http::HeaderName::from_bytes(name.as_bytes())?;
-                let value = template(value.as_bytes())?;
-                if value.is_fixed() {
-                    let mut text = Vec::new();
-                    value.render(&Values::new(Default::default(), 0), &mut text);
-                    headers.append(name, http::HeaderValue::from_bytes(&text)?);
+                let template = template(value.as_bytes())?;
+                if template.is_fixed() {
+                    // Without placeholders the text is the value as written.
+                    headers.append(name, http::HeaderValue::from_str(value)?);
                 } else {
-                    templated_headers.push((name, value));
+                    templated_headers.push((name, template));
                 }
             }
             let uri = if path.is_fixed() {
