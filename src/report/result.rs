@@ -398,7 +398,7 @@ pub struct NodeSample {
     /// Active handles and requests by type.
     pub handles: BTreeMap<String, u64>,
     /// Whether GC events were observed in this interval: a process collecting about 50 times
-    /// a second or more is observed one interval in five (watching every collection would
+    /// a second or more is observed one interval in ten (watching every collection would
     /// cost it ~4 % of its CPU). Absent means true.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub gc_observed: bool,

@@ -26,7 +26,7 @@
  *       on every event, but costly). Always [] with HARNESS_PROBE_GC=off,
  *    "gcDropped"?                 events beyond 1000 in this interval,
  *    "gcObserved"?:false          GC events were not observed in this interval (a process
- *       collecting ~50+ times a second is observed one interval in five; see GC_BUSY),
+ *       collecting ~50+ times a second is observed one interval in ten; see GC_BUSY),
  *    "handles"?:{type: count}}    process.getActiveResourcesInfo() by type. Node lists
  *       only ref'd handles and timers; the probe's socket and timers are unref()'d, so
  *       they are not counted. An in-flight write of the probe ("WriteWrap") is subtracted.
@@ -102,7 +102,7 @@ function start() {
   // events are observed for one interval in GC_EVERY only, and each sample says whether it
   // was observed ("gcObserved": false when not). Quieter processes are observed throughout.
   const GC_BUSY = 5;
-  const GC_EVERY = 5;
+  const GC_EVERY = 10;
   let onGcEntries = () => {};
   let gcObserving = false;
   let gcWhole = true; // the current interval has been observed from its start
