@@ -9,8 +9,10 @@
 # The server is pinned to core 0, harness (one worker) to core 1. Runs come in pairs, one of
 # each mode back to back (the order alternates), and each pair gives a ratio with/without, so
 # that the machine's slow drift cancels. Every run is a fresh Node process: separate processes
-# of the same server differ by about 2 % in speed on their own (heap and code layout), so the
-# median of many pairs is reported, with a bootstrap 95 % interval.
+# of the same server differ by about 2 % in speed on their own (heap and code layout). So both
+# servers of a pair get the same layout: address-space randomisation off (setarch -R) and the
+# same V8 random seed, a different seed for each pair. That halves the spread of the pairs'
+# ratios; the median of many pairs is reported, with a bootstrap 95 % interval.
 #
 # Besides requests/s it reports the server's CPU time per response (utime + stime from /proc,
 # over the load window) and how busy its core was. When the server's core is saturated in
@@ -42,6 +44,7 @@ command -v python3 >/dev/null || die "python3 is required"
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s of load per run, $RUNS pairs per comparison (progress on stderr)"
+setarch -R true 2>/dev/null || echo "(setarch -R is not permitted here: layouts are not paired, expect a wider interval)"
 exec python3 - <<'PY'
 import datetime, json, os, random, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 
@@ -50,6 +53,7 @@ DURATION, RUNS = os.environ["DURATION"], int(os.environ["RUNS"])
 CONNECTIONS = os.environ["CONNECTIONS"]
 HZ = os.sysconf("SC_CLK_TCK")
 LOAD = ["taskset", "-c", "1", HARNESS, "-w", "1", "-c", CONNECTIONS, "-d", DURATION, "-n", "--json"]
+SAME_LAYOUT = ["setarch", "-R"] if subprocess.run(["setarch", "-R", "true"], capture_output=True).returncode == 0 else []
 children = []
 
 
@@ -142,9 +146,13 @@ def measured(load, poller):
             cpu / (finish - start))
 
 
-def url_only():
+def server_command(seed):
+    return ["taskset", "-c", "0", *SAME_LAYOUT, "node", f"--random-seed={seed}", APP]
+
+
+def url_only(seed):
     port = free_port()
-    server = subprocess.Popen(["taskset", "-c", "0", "node", APP], env=dict(os.environ, PORT=str(port)),
+    server = subprocess.Popen(server_command(seed), env=dict(os.environ, PORT=str(port)),
                               stdout=subprocess.DEVNULL)
     children.append(server)
     try:
@@ -165,9 +173,9 @@ def url_only():
         server.wait()
 
 
-def started_by_harness(reports, flags):
+def started_by_harness(reports, flags, seed):
     load = subprocess.Popen(LOAD + ["--baseline", "1s", "--cooldown", "0s", "--report", reports, *flags,
-                                    "http://127.0.0.1:0/", "--", "taskset", "-c", "0", "node", APP],
+                                    "http://127.0.0.1:0/", "--", *server_command(seed)],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     children.append(load)
     return measured(load, Poller(node_child(load.pid)))
@@ -183,9 +191,10 @@ def compare(name, flags, reports):
     pairs = []
     for run in range(RUNS):
         first_url = run % 2 == 0
-        a = url_only() if first_url else None
-        b = started_by_harness(reports, flags)
-        a = a or url_only()
+        seed = run + 1
+        a = url_only(seed) if first_url else None
+        b = started_by_harness(reports, flags, seed)
+        a = a or url_only(seed)
         pairs.append((a, b))
         print(f"{name} pair {run + 1}: URL only {a[0]:,.0f} req/s, {a[1]:.2f} µs/response, core {100 * a[2]:.0f} % | "
               f"started by harness {b[0]:,.0f} req/s, {b[1]:.2f} µs/response, core {100 * b[2]:.0f} %",

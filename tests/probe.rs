@@ -204,3 +204,67 @@ fn the_probe_is_harmless_without_harness() {
         );
     }
 }
+
+/// harness reads slowly: the probe's writes never block the app, what it cannot write soon
+/// is dropped rather than piling up, and a message the socket took only part of is finished
+/// later, so harness gets whole lines.
+#[test]
+fn the_probe_never_blocks_an_app_whose_harness_reads_slowly() {
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("probe.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let (mut text, mut chunk) = (Vec::new(), [0u8; 16 << 10]);
+        loop {
+            match stream.read(&mut chunk).unwrap() {
+                0 => return String::from_utf8(text).unwrap(),
+                n => text.extend_from_slice(&chunk[..n]),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+    // 200 warnings of 50 KB: 10 MB, far more than the socket buffer and the probe's 1 MB queue.
+    let app = "for (let i = 0; i < 200; i++) process.emitWarning('w' + i + ' ' + 'x'.repeat(50000));
+               let ticks = 0; const t = setInterval(() => { if (++ticks === 50) { clearInterval(t); console.log('ok'); } }, 10);";
+    let mut node = Command::new("node")
+        .args(["-e", app])
+        .env("NODE_OPTIONS", format!("--no-warnings --require {PROBE}"))
+        .env("HARNESS_PROBE_SOCKET", &path)
+        .env("HARNESS_PROBE_INTERVAL", "10")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while node.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            node.kill().unwrap();
+            panic!("the app did not finish while harness read its probe's socket slowly");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = node.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "ok\n");
+
+    let text = reader.join().unwrap();
+    // Every complete line is a whole message. Only the very end may be cut short: the
+    // process exited in the middle of a write, and harness skips a line that does not parse.
+    let lines: Vec<serde_json::Value> = text
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("torn line ({e}): {l:.80}")))
+        .collect();
+    assert_eq!(lines[0]["type"], "hello");
+    let warnings = lines.iter().filter(|l| l["type"] == "warning").count();
+    assert!(
+        (1..200).contains(&warnings),
+        "{warnings} of 200 warnings got through"
+    );
+    let samples = lines.iter().filter(|l| l["type"] == "sample").count();
+    assert!(samples > 0, "no sample got through after the burst");
+}

@@ -12,7 +12,7 @@
  * Rules: never change the app's behaviour. No env var -> do nothing. No output,
  * nothing thrown, every callback in try/catch, socket and timers unref()'d, and
  * any socket error or close silently disables the probe. Samples and warnings
- * are dropped while the socket has more than 1 MB unsent.
+ * are dropped while more than 1 MB is unsent. Writes never block the app.
  *
  * probe -> harness
  *   {"type":"hello","pid","ppid","node","argv","interval","heapSizeLimit","gcProfiler"}
@@ -66,6 +66,7 @@ if (SOCKET && !process[KEY] && isMainThread()) {
 
 function start() {
   const net = require('net');
+  const fs = require('fs');
   const v8 = require('v8');
   const perf = require('perf_hooks');
   const performance = perf.performance;
@@ -119,19 +120,59 @@ function start() {
     return function () { try { return fn.apply(this, arguments); } catch (_) { /* ignore */ } };
   }
 
+  // Reads go through the socket; writes go straight to its file descriptor with
+  // fs.writeSync (non-blocking: libuv opened it so). Writing through net.Socket would run
+  // the app's own stream write path with a Unix-socket handle as well as its TCP ones,
+  // which left V8's code for that path polymorphic and a busy HTTP server measurably
+  // slower. Where there is no descriptor (not Linux/macOS) the socket writes as usual.
   const socket = net.createConnection(SOCKET);
   socket.unref();
   socket.setEncoding('utf8');
   socket.on('error', () => disable(false));
   socket.on('close', () => disable(false));
   socket.on('data', guard(onData));
+  socket.on('connect', guard(onConnect));
+  let fd = -1;
+  let connected = false;
+  let outbox = []; // Buffers not yet written, in order
+  let outboxBytes = 0;
+
+  function onConnect() {
+    connected = true;
+    const handleFd = socket._handle && socket._handle.fd;
+    if (typeof handleFd === 'number' && handleFd >= 0) fd = handleFd;
+    else for (const b of outbox.splice(0)) socket.write(b);
+    flush();
+  }
 
   // force: hello/floor are replies and always written; samples and warnings are droppable.
-  // Writes made before the connection is up are queued by the socket, in order.
   function send(msg, force) {
-    if (!active || socket.destroyed || !socket.writable) return;
-    if (!force && socket.writableLength > MAX_BUFFERED) return;
-    socket.write(JSON.stringify(msg) + '\n');
+    if (!active || socket.destroyed) return;
+    if (!force && queued() > MAX_BUFFERED) return;
+    const b = Buffer.from(JSON.stringify(msg) + '\n');
+    if (connected && fd < 0) { socket.write(b); return; }
+    outbox.push(b);
+    outboxBytes += b.length;
+    flush();
+  }
+
+  function queued() { return fd < 0 && connected ? socket.writableLength : outboxBytes; }
+
+  // Writes what the socket takes now; the rest waits for the next send or tick.
+  function flush() {
+    if (fd < 0) return;
+    while (outbox.length > 0) {
+      const b = outbox[0];
+      let n;
+      try { n = fs.writeSync(fd, b, 0, b.length); } catch (e) {
+        if (e && e.code === 'EAGAIN') return;
+        disable(false);
+        return;
+      }
+      outboxBytes -= n;
+      if (n < b.length) { outbox[0] = b.subarray(n); return; }
+      outbox.shift();
+    }
   }
 
   // Everything starts now rather than on connect, so that warnings raised while the app's
@@ -237,6 +278,7 @@ function start() {
   // monitorEventLoopDelay({resolution: 10}) measures too, but its reset() forgets the
   // tick in progress, so a block ending just before a sample was often lost entirely.
   function tick() {
+    if (outboxBytes > 0) flush();
     const now = performance.now();
     if (delays.length < MAX_DELAYS) delays.push(Math.max(0, now - lastTick - RESOLUTION_MS));
     lastTick = now;
@@ -255,8 +297,9 @@ function start() {
   function handles() {
     const counts = {};
     for (const t of process.getActiveResourcesInfo()) counts[t] = (counts[t] || 0) + 1;
-    // Node keeps at most one write of ours in flight; it shows up as a WriteWrap request.
-    if (socket.writableLength > 0 && counts.WriteWrap > 0 && --counts.WriteWrap === 0) delete counts.WriteWrap;
+    // Without a descriptor, Node keeps at most one write of ours in flight; it shows up as
+    // a WriteWrap request.
+    if (fd < 0 && socket.writableLength > 0 && counts.WriteWrap > 0 && --counts.WriteWrap === 0) delete counts.WriteWrap;
     return counts;
   }
 
@@ -446,7 +489,9 @@ function start() {
       process.removeListener('warning', onWarning);
       gcEvents = [];
       delays = [];
-      if (graceful) socket.end(); else socket.destroy();
+      if (graceful) { flush(); socket.end(); } else socket.destroy();
+      outbox = [];
+      outboxBytes = 0;
     } catch (_) { /* ignore */ }
   }
 }
