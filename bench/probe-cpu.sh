@@ -4,8 +4,8 @@
 # loaded by harness at a fixed rate (open model, below saturation) from core 1, and the
 # server's own CPU time (utime + stime from /proc) is divided by the responses. Variants,
 # alternating: no probe; the probe (src/target/probe.cjs, talking to a socket that discards
-# what it sends); the probe with its sampling heap profiler started, as harness does unless
-# --no-heap; the probe without GC events (HARNESS_PROBE_GC=off).
+# what it sends); the probe with its sampling heap profiler started, as harness does with
+# --heap; the probe without GC events (HARNESS_PROBE_GC=off).
 #
 # Env: RATE (req/s, default 40000), DURATION (s, default 5), RUNS (default 6), HARNESS.
 set -euo pipefail

@@ -6,13 +6,14 @@
 #   with:    harness starts the server itself (-- COMMAND): probe injected, sampler on,
 #            GC floors and heap snapshots outside the measured window, as by default.
 #
-# The server is pinned to core 0, harness (one worker) to core 1. Runs come in pairs, one of
-# each mode back to back (the order alternates), and each pair gives a ratio with/without, so
+# The server is pinned to core 0, harness (one worker) to core 1. Runs come in rounds, one of
+# each mode back to back (the order rotates), and each round gives a ratio with/without, so
 # that the machine's slow drift cancels. Every run is a fresh Node process: separate processes
-# of the same server differ by about 2 % in speed on their own (heap and code layout). So both
-# servers of a pair get the same layout: address-space randomisation off (setarch -R) and the
-# same V8 random seed, a different seed for each pair. That halves the spread of the pairs'
-# ratios; the median of many pairs is reported, with a bootstrap 95 % interval.
+# of the same server differ by about 2 % in speed on their own (heap and code layout). So the
+# servers of a round get the same layout: address-space randomisation off (setarch -R) and the
+# same V8 random seed, a different seed for each round. The median of many rounds is
+# reported, with a bootstrap 95 % interval. That interval only covers the spread between
+# rounds: separate invocations on this shared machine have differed by more (see README).
 #
 # Besides requests/s it reports the server's CPU time per response (utime + stime from /proc,
 # over the load window) and how busy its core was. When the server's core is saturated in
@@ -21,10 +22,10 @@
 #
 # The bar: under 3 % lower throughput with the probe.
 #
-# Env: DURATION (seconds of load per run, default 5), RUNS (pairs, default 12), CONNECTIONS
-# (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (also pairs
-# "started by harness without the probe" (--no-probe) against URL only, which separates
-# the sampler and process handling from the probe).
+# Env: DURATION (seconds of load per run, default 5), RUNS (rounds, default 12), CONNECTIONS
+# (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (each round also
+# runs the target without heap snapshots (--no-heap) and without the probe (--no-probe), which
+# separates the snapshots, and the sampler and process handling, from the rest).
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -43,7 +44,7 @@ command -v taskset >/dev/null || die "taskset is required (util-linux)"
 command -v python3 >/dev/null || die "python3 is required"
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
-echo "$DURATION s of load per run, $RUNS pairs per comparison (progress on stderr)"
+echo "$DURATION s of load per run, $RUNS rounds (progress on stderr)"
 setarch -R true 2>/dev/null || echo "(setarch -R is not permitted here: layouts are not paired, expect a wider interval)"
 exec python3 - <<'PY'
 import datetime, json, os, random, signal, socket, statistics, subprocess, sys, tempfile, threading, time
@@ -187,35 +188,44 @@ def bootstrap(ratios, rounds=2000):
     return medians[int(0.025 * rounds)], medians[int(0.975 * rounds) - 1]
 
 
-def compare(name, flags, reports):
-    pairs = []
-    for run in range(RUNS):
-        first_url = run % 2 == 0
-        seed = run + 1
-        a = url_only(seed) if first_url else None
-        b = started_by_harness(reports, flags, seed)
-        a = a or url_only(seed)
-        pairs.append((a, b))
-        print(f"{name} pair {run + 1}: URL only {a[0]:,.0f} req/s, {a[1]:.2f} µs/response, core {100 * a[2]:.0f} % | "
-              f"started by harness {b[0]:,.0f} req/s, {b[1]:.2f} µs/response, core {100 * b[2]:.0f} %",
-              file=sys.stderr, flush=True)
-    rps = [b[0] / a[0] for a, b in pairs]
-    cpu = [b[1] / a[1] for a, b in pairs]
+def report(name, rows):
+    """rows: (URL only, this variant) measurements, one per round."""
+    rps = [b[0] / a[0] for a, b in rows]
+    cpu = [b[1] / a[1] for a, b in rows]
     low, high = bootstrap(rps)
     median = statistics.median
-    print(f"\n{name}: median of {RUNS} pairs")
-    print(f"  requests/s        URL only {median(a[0] for a, _ in pairs):,.0f}, started by harness "
-          f"{median(b[0] for _, b in pairs):,.0f}")
-    print(f"  CPU per response  URL only {median(a[1] for a, _ in pairs):.2f} µs, started by harness "
-          f"{median(b[1] for _, b in pairs):.2f} µs (paired ratio {median(cpu):.3f})")
-    print(f"  server core busy  URL only {100 * median(a[2] for a, _ in pairs):.1f} %, started by harness "
-          f"{100 * median(b[2] for _, b in pairs):.1f} %")
+    print(f"\n{name}: median of {len(rows)} rounds")
+    print(f"  requests/s        URL only {median(a[0] for a, _ in rows):,.0f}, started by harness "
+          f"{median(b[0] for _, b in rows):,.0f}")
+    print(f"  CPU per response  URL only {median(a[1] for a, _ in rows):.2f} µs, started by harness "
+          f"{median(b[1] for _, b in rows):.2f} µs (paired ratio {median(cpu):.3f})")
+    print(f"  server core busy  URL only {100 * median(a[2] for a, _ in rows):.1f} %, started by harness "
+          f"{100 * median(b[2] for _, b in rows):.1f} %")
     print(f"  throughput ratio  {median(rps):.3f} ({100 * (1 - median(rps)):+.1f} % throughput lost; "
           f"95 % interval {100 * (1 - high):+.1f} to {100 * (1 - low):+.1f} %)")
 
 
+VARIANTS = [("default run (probe, sampler, GC floors, heap snapshots)", [])]
+if os.environ["SPLIT"] == "1":
+    VARIANTS += [("without heap snapshots (--no-heap)", ["--no-heap"]),
+                 ("sampler only (--no-probe)", ["--no-probe"])]
+
 with tempfile.TemporaryDirectory() as reports:
-    compare("probe and sampler", [], reports)
-    if os.environ["SPLIT"] == "1":
-        compare("sampler only (--no-probe)", ["--no-probe"], reports)
+    rows = {name: [] for name, _ in VARIANTS}
+    for run in range(RUNS):
+        seed = run + 1
+        # One run of each mode, back to back, in an order that rotates from round to round.
+        modes = [None] + [flags for _, flags in VARIANTS]
+        shift = run % len(modes)
+        modes = modes[shift:] + modes[:shift]
+        got = [url_only(seed) if flags is None else started_by_harness(reports, flags, seed) for flags in modes]
+        base = got[modes.index(None)]
+        line = [f"round {run + 1}: URL only {base[0]:,.0f} req/s {base[1]:.2f} µs/response core {100 * base[2]:.0f} %"]
+        for name, flags in VARIANTS:
+            b = got[modes.index(flags)]
+            rows[name].append((base, b))
+            line.append(f"{flags[0] if flags else 'default'} {b[0]:,.0f} req/s {b[1]:.2f} µs core {100 * b[2]:.0f} %")
+        print(" | ".join(line), file=sys.stderr, flush=True)
+    for name, _ in VARIANTS:
+        report(name, rows[name])
 PY
