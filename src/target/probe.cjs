@@ -29,7 +29,8 @@
  *       collecting ~50+ times a second is observed one interval in ten; see GC_BUSY),
  *    "handles"?:{type: count}}    process.getActiveResourcesInfo() by type. Node lists
  *       only ref'd handles and timers; the probe's socket and timers are unref()'d, so
- *       they are not counted. An in-flight write of the probe ("WriteWrap") is subtracted.
+ *       they are not counted. An in-flight socket write of the probe ("WriteWrap", only
+ *       where it has no descriptor to write to) is subtracted.
  *   {"type":"warning","pid","name","message","stack","code"?,"location":"file:line:col"|null,
  *    plus "event","count","emitter" for MaxListenersExceededWarning}
  *   {"type":"floor","pid","id","heapUsed","heapTotal","external","arrayBuffers","rss","ms"}
@@ -140,9 +141,9 @@ function start() {
   function onConnect() {
     connected = true;
     const handleFd = socket._handle && socket._handle.fd;
-    if (typeof handleFd === 'number' && handleFd >= 0) fd = handleFd;
-    else for (const b of outbox.splice(0)) socket.write(b);
-    flush();
+    if (typeof handleFd === 'number' && handleFd >= 0) { fd = handleFd; flush(); return; }
+    for (const b of outbox.splice(0)) socket.write(b); // the socket queues them now
+    outboxBytes = 0;
   }
 
   // force: hello/floor are replies and always written; samples and warnings are droppable.
