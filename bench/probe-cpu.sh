@@ -10,19 +10,10 @@
 # Env: RATE (req/s, default 40000), DURATION (s, default 5), RUNS (default 6), HARNESS.
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
+source "$(dirname "$0")/node-common.sh"
 RATE=${RATE:-40000}
 DURATION=${DURATION:-5}
 RUNS=${RUNS:-6}
-HARNESS=${HARNESS:-"$ROOT/target/release/harness"}
-APP="$ROOT/scenarios/apps/hello.js"
-
-die() { echo "probe-cpu.sh: $*" >&2; exit 1; }
-[[ -x $HARNESS ]] || die "no harness binary at $HARNESS (cargo build --release)"
-command -v node >/dev/null || die "node is required"
-command -v taskset >/dev/null || die "taskset is required (util-linux)"
-command -v python3 >/dev/null || die "python3 is required"
 
 WORK=$(mktemp -d)
 SINK_PID=

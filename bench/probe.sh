@@ -28,20 +28,11 @@
 # separates the snapshots, and the sampler and process handling, from the rest).
 set -euo pipefail
 
-BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$BENCH_DIR/.." && pwd)
+source "$(dirname "$0")/node-common.sh"
 export DURATION=${DURATION:-5}
 export RUNS=${RUNS:-12}
 export CONNECTIONS=${CONNECTIONS:-50}
-export HARNESS=${HARNESS:-"$ROOT/target/release/harness"}
-export APP="$ROOT/scenarios/apps/hello.js"
 export SPLIT=${SPLIT:-0}
-
-die() { echo "probe.sh: $*" >&2; exit 1; }
-[[ -x $HARNESS ]] || die "no harness binary at $HARNESS (cargo build --release)"
-command -v node >/dev/null || die "node is required"
-command -v taskset >/dev/null || die "taskset is required (util-linux)"
-command -v python3 >/dev/null || die "python3 is required"
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s of load per run, $RUNS rounds (progress on stderr)"
