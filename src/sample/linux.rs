@@ -311,6 +311,9 @@ mod tests {
         let sample = sampler.sample(0.2).unwrap();
         assert!(sample.rss > 1_000_000, "{sample:?}");
         assert!(sample.cpu > 30.0, "a busy thread should show: {sample:?}");
+        // The tree is harness itself here, so its own CPU (from the process CPU clock) shows too.
+        assert!(sample.harness_cpu > 30.0, "{sample:?}");
+        assert!(sample.system_cpu > 0.0, "{sample:?}");
         assert!(sample.fds >= 3);
         assert!(sample.processes >= 1);
     }
