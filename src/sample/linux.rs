@@ -99,8 +99,8 @@ impl ProcSampler {
         let stats = self.members();
         self.known = stats.iter().map(|s| s.pid).collect();
         // Keep the members' files open; a pid that went is closed (it could be reused).
-        self.open
-            .retain(|pid, _| stats.iter().any(|s| s.pid == *pid));
+        let known = &self.known;
+        self.open.retain(|pid, _| known.contains(pid));
         for pid in &self.known {
             if !self.open.contains_key(pid) {
                 if let Ok(file) = File::open(format!("/proc/{pid}/stat")) {
@@ -170,10 +170,9 @@ impl Sampler for ProcSampler {
             .as_ref()
             .and_then(|file| reread(file, &mut self.buffer))
             .and_then(parse_system);
-        let percent = |ticks: u64| match elapsed {
-            Some(seconds) if seconds > 0.0 => {
-                100.0 * ticks as f64 / self.ticks_per_second / seconds
-            }
+        // CPU seconds used over the interval, as percent of one core.
+        let percent = |used: f64| match elapsed {
+            Some(seconds) if seconds > 0.0 => 100.0 * used / seconds,
             _ => 0.0,
         };
         let system_cpu = match (self.last.is_some(), system) {
@@ -186,14 +185,11 @@ impl Sampler for ProcSampler {
         let sample = ProcessSample {
             t: (t * 1000.0).round() / 1000.0,
             rss: members.iter().map(|s| s.rss_pages * self.page_size).sum(),
-            cpu: round1(percent(delta)),
+            cpu: round1(percent(delta as f64 / self.ticks_per_second)),
             threads: members.iter().map(|s| s.threads).sum(),
             fds: members.iter().map(|s| count_fds(s.pid)).sum(),
             processes: members.len() as u64,
-            harness_cpu: round1(match elapsed {
-                Some(seconds) if seconds > 0.0 => 100.0 * (own - self.last_self).max(0.0) / seconds,
-                _ => 0.0,
-            }),
+            harness_cpu: round1(percent((own - self.last_self).max(0.0))),
             system_cpu: round1(system_cpu),
             cores: self.cores as u64,
         };
