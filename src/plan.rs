@@ -55,14 +55,14 @@ pub struct WatchPlan {
     pub heap_limit: u64,
 }
 
-/// When heap snapshots are taken and analysed.
+/// When the heap trace (an unmeasured load after the cooldown, between heap snapshots) runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeapMode {
     /// Never (`--no-heap`, or no Node probe).
     Off,
-    /// Taken always (outside the measured window), analysed when a memory leak is found.
+    /// When the measured run found a memory or listener leak.
     Auto,
-    /// Taken and analysed always (`--heap`).
+    /// Always (`--heap`).
     Always,
 }
 

@@ -1,6 +1,6 @@
 //! One run from plan to output: start and watch the target (if any), idle through the
-//! baseline, drive the load, idle through the cooldown, stop the target, build the result and
-//! print it. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM) or by
+//! baseline, drive the load, idle through the cooldown, run the heap trace if it is wanted,
+//! stop the target, build the result and print it. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM) or by
 //! the target dying; what ran is still reported.
 
 use std::io::{IsTerminal, Write};
@@ -15,11 +15,11 @@ use tokio::time::Instant;
 
 use crate::exit;
 use crate::load::{self, LoadOutcome, StopReason};
-use crate::plan::{HeapMode, Plan, Stop, TargetSpec, WatchPlan};
+use crate::plan::{HeapMode, LoadPlan, Plan, Stop, TargetSpec, WatchPlan};
 use crate::report::progress::Progress;
 use crate::report::result::{
-    AllocationSite, HeapProcess, HeapSnapshotInfo, Phase, ProcessSample, RunResult, Sampling,
-    TargetInfo,
+    AllocationSite, HeapProcess, HeapSnapshotInfo, HeapTrace, Phase, ProcessSample, RunResult,
+    Sampling, TargetInfo,
 };
 use crate::report::{self, terminal};
 use crate::sample::{self, Tree};
@@ -30,6 +30,8 @@ use crate::target::{self, Endpoint, Target};
 const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for a heap snapshot (a 64 MB heap takes about 6 s here).
 const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest heap trace load.
+const TRACE_MAX: Duration = Duration::from_secs(10);
 /// Lines of the target's stderr shown when it fails.
 const STDERR_LINES: usize = 10;
 
@@ -144,21 +146,27 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
             .idle("baseline", baseline, origin, &mut signals)
             .await;
         watched.floor("baseline").await;
-        watched.snapshot("baseline").await;
-        watched.start_sampling().await;
     }
-    let outcome = drive_load(&plan, prepared, watched.as_mut(), &mut signals).await?;
+    let load = LoadRun {
+        plan: &plan.load,
+        progress: plan.output.progress,
+        during: "the load",
+    };
+    let outcome = drive_load(load, prepared, watched.as_mut(), &mut signals).await?;
+    let mut heap_trace = None;
     if let Some(watched) = &mut watched {
         if !signals.received && watched.alive() {
             watched.floor("load").await;
-            watched.snapshot("load").await;
             let cooldown = watched.plan.cooldown;
             watched
                 .idle("cooldown", cooldown, origin, &mut signals)
                 .await;
             watched.floor("cooldown").await;
-            watched.snapshot("cooldown").await;
-            watched.read_allocations().await;
+            if let Some(reason) = watched.trace_reason(&plan, &outcome, origin) {
+                heap_trace = watched
+                    .heap_trace(&plan, &outcome, reason, origin, &mut signals)
+                    .await?;
+            }
         }
         watched.stop().await;
     }
@@ -173,6 +181,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         (watched.into_result(&mut result), mode)
     });
     result.analyse();
+    result.heap_trace = heap_trace;
     if let Some((_, mode)) = &_probe {
         result.heap = heap_analysis(*mode, &snapshots, &result);
         for process in &mut result.heap {
@@ -203,14 +212,18 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         crate::report::files::write_whole(path, xml.as_bytes())?;
     }
     Ok(Finished {
-        code: exit_code(&outcome, &result),
+        code: exit_code(&outcome, &result, signals.received),
         result: Some(result),
     })
 }
 
-fn exit_code(outcome: &LoadOutcome, result: &RunResult) -> u8 {
+/// `interrupted`: a signal arrived at any point (also in the cooldown or the heap trace).
+fn exit_code(outcome: &LoadOutcome, result: &RunResult, interrupted: bool) -> u8 {
     if result.target.as_ref().is_some_and(|t| t.failure.is_some()) {
         return exit::TARGET;
+    }
+    if interrupted {
+        return exit::INTERRUPTED;
     }
     match outcome.stop {
         StopReason::Interrupted => exit::INTERRUPTED,
@@ -344,15 +357,24 @@ fn report_not_ready(err: &target::NotReady, target: &Target) {
     }
 }
 
-/// Runs the load while watching for signals and the target's exit.
+/// A load to drive: the measured one or the heap trace's.
+struct LoadRun<'a> {
+    plan: &'a LoadPlan,
+    /// Show the per-second progress bar.
+    progress: bool,
+    /// "the load": how a failure names it.
+    during: &'static str,
+}
+
+/// Runs a load while watching for signals and the target's exit.
 async fn drive_load(
-    plan: &Plan,
+    spec: LoadRun<'_>,
     prepared: load::Prepared,
     mut watched: Option<&mut Watched>,
     signals: &mut Signals,
 ) -> anyhow::Result<LoadOutcome> {
     let stopper = prepared.stopper();
-    let mut progress = Progress::start(&plan.load, plan.output.progress);
+    let mut progress = Progress::start(spec.plan, spec.progress);
     let mut target_gone = false;
     let outcome = {
         let mut load = pin!(load::run(prepared, |point| {
@@ -374,7 +396,7 @@ async fn drive_load(
                     target_gone = true;
                     stopper.stop(StopReason::TargetExited);
                     if let Some(watched) = watched.as_mut() {
-                        watched.info.failure = Some(format!("the target exited during the load ({})", target::describe(status)));
+                        watched.info.failure = Some(format!("the target exited during {} ({})", spec.during, target::describe(status)));
                     }
                 }
             }
@@ -473,28 +495,120 @@ impl Watched {
         }
     }
 
-    /// Starts the sampling heap profiler in every Node process, with `--heap` only: while it
-    /// runs, V8 allocates more slowly (about 2.5 % of a busy server's CPU, bench/probe-cpu.sh),
-    /// which a default run must not pay.
+    /// Starts the sampling heap profiler in every Node process. It slows every allocation
+    /// while it runs (about 2.5 % of a busy server's CPU, bench/probe-cpu.sh), so it runs
+    /// during the heap trace only.
     async fn start_sampling(&mut self) {
-        if let (HeapMode::Always, Some(probe)) = (self.plan.heap, &mut self.probe) {
+        if let Some(probe) = &mut self.probe {
             probe.start_sampling().await;
         }
     }
 
     /// Reads the sampling heap profilers: where the objects still alive were allocated.
     async fn read_allocations(&mut self) {
-        if let (HeapMode::Always, Some(probe)) = (self.plan.heap, &mut self.probe) {
+        if let Some(probe) = &mut self.probe {
             if probe.connected() > 0 {
                 self.allocations = probe.allocations(FLOOR_TIMEOUT).await;
             }
         }
     }
 
-    /// Moves what was watched into the result; returns the probe server, whose directory
-    /// holds the heap snapshots until it is dropped.
-    fn into_result(self, result: &mut RunResult) -> Option<ProbeServer> {
-        let mut phases = self.phases;
+    /// Why a heap trace should run now (after the cooldown), if it should: always with
+    /// `--heap`; by default when the analysis of what was measured finds a leak.
+    fn trace_reason(
+        &self,
+        plan: &Plan,
+        outcome: &LoadOutcome,
+        origin: Instant,
+    ) -> Option<&'static str> {
+        let probe = self.probe.as_ref()?;
+        if probe.connected() == 0 {
+            return None;
+        }
+        match self.plan.heap {
+            HeapMode::Off => None,
+            HeapMode::Always => Some("--heap"),
+            HeapMode::Auto => {
+                let mut sofar = RunResult::new(plan, outcome, origin);
+                self.fill(&mut sofar);
+                sofar.analyse();
+                sofar
+                    .findings
+                    .iter()
+                    .find(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak")
+                    .map(|f| {
+                        if f.kind == "memoryLeak" {
+                            "memory leak found"
+                        } else {
+                            "listener leak found"
+                        }
+                    })
+            }
+        }
+    }
+
+    /// The heap trace: a heap snapshot, an unmeasured load like the measured one (at most
+    /// [`TRACE_MAX`] long), a snapshot, an idle cooldown, a last snapshot, with the sampling
+    /// heap profiler running from the first snapshot to the last. A snapshot makes V8 track
+    /// every object the collector moves from then on, which slows allocation, so none is
+    /// taken before the measured load ends. No load runs when no first snapshot was taken.
+    async fn heap_trace(
+        &mut self,
+        plan: &Plan,
+        outcome: &LoadOutcome,
+        reason: &str,
+        origin: Instant,
+        signals: &mut Signals,
+    ) -> anyhow::Result<Option<HeapTrace>> {
+        self.snapshot("cooldown").await;
+        let taken = self
+            .snapshots
+            .iter()
+            .any(|(phase, s)| phase == "cooldown" && s.skipped.is_none());
+        if !taken || signals.received || !self.alive() {
+            return Ok(None);
+        }
+        let trace = trace_plan(&plan.load, outcome);
+        let prepared = load::prepare(&trace)?;
+        eprintln!(
+            "Heap trace ({reason}): {} more of load, not measured, between heap snapshots",
+            match trace.stop {
+                Stop::After(d) => format!("{} s", d.as_secs_f64()),
+                Stop::Amount(n) => format!("{n} requests"),
+            }
+        );
+        self.start_sampling().await;
+        let start = origin.elapsed().as_secs_f64();
+        let spec = LoadRun {
+            plan: &trace,
+            progress: false,
+            during: "the heap trace",
+        };
+        let traced = drive_load(spec, prepared, Some(&mut *self), signals).await?;
+        self.phases.push(Phase {
+            name: "trace".to_string(),
+            start: round3(start),
+            end: round3(origin.elapsed().as_secs_f64()),
+        });
+        if !signals.received && self.alive() {
+            self.snapshot("trace").await;
+            let cooldown = self.plan.cooldown;
+            self.idle("trace-cooldown", cooldown, origin, signals).await;
+            self.snapshot("trace-cooldown").await;
+            self.read_allocations().await;
+        }
+        let totals = &traced.totals;
+        Ok(Some(HeapTrace {
+            reason: reason.to_string(),
+            responses: totals.completed,
+            errors: totals.errors.iter().sum(),
+            seconds: round3(traced.elapsed.as_secs_f64()),
+        }))
+    }
+
+    /// Copies what has been watched so far into `result`.
+    fn fill(&self, result: &mut RunResult) {
+        let mut phases = self.phases.clone();
         phases.append(&mut result.phases);
         phases.sort_by(|a, b| a.start.total_cmp(&b.start));
         result.phases = phases;
@@ -507,22 +621,67 @@ impl Watched {
             .as_ref()
             .map(ProbeServer::report)
             .unwrap_or_default();
-        result.target = Some(self.info);
+        result.target = Some(self.info.clone());
+    }
+
+    /// Moves what was watched into the result; returns the probe server, whose directory
+    /// holds the heap snapshots until it is dropped.
+    fn into_result(self, result: &mut RunResult) -> Option<ProbeServer> {
+        self.fill(result);
         self.probe
     }
 }
 
-/// Analyses each Node process's three snapshots: always with `--heap`, else only when the
-/// analysis found a memory leak. Parsing a snapshot takes about 1 s per 100 MB.
+/// The heap trace's load: the measured load's requests, connections and rate (a ramp's last
+/// rate), without warmup, as many requests as were measured or as long, at most
+/// [`TRACE_MAX`].
+fn trace_plan(measured: &LoadPlan, outcome: &LoadOutcome) -> LoadPlan {
+    let mut plan = measured.clone();
+    plan.warmup = Duration::ZERO;
+    if let Some(last) = plan.stages.last() {
+        plan.rate = Some(last.rate);
+    }
+    plan.stages.clear();
+    plan.stop = match measured.stop {
+        Stop::Amount(n) if outcome.elapsed <= TRACE_MAX => Stop::Amount(n),
+        _ => Stop::After(outcome.elapsed.clamp(Duration::from_secs(1), TRACE_MAX)),
+    };
+    plan
+}
+
+/// Analyses each Node process's three snapshots from the heap trace. Without a trace (no
+/// leak found, by default) each Node process gets a note saying so. Parsing a snapshot
+/// takes about 1 s per 100 MB.
 fn heap_analysis(
     mode: HeapMode,
     snapshots: &[(String, probe::Snapshot)],
     result: &RunResult,
 ) -> Vec<HeapProcess> {
-    let leak = result
-        .findings
-        .iter()
-        .any(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak");
+    if result.heap_trace.is_none() && snapshots.is_empty() {
+        let why = match mode {
+            HeapMode::Off => return Vec::new(),
+            HeapMode::Auto
+                if !result
+                    .findings
+                    .iter()
+                    .any(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak") =>
+            {
+                "no leak was found, so no heap snapshots were taken (--heap takes them always)"
+            }
+            _ => "the run ended before the heap trace",
+        };
+        return result
+            .node
+            .iter()
+            .map(|process| HeapProcess {
+                pid: process.pid,
+                snapshots: Vec::new(),
+                analysis: None,
+                note: Some(why.to_string()),
+                allocations: Vec::new(),
+            })
+            .collect();
+    }
     let mut pids: Vec<u32> = snapshots.iter().map(|(_, s)| s.pid).collect();
     pids.sort_unstable();
     pids.dedup();
@@ -545,15 +704,25 @@ fn heap_analysis(
                     .find(|(p, s)| p == phase && s.skipped.is_none())
                     .map(|(_, s)| s.path.clone())
             };
-            let (analysis, note) = match (mode, leak, file("baseline"), file("load"), file("cooldown")) {
-                (HeapMode::Auto, false, ..) => (None, Some("no leak was found, so the snapshots were not analysed (--heap analyses them always)".to_string())),
-                (_, _, Some(first), Some(middle), Some(last)) => {
+            let (analysis, note) = match (file("cooldown"), file("trace"), file("trace-cooldown")) {
+                (Some(first), Some(middle), Some(last)) => {
                     match crate::analyse::heap::analyse_files(&first, Some(&middle), &last) {
                         Ok(analysis) => (Some(analysis), None),
-                        Err(err) => (None, Some(format!("the snapshots could not be analysed: {err}"))),
+                        Err(err) => (
+                            None,
+                            Some(format!("the snapshots could not be analysed: {err}")),
+                        ),
                     }
                 }
-                _ => (None, Some(taken.iter().find_map(|(_, s)| s.skipped.clone()).unwrap_or_else(|| "not all three snapshots were taken".to_string()))),
+                _ => (
+                    None,
+                    Some(
+                        taken
+                            .iter()
+                            .find_map(|(_, s)| s.skipped.clone())
+                            .unwrap_or_else(|| "not all three snapshots were taken".to_string()),
+                    ),
+                ),
             };
             HeapProcess {
                 pid,

@@ -45,9 +45,41 @@ fn path(group: &serde_json::Value) -> String {
         .join(" ")
 }
 
+/// Names of the phases, in order, and of the phases the snapshots of the first process ended.
+fn phases(result: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let names = |list: &serde_json::Value, key: &str| -> Vec<String> {
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| p[key].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    (
+        names(&result["phases"], "name"),
+        names(&result["heap"][0]["snapshots"], "phase"),
+    )
+}
+
 #[test]
 fn the_article_cache_leak_names_compute_term_and_the_buffer_data() {
     let result = run("cache-leak.js", &["-a", "8000"]);
+    // The leak was found in the measured run, so a heap trace followed the cooldown: the
+    // snapshots bracket it, and none was taken before the measured load ended.
+    let (phases, snapshots) = phases(&result);
+    assert_eq!(
+        phases,
+        ["baseline", "load", "cooldown", "trace", "trace-cooldown"]
+    );
+    assert_eq!(snapshots, ["cooldown", "trace", "trace-cooldown"]);
+    let trace = &result["heapTrace"];
+    assert_eq!(trace["reason"], "memory leak found", "{trace}");
+    assert_eq!(trace["responses"], 8000, "{trace}");
+    assert_eq!(
+        result["requests"]["total"], 8000,
+        "the trace's requests are not counted in the measured run"
+    );
     let top = &analysis(&result)["groups"][0];
     assert_eq!(top["class"], "system / JSArrayBufferData", "{top}");
     assert!(top["count"].as_u64().unwrap() >= 7000, "{top}");
@@ -93,6 +125,17 @@ fn a_session_map_that_is_never_pruned_is_named_by_its_variable() {
 }
 
 #[test]
+fn an_app_that_does_not_leak_gets_no_heap_snapshots_by_default() {
+    let result = run("cache-fixed.js", &["-a", "3000"]);
+    let (phases, snapshots) = phases(&result);
+    assert_eq!(phases, ["baseline", "load", "cooldown"]);
+    assert!(snapshots.is_empty(), "{snapshots:?}");
+    assert!(result.get("heapTrace").is_none(), "{}", result["heapTrace"]);
+    let note = result["heap"][0]["note"].as_str().unwrap();
+    assert!(note.contains("no leak was found"), "{note}");
+}
+
+#[test]
 fn an_app_that_does_not_leak_gets_no_names_even_with_heap() {
     let result = run("cache-fixed.js", &["-a", "8000", "--heap"]);
     let analysis = analysis(&result);
@@ -110,9 +153,16 @@ fn an_app_that_does_not_leak_gets_no_names_even_with_heap() {
 
 #[test]
 fn snapshots_can_be_limited_or_turned_off() {
-    let limited = run("cache-leak.js", &["-a", "2000", "--heap-limit", "1MB"]);
+    let limited = run(
+        "cache-leak.js",
+        &["-a", "2000", "--heap", "--heap-limit", "1MB"],
+    );
     let heap = &limited["heap"][0];
     assert!(heap["analysis"].is_null());
+    assert!(
+        limited.get("heapTrace").is_none(),
+        "no trace without a first snapshot"
+    );
     let skipped = heap["snapshots"][0]["skipped"].as_str().unwrap();
     assert!(skipped.contains("over the snapshot limit"), "{skipped}");
     let off = run("cache-leak.js", &["-a", "2000", "--no-heap"]);

@@ -297,6 +297,58 @@ fn ctrl_c_stops_the_load_and_the_target() {
 }
 
 #[test]
+fn ctrl_c_during_the_heap_trace_stops_it_and_the_target() {
+    use std::io::BufRead;
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args([
+            "--json",
+            "-n",
+            "-c",
+            "2",
+            "-d",
+            "3",
+            "--baseline",
+            "0s",
+            "--cooldown",
+            "0s",
+            "--heap",
+            "http://127.0.0.1:0/",
+            "--",
+        ])
+        .args(["node", &app("cache-leak.js")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let announced = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.starts_with("Heap trace"));
+    assert!(announced.is_some(), "harness never started the heap trace");
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{rest:?}");
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        result["stopReason"], "completed",
+        "the measured load had ended"
+    );
+    let snapshots: Vec<&str> = result["heap"][0]["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(snapshots, ["cooldown"], "no snapshot after the interrupt");
+    assert!(result["heap"][0]["analysis"].is_null());
+    assert!(group_members(target_pid(&result)).is_empty());
+}
+
+#[test]
 fn a_panicking_harness_leaves_no_target_behind() {
     let port = free_port();
     let output = harness()

@@ -155,11 +155,13 @@ pub struct Options {
     #[arg(long, help_heading = "Target")]
     pub no_probe: bool,
 
-    /// Always analyse the Node heap snapshots (by default only when a memory leak is found).
+    /// Always run the heap trace after the cooldown: more load, unmeasured, between heap
+    /// snapshots (by default only when a memory or listener leak is found).
     #[arg(long, conflicts_with = "no_heap", help_heading = "Target")]
     pub heap: bool,
 
-    /// Take no heap snapshots (each stalls the process: about 1 s per 10 MB of heap).
+    /// Take no heap snapshots and run no heap trace (each snapshot stalls the process:
+    /// about 1 s per 10 MB of heap).
     #[arg(long, help_heading = "Target")]
     pub no_heap: bool,
 

@@ -124,7 +124,8 @@ pub struct RunResult {
     /// to `series[].second` to line the load up with `process` and `node` samples.
     pub measure_start: f64,
     /// The run's phases on its clock (seconds since harness started the target, or since
-    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`.
+    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`,
+    /// and after a heap trace `trace` and `trace-cooldown`.
     pub phases: Vec<Phase>,
     /// The target process, when harness started or watched one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -151,10 +152,31 @@ pub struct RunResult {
     /// Heap snapshots of each Node process and, when analysed, where the memory goes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub heap: Vec<HeapProcess>,
+    /// The heap trace: the unmeasured load after the cooldown that the heap snapshots
+    /// bracket, when one ran (a leak was found, or `--heap`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub heap_trace: Option<HeapTrace>,
 }
 
-/// One Node process's heap snapshots (taken at the end of the baseline, the load and the
-/// cooldown) and their analysis.
+/// The heap trace. A heap snapshot makes V8 track every object the garbage collector moves
+/// from then on, which slows an allocating server (by a quarter for `heavy-garbage.js`), so
+/// no snapshot is taken before or during the measured load: the snapshots bracket this
+/// extra load instead, and nothing of it is counted in the run's figures.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeapTrace {
+    /// Why it ran: `memory leak found` or `--heap`.
+    pub reason: String,
+    /// Responses received during it.
+    pub responses: u64,
+    /// Errors during it, timeouts included.
+    pub errors: u64,
+    /// Its load's length, seconds (phase `trace`; phase `trace-cooldown` follows).
+    pub seconds: f64,
+}
+
+/// One Node process's heap snapshots (taken around the heap trace: at the end of the
+/// cooldown, of the trace's load and of its cooldown) and their analysis.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapProcess {
@@ -166,9 +188,8 @@ pub struct HeapProcess {
     pub analysis: Option<crate::analyse::heap::HeapAnalysis>,
     /// Why there is no analysis.
     pub note: Option<String>,
-    /// Where the objects still alive after the cooldown were allocated during the load, from
-    /// V8's sampling heap profiler, biggest first (runs with `--heap` only: the profiler
-    /// slows allocation).
+    /// Where the objects still alive after the trace's cooldown were allocated during the
+    /// heap trace, from V8's sampling heap profiler, biggest first.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub allocations: Vec<AllocationSite>,
 }
@@ -194,7 +215,7 @@ pub struct AllocationSite {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapSnapshotInfo {
-    /// The phase it ended: `baseline`, `load` or `cooldown`.
+    /// The phase it ended: `cooldown` (before the heap trace), `trace` or `trace-cooldown`.
     pub phase: String,
     /// How long it stalled the process, ms.
     pub ms: f64,
@@ -272,7 +293,8 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
-    /// `baseline`, `warmup`, `load` or `cooldown`.
+    /// `baseline`, `warmup`, `load`, `cooldown`, and with a heap trace `trace` and
+    /// `trace-cooldown`.
     pub name: String,
     /// Start, seconds on the run's clock.
     pub start: f64,
@@ -802,6 +824,7 @@ impl RunResult {
             scenario: None,
             thresholds: Vec::new(),
             heap: Vec::new(),
+            heap_trace: None,
         }
     }
 }

@@ -163,7 +163,7 @@ fn heap_lines(result: &RunResult) -> String {
         };
         let _ = writeln!(
             out,
-            "\nWhere the memory goes (pid {}, objects added during the load and still alive after the cooldown):",
+            "\nWhere the memory goes (pid {}, objects added during the heap trace and still alive after its cooldown):",
             process.pid
         );
         if analysis.groups.is_empty() {

@@ -79,7 +79,7 @@ pub struct TargetSection {
     pub sample_interval: Option<Duration>,
     /// Inject the Node probe (default true).
     pub probe: Option<bool>,
-    /// Heap snapshots: "auto" (analysed when a leak is found), "always" or "off".
+    /// The heap trace and its snapshots: "auto" (when a leak is found), "always" or "off".
     #[serde(default, deserialize_with = "heap_mode")]
     pub heap: Option<crate::plan::HeapMode>,
     /// No heap snapshot of a process whose used heap is over this size, e.g. "64MB".

@@ -175,6 +175,15 @@ fn heap(result: &RunResult) -> String {
         return String::new();
     }
     let mut out = String::from("<section id=\"heap\"><h2>Where the memory goes</h2>");
+    if let Some(trace) = &result.heap_trace {
+        let _ = write!(
+            out,
+            "<p class=\"meta\">Heap trace ({}): after the cooldown, {} more responses in {:.1} s of load, not counted in the figures above, between heap snapshots. A snapshot makes V8 track every object the collector moves from then on, which slows allocation, so none is taken before the measured load ends.</p>",
+            escape(&trace.reason),
+            thousands(trace.responses),
+            trace.seconds
+        );
+    }
     for process in &result.heap {
         let stalls: Vec<String> = process
             .snapshots
@@ -184,12 +193,16 @@ fn heap(result: &RunResult) -> String {
                 None => format!("{}: {:.1} s", s.phase, s.ms / 1000.0),
             })
             .collect();
-        let _ = write!(
-            out,
-            "<p class=\"meta\">pid {}: heap snapshots after the baseline, the load and the cooldown (each stalls the process: {}).</p>",
-            process.pid,
-            escape(&stalls.join(", "))
-        );
+        if stalls.is_empty() {
+            let _ = write!(out, "<p class=\"meta\">pid {}</p>", process.pid);
+        } else {
+            let _ = write!(
+                out,
+                "<p class=\"meta\">pid {}: heap snapshots at the end of the cooldown, of the trace and of its cooldown (each stalls the process: {}).</p>",
+                process.pid,
+                escape(&stalls.join(", "))
+            );
+        }
         if let Some(note) = &process.note {
             let _ = write!(out, "<p>{}</p>", escape(note));
         }
@@ -203,7 +216,7 @@ fn heap(result: &RunResult) -> String {
             None => {
                 let _ = write!(
                     out,
-                    "<p>No group of objects added during the load and still alive after it is large enough to name ({} objects, {}).</p>",
+                    "<p>No group of objects added during the heap trace and still alive after it is large enough to name ({} objects, {}).</p>",
                     thousands(analysis.leaked_objects),
                     bytes(analysis.leaked_bytes as f64)
                 );
@@ -236,7 +249,7 @@ fn heap(result: &RunResult) -> String {
             out += "</table>";
         }
         if !process.allocations.is_empty() {
-            out += "<h3>Allocation sites of the memory still alive after the cooldown</h3><p class=\"meta\">From V8's sampling heap profiler across the load: the innermost frame in the app's own code. Inlined functions are counted in their caller, and Buffer backing stores (off the JS heap) are not sampled.</p><table><tr><th>function</th><th>where</th><th>sampled bytes</th></tr>";
+            out += "<h3>Allocation sites of the memory still alive after the heap trace</h3><p class=\"meta\">From V8's sampling heap profiler during the heap trace: the innermost frame in the app's own code. Inlined functions are counted in their caller, and Buffer backing stores (off the JS heap) are not sampled.</p><table><tr><th>function</th><th>where</th><th>sampled bytes</th></tr>";
             for site in process.allocations.iter().take(10) {
                 let _ = write!(
                     out,
