@@ -4,7 +4,8 @@
 #
 #   without: the server is started by this script; harness only loads it (URL only).
 #   with:    harness starts the server itself (-- COMMAND): probe injected, sampler on,
-#            GC floors and heap snapshots outside the measured window, as by default.
+#            GC floors outside the measured window, as by default (the hello server does not
+#            leak, so no heap trace follows).
 #
 # The server is pinned to core 0, harness (one worker) to core 1. Runs come in rounds, one of
 # each mode back to back (the order rotates), and each round gives a ratio with/without, so
@@ -24,8 +25,8 @@
 #
 # Env: DURATION (seconds of load per run, default 5), RUNS (rounds, default 12), CONNECTIONS
 # (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (each round also
-# runs the target without heap snapshots (--no-heap) and without the probe (--no-probe), which
-# separates the snapshots, and the sampler and process handling, from the rest).
+# runs the target with --no-heap and without the probe (--no-probe), which separates the
+# sampler and process handling from the probe).
 set -euo pipefail
 
 source "$(dirname "$0")/node-common.sh"
@@ -196,9 +197,9 @@ def report(name, rows):
           f"95 % interval {100 * (1 - high):+.1f} to {100 * (1 - low):+.1f} %)")
 
 
-VARIANTS = [("default run (probe, sampler, GC floors, heap snapshots)", [])]
+VARIANTS = [("default run (probe, sampler, GC floors; a heap trace only on a leak)", [])]
 if os.environ["SPLIT"] == "1":
-    VARIANTS += [("without heap snapshots (--no-heap)", ["--no-heap"]),
+    VARIANTS += [("never a heap trace (--no-heap)", ["--no-heap"]),
                  ("sampler only (--no-probe)", ["--no-probe"])]
 
 with tempfile.TemporaryDirectory() as reports:

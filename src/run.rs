@@ -162,10 +162,11 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
                 .idle("cooldown", cooldown, origin, &mut signals)
                 .await;
             watched.floor("cooldown").await;
-            if let Some(reason) = watched.trace_reason(&plan, &outcome, origin) {
+            let reason = watched.trace_reason(&plan, &outcome, origin);
+            if let (Some(reason), false) = (reason, signals.received) {
                 heap_trace = watched
                     .heap_trace(&plan, &outcome, reason, origin, &mut signals)
-                    .await?;
+                    .await;
             }
         }
         watched.stop().await;
@@ -559,17 +560,23 @@ impl Watched {
         reason: &str,
         origin: Instant,
         signals: &mut Signals,
-    ) -> anyhow::Result<Option<HeapTrace>> {
+    ) -> Option<HeapTrace> {
         self.snapshot("cooldown").await;
         let taken = self
             .snapshots
             .iter()
             .any(|(phase, s)| phase == "cooldown" && s.skipped.is_none());
         if !taken || signals.received || !self.alive() {
-            return Ok(None);
+            return None;
         }
         let trace = trace_plan(&plan.load, outcome);
-        let prepared = load::prepare(&trace)?;
+        let prepared = match load::prepare(&trace) {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                eprintln!("warning: the heap trace could not start: {err:#}");
+                return None;
+            }
+        };
         eprintln!(
             "Heap trace ({reason}): {} more of load, not measured, between heap snapshots",
             match trace.stop {
@@ -584,7 +591,13 @@ impl Watched {
             progress: false,
             during: "the heap trace",
         };
-        let traced = drive_load(spec, prepared, Some(&mut *self), signals).await?;
+        let traced = match drive_load(spec, prepared, Some(&mut *self), signals).await {
+            Ok(traced) => traced,
+            Err(err) => {
+                eprintln!("warning: the heap trace failed: {err:#}");
+                return None;
+            }
+        };
         self.phases.push(Phase {
             name: "trace".to_string(),
             start: round3(start),
@@ -598,12 +611,12 @@ impl Watched {
             self.read_allocations().await;
         }
         let totals = &traced.totals;
-        Ok(Some(HeapTrace {
+        Some(HeapTrace {
             reason: reason.to_string(),
             responses: totals.completed,
             errors: totals.errors.iter().sum(),
             seconds: round3(traced.elapsed.as_secs_f64()),
-        }))
+        })
     }
 
     /// Copies what has been watched so far into `result`.
