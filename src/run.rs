@@ -1,7 +1,7 @@
 //! One run from plan to output: start and watch the target (if any), idle through the
 //! baseline, drive the load, idle through the cooldown, run the heap trace if it is wanted,
-//! stop the target, build the result and print it. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM) or by
-//! the target dying; what ran is still reported.
+//! stop the target, build the result and print it. Returns the exit code. Every phase can be
+//! cut short by Ctrl-C (or SIGTERM) or by the target dying; what ran is still reported.
 
 use std::io::{IsTerminal, Write};
 use std::pin::pin;
@@ -569,7 +569,7 @@ impl Watched {
         if !taken || signals.received || !self.alive() {
             return None;
         }
-        let trace = trace_plan(&plan.load, outcome);
+        let trace = trace_plan(&plan.load, outcome.elapsed);
         let prepared = match load::prepare(&trace) {
             Ok(prepared) => prepared,
             Err(err) => {
@@ -648,7 +648,7 @@ impl Watched {
 /// The heap trace's load: the measured load's requests, connections and rate (a ramp's last
 /// rate), without warmup, as many requests as were measured or as long, at most
 /// [`TRACE_MAX`].
-fn trace_plan(measured: &LoadPlan, outcome: &LoadOutcome) -> LoadPlan {
+fn trace_plan(measured: &LoadPlan, measured_for: Duration) -> LoadPlan {
     let mut plan = measured.clone();
     plan.warmup = Duration::ZERO;
     if let Some(last) = plan.stages.last() {
@@ -656,8 +656,8 @@ fn trace_plan(measured: &LoadPlan, outcome: &LoadOutcome) -> LoadPlan {
     }
     plan.stages.clear();
     plan.stop = match measured.stop {
-        Stop::Amount(n) if outcome.elapsed <= TRACE_MAX => Stop::Amount(n),
-        _ => Stop::After(outcome.elapsed.clamp(Duration::from_secs(1), TRACE_MAX)),
+        Stop::Amount(n) if measured_for <= TRACE_MAX => Stop::Amount(n),
+        _ => Stop::After(measured_for.clamp(Duration::from_secs(1), TRACE_MAX)),
     };
     plan
 }
@@ -765,4 +765,53 @@ fn print_result(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
 
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Stage;
+    use clap::Parser;
+
+    fn load_plan(args: &[&str]) -> LoadPlan {
+        let args = std::iter::once("harness").chain(args.iter().copied());
+        let cli = crate::cli::Cli::try_parse_from(args).unwrap();
+        crate::cli::resolve::plan(cli).unwrap().load
+    }
+
+    #[test]
+    fn the_heap_trace_repeats_the_measured_load_without_warmup_for_at_most_ten_seconds() {
+        let amount = load_plan(&["-a", "8000", "--warmup", "2s", "http://127.0.0.1:1/"]);
+        let quick = trace_plan(&amount, Duration::from_secs(3));
+        assert_eq!(quick.stop, Stop::Amount(8000));
+        assert_eq!(quick.warmup, Duration::ZERO);
+        assert_eq!(quick.connections, amount.connections);
+        let slow = trace_plan(&amount, Duration::from_secs(40));
+        assert_eq!(slow.stop, Stop::After(TRACE_MAX));
+
+        let timed = load_plan(&["-d", "30", "-R", "500", "http://127.0.0.1:1/"]);
+        let trace = trace_plan(&timed, Duration::from_secs(30));
+        assert_eq!(trace.stop, Stop::After(TRACE_MAX));
+        assert_eq!(trace.rate, Some(500.0));
+        let short = trace_plan(&timed, Duration::from_millis(200));
+        assert_eq!(short.stop, Stop::After(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_heap_trace_of_a_ramp_runs_at_its_last_rate() {
+        let mut ramp = load_plan(&["-d", "20", "-R", "100", "http://127.0.0.1:1/"]);
+        ramp.stages = vec![
+            Stage {
+                duration: Duration::from_secs(10),
+                rate: 100.0,
+            },
+            Stage {
+                duration: Duration::from_secs(10),
+                rate: 900.0,
+            },
+        ];
+        let trace = trace_plan(&ramp, Duration::from_secs(20));
+        assert!(trace.stages.is_empty());
+        assert_eq!(trace.rate, Some(900.0));
+    }
 }

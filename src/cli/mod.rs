@@ -4,7 +4,7 @@
 mod compare;
 mod heap;
 pub(crate) mod parse;
-mod resolve;
+pub(crate) mod resolve;
 mod scenarios;
 
 use std::path::PathBuf;
