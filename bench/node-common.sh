@@ -9,3 +9,5 @@ die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 command -v node >/dev/null || die "node is required"
 command -v taskset >/dev/null || die "taskset is required (util-linux)"
 command -v python3 >/dev/null || die "python3 is required"
+# The Python of these benchmarks imports benchlib.py from here.
+export PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}"

@@ -39,7 +39,9 @@ echo "probe overhead: node $(node --version) hello server on core 0, harness -w 
 echo "$DURATION s of load per run, $RUNS rounds (progress on stderr)"
 setarch -R true 2>/dev/null || echo "(setarch -R is not permitted here: layouts are not paired, expect a wider interval)"
 exec python3 - <<'PY'
-import datetime, json, os, random, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import datetime, json, os, statistics, subprocess, sys, tempfile, threading, time
+
+from benchlib import bootstrap, children, free_port, kill_children_on_signal, wait_listening
 
 HARNESS, APP = os.environ["HARNESS"], os.environ["APP"]
 DURATION, RUNS = os.environ["DURATION"], int(os.environ["RUNS"])
@@ -47,24 +49,7 @@ CONNECTIONS = os.environ["CONNECTIONS"]
 HZ = os.sysconf("SC_CLK_TCK")
 LOAD = ["taskset", "-c", "1", HARNESS, "-w", "1", "-c", CONNECTIONS, "-d", DURATION, "-n", "--json"]
 SAME_LAYOUT = ["setarch", "-R"] if subprocess.run(["setarch", "-R", "true"], capture_output=True).returncode == 0 else []
-children = []
-
-
-def cleanup(*_):
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-    sys.exit(130)
-
-
-signal.signal(signal.SIGINT, cleanup)
-signal.signal(signal.SIGTERM, cleanup)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+kill_children_on_signal()
 
 
 def cpu_ticks(pid):
@@ -149,12 +134,7 @@ def url_only(seed):
                               stdout=subprocess.DEVNULL)
     children.append(server)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_listening(port, "probe.sh")
         time.sleep(1)  # the same idle second the "with" run has as its baseline
         poller = Poller(server.pid)
         time.sleep(0.05)
@@ -172,12 +152,6 @@ def started_by_harness(reports, flags, seed):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     children.append(load)
     return measured(load, Poller(node_child(load.pid)))
-
-
-def bootstrap(ratios, rounds=2000):
-    rng = random.Random(1)
-    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(rounds))
-    return medians[int(0.025 * rounds)], medians[int(0.975 * rounds) - 1]
 
 
 def report(name, rows):

@@ -18,27 +18,20 @@ export CONNECTIONS=${CONNECTIONS:-50}
 echo "sampler overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s of load per run, $RUNS rounds of 3 runs (progress on stderr)"
 exec python3 - <<'PY'
-import json, os, random, socket, statistics, subprocess, sys, time
+import json, os, statistics, subprocess, sys
+
+from benchlib import bootstrap, free_port, wait_listening
 
 HARNESS, APP = os.environ["HARNESS"], os.environ["APP"]
 RUNS = int(os.environ["RUNS"])
 LOAD = ["taskset", "-c", "1", HARNESS, "-w", "1", "-c", os.environ["CONNECTIONS"],
         "-d", os.environ["DURATION"], "-n", "--json"]
 
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+port = free_port()
 server = subprocess.Popen(["taskset", "-c", "0", "node", APP], env=dict(os.environ, PORT=str(port)),
                           stdout=subprocess.DEVNULL)
 try:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    else:
-        raise SystemExit("sampler.sh: the server did not listen")
+    wait_listening(port, "sampler.sh")
     url = f"http://127.0.0.1:{port}/"
     watch = ["--pid", str(server.pid), "--baseline", "0s", "--cooldown", "0s"]
     modes = {"URL only": [], "--pid, 100 ms samples": watch,
@@ -62,12 +55,11 @@ finally:
     server.kill()
     server.wait()
 
-rng = random.Random(1)
 print(f"\nURL only: median {statistics.median(g['URL only'] for g in rounds):,.0f} req/s")
 for name in names[1:]:
     ratios = [g[name] / g["URL only"] for g in rounds]
-    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(2000))
+    low, high = bootstrap(ratios)
     print(f"{name}: {100 * (1 - statistics.median(ratios)):+.2f} % throughput lost "
-          f"(95 % interval {100 * (1 - medians[1949]):+.2f} to {100 * (1 - medians[50]):+.2f} %, "
+          f"(95 % interval {100 * (1 - high):+.2f} to {100 * (1 - low):+.2f} %, "
           f"{len(ratios)} rounds)")
 PY

@@ -31,7 +31,9 @@ APP="$ROOT/scenarios/apps/${APP_NAME:-hello.js}"
 echo "side by side: node $(node --version), two $(basename "$APP") servers on core 0, one harness -w 1 -c 25 each on core 1"
 echo "$TRIALS trials per treatment, 3 + 3 loads of $DURATION s each (progress on stderr)"
 exec python3 - <<'PY'
-import json, os, random, signal, socket, statistics, subprocess, sys, tempfile, time
+import json, os, signal, statistics, subprocess, sys, tempfile, time
+
+from benchlib import bootstrap, children, free_port, kill_children_on_signal, wait_listening
 
 HARNESS, APP = os.environ["HARNESS"], os.environ["APP"]
 TRIALS, DURATION = int(os.environ["TRIALS"]), os.environ["DURATION"]
@@ -59,30 +61,7 @@ process.on('SIGUSR1', () => {
   }
 });
 """
-children = []
-
-
-def cleanup(*_):
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-    sys.exit(130)
-
-
-signal.signal(signal.SIGINT, cleanup)
-signal.signal(signal.SIGTERM, cleanup)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def bootstrap(values, rounds=2000):
-    rng = random.Random(1)
-    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(rounds))
-    return medians[int(0.025 * rounds)], medians[int(0.975 * rounds) - 1]
+kill_children_on_signal()
 
 
 def server(port, treatment, scratch, preload):
@@ -90,13 +69,8 @@ def server(port, treatment, scratch, preload):
                              env=dict(os.environ, PORT=str(port), TREATMENT=treatment, SCRATCH=scratch),
                              stdout=subprocess.DEVNULL)
     children.append(child)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port)).close()
-            return child
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("side-by-side.sh: a server did not start")
+    wait_listening(port, "side-by-side.sh")
+    return child
 
 
 def ratio(ports, duration=DURATION):

@@ -26,7 +26,9 @@ export APPS_DIR="$ROOT/scenarios/apps"
 echo "heap snapshot cost: node $(node --version), server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s of load per run, $RUNS rounds per app (progress on stderr)"
 exec python3 - <<'PY'
-import json, os, random, signal, socket, statistics, subprocess, sys, tempfile, time
+import json, os, signal, statistics, subprocess, sys, tempfile, time
+
+from benchlib import bootstrap, children, free_port, kill_children_on_signal, wait_listening
 
 HARNESS, DURATION, RUNS = os.environ["HARNESS"], os.environ["DURATION"], int(os.environ["RUNS"])
 CONNECTIONS = os.environ["CONNECTIONS"]
@@ -45,30 +47,11 @@ process.on('SIGUSR2', () => {
   session.disconnect();
 });
 """
-children = []
-
-
-def cleanup(*_):
-    for child in children:
-        if child.poll() is None:
-            child.kill()
-    sys.exit(130)
-
-
-signal.signal(signal.SIGINT, cleanup)
-signal.signal(signal.SIGTERM, cleanup)
-
-
-def bootstrap(ratios, rounds=2000):
-    rng = random.Random(1)
-    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(rounds))
-    return medians[int(0.025 * rounds)], medians[int(0.975 * rounds) - 1]
+kill_children_on_signal()
 
 
 def measure(app, scratch):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     toggle = os.path.join(scratch, "toggle.js")
     with open(toggle, "w") as f:
         f.write(TOGGLE)
@@ -76,12 +59,7 @@ def measure(app, scratch):
                               env=dict(os.environ, PORT=str(port), SNAPSHOT_DIR=scratch), stdout=subprocess.DEVNULL)
     children.append(server)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port)).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        wait_listening(port, "snapshot.sh")
 
         def load():
             out = subprocess.run(["taskset", "-c", "1", HARNESS, "-w", "1", "-c", CONNECTIONS, "-d", DURATION, "-n",

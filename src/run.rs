@@ -533,17 +533,10 @@ impl Watched {
                 let mut sofar = RunResult::new(plan, outcome, origin);
                 self.fill(&mut sofar);
                 sofar.analyse();
-                sofar
-                    .findings
-                    .iter()
-                    .find(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak")
-                    .map(|f| {
-                        if f.kind == "memoryLeak" {
-                            "memory leak found"
-                        } else {
-                            "listener leak found"
-                        }
-                    })
+                leak_found(&sofar).map(|kind| match kind {
+                    "memoryLeak" => "memory leak found",
+                    _ => "listener leak found",
+                })
             }
         }
     }
@@ -645,6 +638,16 @@ impl Watched {
     }
 }
 
+/// The kind of the first leak finding (`memoryLeak` or `listenerLeak`), if the analysis
+/// found one: what the heap trace explains.
+fn leak_found(result: &RunResult) -> Option<&str> {
+    result
+        .findings
+        .iter()
+        .map(|f| f.kind.as_str())
+        .find(|kind| matches!(*kind, "memoryLeak" | "listenerLeak"))
+}
+
 /// The heap trace's load: the measured load's requests, connections and rate (a ramp's last
 /// rate), without warmup, as many requests as were measured or as long, at most
 /// [`TRACE_MAX`].
@@ -673,12 +676,7 @@ fn heap_analysis(
     if result.heap_trace.is_none() && snapshots.is_empty() {
         let why = match mode {
             HeapMode::Off => return Vec::new(),
-            HeapMode::Auto
-                if !result
-                    .findings
-                    .iter()
-                    .any(|f| f.kind == "memoryLeak" || f.kind == "listenerLeak") =>
-            {
+            HeapMode::Auto if leak_found(result).is_none() => {
                 "no leak was found, so no heap snapshots were taken (--heap takes them always)"
             }
             _ => "the run ended before the heap trace",
