@@ -53,6 +53,9 @@ pub struct WatchPlan {
     pub heap: HeapMode,
     /// No snapshot of a process whose used heap is over this many bytes.
     pub heap_limit: u64,
+    /// The URL's port was 0, so harness chose a free one (given to the target as `PORT`);
+    /// a second copy of the target (the heap trace's) gets a free port of its own.
+    pub free_port: bool,
 }
 
 /// When the heap trace (an unmeasured load after the cooldown, between heap snapshots) runs.
@@ -109,6 +112,27 @@ pub struct LoadPlan {
     pub http2: bool,
     /// TLS settings for `https://` URLs.
     pub tls: TlsPlan,
+}
+
+impl LoadPlan {
+    /// The same load sent to another port of the same host (a second copy of the target).
+    pub fn with_port(&self, port: u16) -> LoadPlan {
+        let mut plan = self.clone();
+        let old = self.target.addrs.first().map(|a| a.port());
+        for addr in &mut plan.target.addrs {
+            addr.set_port(port);
+        }
+        if let Some(old) = old {
+            let suffix = format!(":{old}");
+            if let Some(host) = self.target.authority.strip_suffix(&suffix) {
+                plan.target.authority = format!("{host}:{port}");
+                plan.url = self
+                    .url
+                    .replacen(&self.target.authority, &plan.target.authority, 1);
+            }
+        }
+        plan
+    }
 }
 
 /// When the measured part of a run ends.

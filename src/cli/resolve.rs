@@ -26,8 +26,9 @@ const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 /// Turns flags into a plan, or says which flag is wrong and how to fix it.
 pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
     let mut target = target(&cli)?;
-    if target.addrs.first().is_some_and(|a| a.port() == 0) {
-        free_port(&mut cli, &mut target)?;
+    let free_port = target.addrs.first().is_some_and(|a| a.port() == 0);
+    if free_port {
+        choose_port(&mut cli, &mut target)?;
     }
     let connections = usize::try_from(cli.opts.connections)
         .map_err(|_| usage!("--connections {} is too large", cli.opts.connections))?;
@@ -90,7 +91,7 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         http2: cli.opts.http2,
         tls,
     };
-    let watch = watch(&cli, &load)?;
+    let watch = watch(&cli, &load, free_port)?;
     let mut output = output;
     if output.report_dir.is_none() {
         if let Some(WatchPlan {
@@ -111,7 +112,7 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
 }
 
 /// The target to start (`-- COMMAND`) or watch (`--pid`), if any.
-fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
+fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan>, UsageError> {
     if cli.opts.pid.is_some() && !cli.command.is_empty() {
         return Err(usage!(
             "--pid watches a running process; remove it or the command after --"
@@ -142,7 +143,8 @@ fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
         ));
     }
     let mut env = Vec::new();
-    if std::env::var_os("PORT").is_none() && load.target.socket_path.is_none() {
+    let port_from_harness = std::env::var_os("PORT").is_none() && load.target.socket_path.is_none();
+    if port_from_harness {
         if let Some(addr) = load.target.addrs.first() {
             env.push(("PORT".to_string(), addr.port().to_string()));
         }
@@ -155,6 +157,7 @@ fn watch(cli: &Cli, load: &LoadPlan) -> Result<Option<WatchPlan>, UsageError> {
             (false, false) => HeapMode::Auto,
         },
         heap_limit: cli.opts.heap_limit,
+        free_port: free_port && port_from_harness,
         target,
         env,
         cwd: None,
@@ -224,17 +227,15 @@ fn target(cli: &Cli) -> Result<Target, UsageError> {
 
 /// Port 0 in the URL: harness picks a free port and gives it to the target as `PORT`, so
 /// that scenarios never collide with another server (or another CI job).
-fn free_port(cli: &mut Cli, target: &mut Target) -> Result<(), UsageError> {
+fn choose_port(cli: &mut Cli, target: &mut Target) -> Result<(), UsageError> {
     if cli.command.is_empty() {
         return Err(usage!(
             "URL port 0 means 'pick a free port for the target', which needs a target command; give a port"
         ));
     }
     let addr = target.addrs[0];
-    let port = std::net::TcpListener::bind(addr)
-        .and_then(|listener| listener.local_addr())
-        .map_err(|err| usage!("could not find a free port on {}: {err}", addr.ip()))?
-        .port();
+    let port = crate::target::free_port(addr)
+        .map_err(|err| usage!("could not find a free port on {}: {err}", addr.ip()))?;
     let authority = target.authority.clone();
     let Some(host) = authority.strip_suffix(":0") else {
         return Err(usage!("URL '{}': could not place the free port", cli.url));

@@ -234,6 +234,7 @@ fn plan(
             .env
             .extend(target.env.iter().map(|(k, v)| (k.clone(), v.clone())));
         if target.env.contains_key("PORT") {
+            watch.free_port = false;
             watch.env.retain(|(k, _)| k != "PORT");
             watch.env.push(("PORT".into(), target.env["PORT"].clone()));
         }

@@ -113,6 +113,12 @@ impl Stopper {
 }
 
 impl Prepared {
+    /// Makes this load's `{{counter}}` continue from `other`'s: the two share one counter,
+    /// so a load run after `other` sends values of its own.
+    pub fn share_counter(&mut self, other: &Prepared) {
+        self.seed.counter = other.seed.counter.clone();
+    }
+
     /// A handle that stops the load once it runs.
     pub fn stopper(&self) -> Stopper {
         Stopper(self.seed.shared.clone())

@@ -124,8 +124,7 @@ pub struct RunResult {
     /// to `series[].second` to line the load up with `process` and `node` samples.
     pub measure_start: f64,
     /// The run's phases on its clock (seconds since harness started the target, or since
-    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`,
-    /// and after a heap trace `trace` and `trace-cooldown`.
+    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`.
     pub phases: Vec<Phase>,
     /// The target process, when harness started or watched one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -152,31 +151,92 @@ pub struct RunResult {
     /// Heap snapshots of each Node process and, when analysed, where the memory goes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub heap: Vec<HeapProcess>,
-    /// The heap trace: the unmeasured load after the cooldown that the heap snapshots
-    /// bracket, when one ran (a leak was found, or `--heap`).
+    /// The heap trace on a second copy of the target, when one was wanted (a leak was found,
+    /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub heap_trace: Option<HeapTrace>,
 }
 
-/// The heap trace. A heap snapshot makes V8 track every object the garbage collector moves
-/// from then on, which slows an allocating server (by a quarter for `heavy-garbage.js`), so
-/// no snapshot is taken before or during the measured load: the snapshots bracket this
-/// extra load instead, and nothing of it is counted in the run's figures.
+/// The heap trace: after the measured target has been stopped, a second copy of it is
+/// started the same way (its heap still small), warmed up, and loaded with the same requests
+/// between heap snapshots. Nothing of it counts in the run's figures. Snapshots are never
+/// taken of the measured process: a snapshot stalls a process for seconds per 100 MB of heap,
+/// and after one V8 tracks every object its collector moves, which slows allocation.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapTrace {
-    /// Why it ran: `memory leak found` or `--heap`.
+    /// Why it ran: `memory leak found`, `listener leak found` or `--heap`.
     pub reason: String,
-    /// Responses received during it.
+    /// The second copy of the target it ran on; absent when none started.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pid: Option<u32>,
+    /// Where its load went (another free port when harness chose the first one).
+    #[serde(default)]
+    pub url: String,
+    /// Requests per second of its loads (open model): the measured rate.
+    #[serde(default)]
+    pub rate: f64,
+    /// Connections of its loads: the measured number.
+    #[serde(default)]
+    pub connections: u64,
+    /// Requests of the warm-up before the first snapshot.
+    #[serde(default)]
+    pub warmup_requests: u64,
+    /// Requests sent between the first and second snapshot (the trace load).
+    #[serde(default)]
+    pub requests: u64,
+    /// Responses to them.
     pub responses: u64,
-    /// Errors during it, timeouts included.
+    /// Errors among them, timeouts included.
     pub errors: u64,
-    /// Its load's length, seconds (phase `trace`; phase `trace-cooldown` follows).
+    /// Length of the trace load, seconds.
     pub seconds: f64,
+    /// When it began (the measured target stopped) on the run's clock, seconds.
+    #[serde(default)]
+    pub start: f64,
+    /// When the second copy had stopped, on the run's clock, seconds.
+    #[serde(default)]
+    pub end: f64,
+    /// Peak resident memory of the second copy's processes, bytes.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peak_rss: Option<u64>,
+    /// Why it did not run or finish; the measured result stands either way.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub warning: Option<String>,
 }
 
-/// One Node process's heap snapshots (taken around the heap trace: at the end of the
-/// cooldown, of the trace's load and of its cooldown) and their analysis.
+impl HeapTrace {
+    /// A trace that did not run, and why.
+    pub fn not_run(reason: &str, warning: &str) -> HeapTrace {
+        HeapTrace {
+            warning: Some(warning.to_string()),
+            ..HeapTrace::new(reason)
+        }
+    }
+
+    /// A trace about to run, for `reason`; the rest is filled in as it runs.
+    pub fn new(reason: &str) -> HeapTrace {
+        HeapTrace {
+            reason: reason.to_string(),
+            pid: None,
+            url: String::new(),
+            rate: 0.0,
+            connections: 0,
+            warmup_requests: 0,
+            requests: 0,
+            responses: 0,
+            errors: 0,
+            seconds: 0.0,
+            start: 0.0,
+            end: 0.0,
+            peak_rss: None,
+            warning: None,
+        }
+    }
+}
+
+/// One Node process's heap snapshots (taken in the heap trace's second copy of the target:
+/// at the end of its warm-up, of its trace load and of its cooldown) and their analysis.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapProcess {
@@ -186,7 +246,7 @@ pub struct HeapProcess {
     pub snapshots: Vec<HeapSnapshotInfo>,
     /// What leaked and who holds it, when analysed.
     pub analysis: Option<crate::analyse::heap::HeapAnalysis>,
-    /// Why there is no analysis.
+    /// Why there is no analysis, or why it names no code.
     pub note: Option<String>,
     /// Where the objects still alive after the trace's cooldown were allocated during the
     /// heap trace, from V8's sampling heap profiler, biggest first.
@@ -215,7 +275,7 @@ pub struct AllocationSite {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapSnapshotInfo {
-    /// The phase it ended: `cooldown` (before the heap trace), `trace` or `trace-cooldown`.
+    /// The phase of the heap trace it ended: `warmup`, `trace` or `trace-cooldown`.
     pub phase: String,
     /// How long it stalled the process, ms.
     pub ms: f64,
@@ -293,8 +353,7 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
-    /// `baseline`, `warmup`, `load`, `cooldown`, and with a heap trace `trace` and
-    /// `trace-cooldown`.
+    /// `baseline`, `warmup`, `load` or `cooldown`.
     pub name: String,
     /// Start, seconds on the run's clock.
     pub start: f64,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::result::{Percentiles, RunResult};
+use super::result::{HeapSnapshotInfo, HeapTrace, Percentiles, RunResult};
 use super::stats::PERCENTILES;
 
 /// The line printed before the load starts.
@@ -153,33 +153,54 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
     out
 }
 
-/// Where the memory goes, from the heap snapshots: the biggest leaked group with its path,
-/// the next groups in a line each.
+/// What the heap trace did, then where the memory goes from its snapshots: the biggest
+/// leaked group with its path, the next groups in a line each.
 fn heap_lines(result: &RunResult) -> String {
     let mut out = String::new();
+    let Some(trace) = &result.heap_trace else {
+        return out;
+    };
+    out.push('\n');
+    for line in heap_trace_lines(trace, peak_rss(result)) {
+        let _ = writeln!(out, "{line}");
+    }
     for process in &result.heap {
-        let Some(analysis) = &process.analysis else {
+        if process.snapshots.is_empty() && process.analysis.is_none() {
             continue;
-        };
+        }
         let _ = writeln!(
             out,
             "\nWhere the memory goes (pid {}, objects added during the heap trace and still alive after its cooldown):",
             process.pid
         );
+        if !process.snapshots.is_empty() {
+            let _ = writeln!(out, "  {}", snapshot_line(&process.snapshots));
+        }
+        if let Some(note) = &process.note {
+            let _ = writeln!(out, "  {note}");
+        }
+        let Some(analysis) = &process.analysis else {
+            continue;
+        };
         if analysis.groups.is_empty() {
-            let _ = writeln!(
-                out,
-                "  no group of leaked objects is large enough to name ({} objects, {} in all)",
-                thousands(analysis.leaked_objects),
-                bytes(analysis.leaked_bytes as f64)
-            );
+            if process.note.is_none() {
+                let _ = writeln!(
+                    out,
+                    "  no group of leaked objects is large enough to name ({} objects, {} in all)",
+                    thousands(analysis.leaked_objects),
+                    bytes(analysis.leaked_bytes as f64)
+                );
+            }
             continue;
         }
         if let Some(headline) = analysis.headline() {
             let _ = writeln!(out, "  {headline}");
         }
         let _ = writeln!(out, "    {}", analysis.groups[0].path.join(" → "));
-        if let Some(site) = process.allocations.first() {
+        let in_app = |site: &&crate::report::result::AllocationSite| {
+            !site.url.is_empty() && !site.url.starts_with("node:")
+        };
+        if let Some(site) = process.allocations.iter().find(in_app) {
             let file = site.url.rsplit('/').next().unwrap_or(&site.url);
             let _ = writeln!(
                 out,
@@ -204,6 +225,73 @@ fn heap_lines(result: &RunResult) -> String {
         }
     }
     out
+}
+
+/// The measured target's peak RSS, bytes.
+fn peak_rss(result: &RunResult) -> Option<u64> {
+    let process = result.process.as_ref()?;
+    process.points.iter().map(|p| p.rss).max()
+}
+
+/// What the heap trace did, in a few lines: where it ran, its load, its cost. Shared by the
+/// terminal and the HTML report.
+pub fn heap_trace_lines(trace: &HeapTrace, measured_peak_rss: Option<u64>) -> Vec<String> {
+    let Some(pid) = trace.pid else {
+        let why = trace.warning.as_deref().unwrap_or("it did not run");
+        return vec![format!("Heap trace ({}): not run: {why}", trace.reason)];
+    };
+    let peak = trace.peak_rss.map_or(String::new(), |rss| {
+        let measured = measured_peak_rss.map_or(String::new(), |m| {
+            format!(" (the measured one: {})", bytes(m as f64))
+        });
+        format!(", peak RSS {}{measured}", bytes(rss as f64))
+    });
+    let mut lines = vec![
+        format!(
+            "Heap trace ({}) on a second copy of the target (pid {pid}), {:.1} s in all{peak}:",
+            trace.reason,
+            trace.end - trace.start
+        ),
+        format!(
+            "  {} warm-up requests, then {} requests at {}/s over {} connections ({} responses, {} errors in {:.1} s), not counted above",
+            thousands(trace.warmup_requests),
+            thousands(trace.requests),
+            thousands(trace.rate.round() as u64),
+            trace.connections,
+            thousands(trace.responses),
+            thousands(trace.errors),
+            trace.seconds
+        ),
+    ];
+    if let Some(warning) = &trace.warning {
+        lines.push(format!("  did not finish: {warning}"));
+    }
+    lines
+}
+
+/// The snapshots of one process: where each was taken, how long it stalled the process, and
+/// the used heap then.
+fn snapshot_line(snapshots: &[HeapSnapshotInfo]) -> String {
+    let each: Vec<String> = snapshots
+        .iter()
+        .map(|s| {
+            let when = match s.phase.as_str() {
+                "warmup" => "after the warm-up",
+                "trace" => "after the trace load",
+                "trace-cooldown" => "after its cooldown",
+                other => other,
+            };
+            match &s.skipped {
+                Some(why) => format!("{when}: skipped ({why})"),
+                None => format!(
+                    "{when} {:.1} s ({} heap)",
+                    s.ms / 1000.0,
+                    bytes(s.heap_used as f64)
+                ),
+            }
+        })
+        .collect();
+    format!("snapshots: {}", each.join(", "))
 }
 
 /// Each threshold with its measured value, then the overall outcome.

@@ -204,6 +204,30 @@ impl Drop for Target {
     }
 }
 
+/// A port of `addr`'s address that nothing listens on now (the kernel's choice).
+pub fn free_port(addr: SocketAddr) -> std::io::Result<u16> {
+    let mut any = addr;
+    any.set_port(0);
+    Ok(std::net::TcpListener::bind(any)?.local_addr()?.port())
+}
+
+/// Waits up to `timeout` until `addr` can be bound again (its last listener has closed);
+/// false if it is still taken.
+pub async fn wait_until_free(addr: SocketAddr, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        // std's bind sets SO_REUSEADDR, as Node's listen does, so connections of the last
+        // listener in TIME_WAIT do not count as taken.
+        if std::net::TcpListener::bind(addr).is_ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// Whether something accepts connections at the endpoint now.
 async fn accepts(endpoint: &Endpoint) -> bool {
     let attempt = async {

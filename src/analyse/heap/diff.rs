@@ -14,7 +14,7 @@ use super::Graph;
 /// A group must be this big to be named: a few thousand objects or a megabyte stay behind in
 /// any Node process after a load (JIT feedback, caches that fill once, sockets' buffers).
 const MIN_GROUP_OBJECTS: u64 = 10_000;
-const MIN_GROUP_BYTES: u64 = 1 << 20;
+pub(super) const MIN_GROUP_BYTES: u64 = 1 << 20;
 /// Event listeners added during the load and still attached after it are a leak in any
 /// number past Node's own warning level (`MaxListenersExceededWarning` at 11).
 const MIN_LISTENERS: usize = 10;
@@ -106,6 +106,27 @@ pub struct LeakGroup {
     /// Retained size of the holder (the function, the variable's value or the emitter):
     /// what freeing it would free, bytes.
     pub holder_retains: Option<u64>,
+    /// For a group of closures: the function they are instances of, with `file:line` where
+    /// it is defined (for listeners, the `.on()` call's callback).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub function: Option<Function>,
+}
+
+impl LeakGroup {
+    /// Whether the group is event listeners still attached to an emitter.
+    pub fn is_listeners(&self) -> bool {
+        self.class == "(closure)" && self.path.iter().any(|step| step == "._events")
+    }
+}
+
+/// A function in the app's code.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Function {
+    /// Its name, `(anonymous)` if it has none.
+    pub name: String,
+    /// `file:line` where it is defined, when the snapshot records it.
+    pub location: Option<String>,
 }
 
 /// The code that holds a group.
@@ -119,6 +140,10 @@ pub struct Retainer {
     pub name: String,
     /// `file:line` of the function, when the snapshot records it.
     pub location: Option<String>,
+    /// For an emitter, its class (`EventEmitter`, `Socket`, ...); `name` is then the
+    /// variable that holds it, or the class again when none does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub class: Option<String>,
 }
 
 impl HeapAnalysis {
@@ -134,7 +159,12 @@ impl HeapAnalysis {
                     .map_or(String::new(), |l| format!(" ({l})"));
                 match r.kind.as_str() {
                     "variable" => format!("variable `{}`{at}", r.name),
-                    "emitter" => format!("an event emitter ({})", r.name),
+                    "emitter" => match &r.class {
+                        Some(class) if *class != r.name => {
+                            format!("the event emitter `{}` ({class})", r.name)
+                        }
+                        _ => format!("an event emitter ({})", r.name),
+                    },
                     _ => format!("`{}`{at}", r.name),
                 }
             }
@@ -146,8 +176,15 @@ impl HeapAnalysis {
                 crate::report::terminal::bytes(b as f64)
             )
         });
+        let function = group.function.as_ref().map_or(String::new(), |f| {
+            let at = f
+                .location
+                .as_ref()
+                .map_or(String::new(), |l| format!(" at {l}"));
+            format!(" of `{}`{at}", f.name)
+        });
         Some(format!(
-            "{holder} retains {} {} objects (+{}) added during the load and still alive after it{total}",
+            "{holder} retains {} {} objects{function} (+{}) added during the load and still alive after it{total}",
             crate::report::terminal::thousands(group.count),
             group.class,
             crate::report::terminal::bytes(group.bytes as f64)
@@ -184,6 +221,10 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
             leaked.entry(class).or_default().push(node);
         }
     }
+    let mut is_leaked = vec![false; last.node_count()];
+    for &node in leaked.values().flatten() {
+        is_leaked[node] = true;
+    }
     let leaked_objects = leaked.values().map(|v| v.len() as u64).sum();
     let leaked_bytes = leaked.values().flatten().map(|&n| last.self_size(n)).sum();
     let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
@@ -200,11 +241,17 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
         .into_iter()
         .map(|(class, nodes, bytes)| group(last, &parents, class, &nodes, bytes))
         .filter(|(g, _)| {
-            g.count >= MIN_GROUP_OBJECTS
-                || g.bytes >= MIN_GROUP_BYTES
-                || (g.class == "(closure)" && g.path.iter().any(|step| step == "._events"))
+            g.count >= MIN_GROUP_OBJECTS || g.bytes >= MIN_GROUP_BYTES || g.is_listeners()
         })
         .collect();
+    // What holds the leak comes before what it holds: a group whose holder is itself a
+    // leaked object (strings in a leaked session object, the context of a leaked closure)
+    // is held by another group, so it goes after the groups held by long-lived code; and
+    // listeners still attached to an emitter hold whatever their closures use.
+    groups.sort_by_key(|(g, holder)| {
+        let held_by_leak = holder.is_some_and(|h| is_leaked[h]);
+        (held_by_leak, !g.is_listeners())
+    });
     groups.truncate(MAX_GROUPS);
     let mut retained: HashMap<usize, u64> = HashMap::new();
     let groups = groups
@@ -429,18 +476,10 @@ fn group(
         .copied()
         .unwrap_or((0, 0, nodes[0]));
     let (full, _) = path_edges(graph, parents, example, usize::MAX);
-    let (retainer, from) = match retainer(graph, &full) {
-        Some((retainer, at)) => (Some(retainer), at),
-        None => (None, full.len().saturating_sub(PATH_STEPS)),
+    let (retainer, from, holder) = match retainer(graph, &full) {
+        Some((retainer, at, holder)) => (Some(retainer), at, Some(holder)),
+        None => (None, full.len().saturating_sub(PATH_STEPS), None),
     };
-    let holder = retainer.as_ref().map(|r| {
-        let edge = full[from];
-        if r.kind == "variable" {
-            graph.edge_to(edge)
-        } else {
-            edge_source(graph, edge)
-        }
-    });
     let edges = &full[from..];
     let mut path = Vec::new();
     if from > 0 {
@@ -459,6 +498,13 @@ fn group(
         });
         path.push(label(graph, graph.edge_to(edge)));
     }
+    let function = graph.is_closure(example).then(|| Function {
+        name: match graph.name(example) {
+            "" => "(anonymous)".to_string(),
+            name => name.to_string(),
+        },
+        location: where_defined(graph, example),
+    });
     let group = LeakGroup {
         class,
         count: nodes.len() as u64,
@@ -471,6 +517,7 @@ fn group(
             count as f64 / traced as f64
         },
         holder_retains: None,
+        function,
     };
     (group, holder)
 }
@@ -508,27 +555,48 @@ fn retained_size(graph: &Graph, holder: usize) -> u64 {
         .sum()
 }
 
+/// The name of a closure variable that holds `node`, if one does (the first found): a
+/// module's `const connector = ...` rather than the `exports` property the shortest path
+/// may go through.
+fn variable_holding(graph: &Graph, node: usize) -> Option<String> {
+    (0..graph.node_count())
+        .flat_map(|source| graph.edges(source))
+        .find(|&edge| graph.is_context(edge) && graph.edge_to(edge) == node)
+        .map(|edge| graph.edge_name(edge))
+}
+
 /// Walking back from the leaked object: the first closure (other than the object itself),
-/// context variable or event emitter, whichever comes first, and the index of the path's edge
-/// that leaves it.
-fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize)> {
+/// context variable or event emitter, whichever comes first; the index of the path's edge
+/// where the path shown starts; and the holder's node (the function, the variable's value,
+/// the emitter).
+fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize, usize)> {
     for (at, &edge) in edges.iter().enumerate().rev() {
         if graph.edge_name(edge) == "_events" {
-            // Listeners: the emitter holds them, whoever holds the emitter.
+            // Listeners: the emitter holds them, whoever holds the emitter. It is named by
+            // the variable or property that holds it, when there is one.
+            let node = edge_source(graph, edge);
+            let emitter = label(graph, node);
+            let held_as = variable_holding(graph, node).or_else(|| {
+                at.checked_sub(1)
+                    .map(|before| graph.edge_name(edges[before]))
+                    .filter(|name| !name.starts_with('[') && !name.is_empty())
+            });
             let retainer = Retainer {
                 kind: "emitter".to_string(),
-                name: label(graph, edge_source(graph, edge)),
+                name: held_as.unwrap_or_else(|| emitter.clone()),
                 location: None,
+                class: Some(emitter),
             };
-            return Some((retainer, at));
+            return Some((retainer, at.saturating_sub(1), node));
         }
         if graph.is_context(edge) {
             let retainer = Retainer {
                 kind: "variable".to_string(),
                 name: graph.edge_name(edge),
                 location: None,
+                class: None,
             };
-            return Some((retainer, at));
+            return Some((retainer, at, graph.edge_to(edge)));
         }
         let source = edge_source(graph, edge);
         if graph.is_closure(source) && !graph.name(source).is_empty() {
@@ -536,8 +604,9 @@ fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize)> {
                 kind: "function".to_string(),
                 name: graph.name(source).to_string(),
                 location: where_defined(graph, source),
+                class: None,
             };
-            return Some((retainer, at));
+            return Some((retainer, at, source));
         }
     }
     None

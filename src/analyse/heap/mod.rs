@@ -36,6 +36,55 @@ pub fn analyse_files(
     Ok(analyse(&first, middle.as_ref(), &last))
 }
 
+/// Share of what the measured run retained per request that the heap trace must retain over
+/// its own requests before its groups are named: well below 1, since a few requests may
+/// still be in flight and the measured figure is a fit, but far above what warm-up leaves.
+pub const CONFIRMED_SHARE: f64 = 0.25;
+
+/// Checks a heap trace's analysis against the measured run before any code is named, and
+/// says why nothing is. Objects that are merely young (a cache filling up, warm-up, a pool)
+/// are new and alive at the end of a trace too, so groups are named only when the measured
+/// run found a leak (`leak`); and, when it measured the bytes retained per request
+/// (`expected`: that times the trace's responses), only when the trace retained at least
+/// [`CONFIRMED_SHARE`] of it. Listeners still attached to an emitter are named whenever a
+/// leak was found.
+pub fn confirm(analysis: &mut HeapAnalysis, leak: bool, expected: Option<f64>) -> Option<String> {
+    use crate::report::terminal::{bytes, thousands};
+    let kept = format!(
+        "{} in {} objects",
+        bytes(analysis.leaked_bytes as f64),
+        thousands(analysis.leaked_objects)
+    );
+    if !leak {
+        if analysis.groups.is_empty() {
+            return None;
+        }
+        analysis.groups.clear();
+        return Some(format!(
+            "the measured run found no leak, so no code is named: the heap trace kept {kept}, which a cache filling up or warm-up also does; the comparison shows which classes grew"
+        ));
+    }
+    let enough = expected.is_none_or(|expected| {
+        analysis.leaked_bytes as f64
+            >= (expected * CONFIRMED_SHARE).max(diff::MIN_GROUP_BYTES as f64)
+    });
+    if !enough {
+        analysis.groups.retain(diff::LeakGroup::is_listeners);
+    }
+    if !analysis.groups.is_empty() {
+        return None;
+    }
+    let against = expected.map_or(String::new(), |expected| {
+        format!(
+            ", against about {} that the measured run predicts",
+            bytes(expected)
+        )
+    });
+    Some(format!(
+        "the heap trace retained too little to name the code ({kept}{against}): the leak may need more time or other requests; run with --heap and a longer --duration"
+    ))
+}
+
 /// A checked snapshot with the field positions resolved and each node's first edge indexed.
 pub struct Graph {
     snapshot: Snapshot,

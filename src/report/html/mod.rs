@@ -171,17 +171,20 @@ fn sections(result: &RunResult) -> String {
 /// that grew, per Node process.
 fn heap(result: &RunResult) -> String {
     use crate::report::terminal::{bytes, thousands};
-    if result.heap.is_empty() {
+    if result.heap.is_empty() && result.heap_trace.is_none() {
         return String::new();
     }
     let mut out = String::from("<section id=\"heap\"><h2>Where the memory goes</h2>");
     if let Some(trace) = &result.heap_trace {
+        let peak = result
+            .process
+            .as_ref()
+            .and_then(|p| p.points.iter().map(|p| p.rss).max());
+        let lines = crate::report::terminal::heap_trace_lines(trace, peak);
         let _ = write!(
             out,
-            "<p class=\"meta\">Heap trace ({}): after the cooldown, {} more responses in {:.1} s of load, not counted in the figures above, between heap snapshots. A snapshot makes V8 track every object the collector moves from then on, which slows allocation, so none is taken before the measured load ends.</p>",
-            escape(&trace.reason),
-            thousands(trace.responses),
-            trace.seconds
+            "<p class=\"meta\">{}</p><p class=\"meta\">A heap snapshot stalls a process for seconds per 100 MB of heap, and after one V8 tracks every object its collector moves, which slows allocation: so no snapshot is taken of the measured process. The heap trace starts a second copy of the target once the measured one has stopped, warms it up, and loads it with the same requests between snapshots while its heap is still small.</p>",
+            lines.iter().map(|l| escape(l.trim())).collect::<Vec<_>>().join("<br>")
         );
     }
     for process in &result.heap {
@@ -190,7 +193,12 @@ fn heap(result: &RunResult) -> String {
             .iter()
             .map(|s| match &s.skipped {
                 Some(why) => format!("{}: skipped ({why})", s.phase),
-                None => format!("{}: {:.1} s", s.phase, s.ms / 1000.0),
+                None => format!(
+                    "{}: {:.1} s at {} of heap",
+                    s.phase,
+                    s.ms / 1000.0,
+                    bytes(s.heap_used as f64)
+                ),
             })
             .collect();
         if stalls.is_empty() {
@@ -198,7 +206,7 @@ fn heap(result: &RunResult) -> String {
         } else {
             let _ = write!(
                 out,
-                "<p class=\"meta\">pid {}: heap snapshots at the end of the cooldown, of the trace and of its cooldown (each stalls the process: {}).</p>",
+                "<p class=\"meta\">pid {}: heap snapshots at the end of the warm-up, of the trace load and of its cooldown (each stalls the process: {}).</p>",
                 process.pid,
                 escape(&stalls.join(", "))
             );
@@ -213,6 +221,7 @@ fn heap(result: &RunResult) -> String {
             Some(headline) => {
                 let _ = write!(out, "<p class=\"advice\">{}</p>", escape(&headline));
             }
+            None if process.note.is_some() => {}
             None => {
                 let _ = write!(
                     out,

@@ -1,0 +1,306 @@
+//! The target while it is watched: started (or found with `--pid`), sampled, probed, idled
+//! through the quiet phases, snapshotted, and stopped. The measured target and the heap
+//! trace's second copy are both a [`Watched`].
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::time::Instant;
+
+use super::{round3, Signals, TARGET_GROUP};
+use crate::plan::{HeapMode, LoadPlan, TargetSpec, WatchPlan};
+use crate::report::result::{
+    AllocationSite, Phase, ProcessSample, RunResult, Sampling, TargetInfo,
+};
+use crate::sample::{self, Tree};
+use crate::target::probe::{self, ProbeServer};
+use crate::target::{self, Endpoint, Target};
+
+/// How long to wait for every Node process to answer a forced GC.
+const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for a heap snapshot (a 64 MB heap takes about 6 s here).
+const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Lines of the target's stderr shown when it fails.
+const STDERR_LINES: usize = 10;
+
+/// The target while it is watched.
+pub(super) struct Watched {
+    pub plan: WatchPlan,
+    pub target: Option<Target>,
+    probe: Option<ProbeServer>,
+    samples: Arc<Mutex<Vec<ProcessSample>>>,
+    sampler: Option<sample::Running>,
+    pub info: TargetInfo,
+    pub phases: Vec<Phase>,
+    /// Heap snapshots taken, with the phase each ended.
+    pub snapshots: Vec<(String, probe::Snapshot)>,
+    /// Allocation sites of what was still alive after the cooldown, per Node process.
+    pub allocations: Vec<(u32, Vec<AllocationSite>)>,
+}
+
+/// Why the target never served.
+pub(super) enum NotStarted {
+    /// A signal arrived while waiting.
+    Interrupted,
+    /// It could not start, exited first, or was not ready in time.
+    Failed {
+        /// One line.
+        why: String,
+        /// The last lines of its stderr.
+        stderr_tail: Vec<String>,
+    },
+}
+
+/// Where the load's target accepts connections.
+pub(super) fn endpoint(load: &LoadPlan) -> Endpoint {
+    match &load.target.socket_path {
+        Some(path) => Endpoint::Unix(path.clone()),
+        None => Endpoint::Tcp(load.target.addrs.clone()),
+    }
+}
+
+/// Starts (or finds) the target and waits until it serves at `endpoint`; `echo` shows its
+/// output on harness's stderr. `Ok(Err(_))` means it never served (nothing is printed).
+pub(super) async fn start(
+    watch: &WatchPlan,
+    endpoint: Endpoint,
+    origin: Instant,
+    echo: bool,
+    signals: &mut Signals,
+) -> anyhow::Result<Result<Watched, NotStarted>> {
+    let mut info = TargetInfo::default();
+    let (target, probe, tree) = match &watch.target {
+        TargetSpec::Pid(pid) => {
+            info.pid = *pid;
+            let tree = Tree {
+                root: *pid,
+                group: None,
+            };
+            (None, None, tree)
+        }
+        TargetSpec::Command(argv) => {
+            let probe = if watch.probe {
+                Some(ProbeServer::start(origin, watch.sample_interval)?)
+            } else {
+                None
+            };
+            let mut env = watch.env.clone();
+            env.extend(probe.iter().flat_map(ProbeServer::env));
+            let mut target = match Target::spawn(argv, &env, watch.cwd.as_deref(), echo) {
+                Ok(target) => target,
+                Err(err) => {
+                    let why = format!("{err:#}");
+                    return Ok(Err(NotStarted::Failed {
+                        why,
+                        stderr_tail: Vec::new(),
+                    }));
+                }
+            };
+            TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
+            info.command = argv.clone();
+            info.pid = target.pid;
+            info.started = true;
+            let ready = tokio::select! {
+                ready = target.wait_ready(&endpoint, watch.ready_timeout) => ready,
+                // Dropping the target kills its group at once.
+                () = signals.recv() => return Ok(Err(NotStarted::Interrupted)),
+            };
+            match ready {
+                Ok(after) => info.ready_after = Some(round3(after.as_secs_f64())),
+                Err(err) => {
+                    // Give the output readers a moment to catch the last lines.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let stderr_tail = target.output.stderr_tail(STDERR_LINES);
+                    target.stop(watch.grace).await;
+                    TARGET_GROUP.store(0, Ordering::Relaxed);
+                    return Ok(Err(NotStarted::Failed {
+                        why: err.to_string(),
+                        stderr_tail,
+                    }));
+                }
+            }
+            let tree = Tree {
+                root: target.pid,
+                group: Some(target.pid),
+            };
+            (Some(target), probe, tree)
+        }
+    };
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let sampler = sample::spawn(
+        sample::system_sampler(tree),
+        origin,
+        watch.sample_interval,
+        samples.clone(),
+    )
+    .context("could not start the sampler thread")?;
+    Ok(Ok(Watched {
+        plan: watch.clone(),
+        target,
+        probe,
+        samples,
+        sampler: Some(sampler),
+        info,
+        phases: Vec::new(),
+        snapshots: Vec::new(),
+        allocations: Vec::new(),
+    }))
+}
+
+impl Watched {
+    /// Idles for `length` as phase `name`, unless a signal or the target's exit cuts it short.
+    pub async fn idle(
+        &mut self,
+        name: &str,
+        length: Duration,
+        origin: Instant,
+        signals: &mut Signals,
+    ) {
+        let start = origin.elapsed().as_secs_f64();
+        if !length.is_zero() && !signals.received && self.alive() {
+            let target = self.target.as_mut();
+            let exited = async {
+                match target {
+                    Some(target) => {
+                        target.exited().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = tokio::time::sleep(length) => {}
+                () = signals.recv() => {}
+                () = exited => {}
+            }
+        }
+        self.phases.push(Phase {
+            name: name.to_string(),
+            start: round3(start),
+            end: round3(origin.elapsed().as_secs_f64()),
+        });
+    }
+
+    /// Forces a GC in every Node process and records the heap after it.
+    pub async fn floor(&mut self, phase: &str) {
+        if let Some(probe) = &mut self.probe {
+            if probe.connected() > 0 {
+                probe.floor(phase, FLOOR_TIMEOUT).await;
+            }
+        }
+    }
+
+    /// How many Node processes have connected to the probe.
+    pub fn node_processes(&self) -> usize {
+        self.probe.as_ref().map_or(0, ProbeServer::connected)
+    }
+
+    /// Waits up to `timeout` for a Node process to connect to the probe (it does so when Node
+    /// starts, before the app's code runs, so this is quick once the target serves).
+    pub async fn wait_for_node(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.node_processes() == 0 {
+            if Instant::now() >= deadline || self.probe.is_none() {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    /// Whether the target is still running (always true for `--pid`, which is not ours).
+    pub fn alive(&mut self) -> bool {
+        self.target
+            .as_mut()
+            .is_none_or(|t| t.try_status().is_none())
+    }
+
+    /// Stops the target (if harness started it) and notes how it ended.
+    pub async fn stop(&mut self) {
+        self.sampler = None;
+        let Some(target) = &mut self.target else {
+            return;
+        };
+        let crashed = target.try_status();
+        let (status, signals) = target.stop(self.plan.grace).await;
+        self.info.stop_signals = signals;
+        if let Some(status) = status {
+            use std::os::unix::process::ExitStatusExt;
+            self.info.exit = Some(target::describe(status));
+            self.info.exit_code = status.code();
+            self.info.exit_signal = status.signal();
+        }
+        if let (Some(status), None) = (crashed, &self.info.failure) {
+            self.info.failure = Some(format!(
+                "the target exited before harness stopped it ({})",
+                target::describe(status)
+            ));
+        }
+        TARGET_GROUP.store(0, Ordering::Relaxed);
+        // Let the output readers drain what the target wrote while stopping.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.info.stdout_tail = target.output.stdout();
+        self.info.stderr_tail = target.output.stderr();
+    }
+
+    /// Takes a heap snapshot of every Node process, unless heap snapshots are off.
+    pub async fn snapshot(&mut self, phase: &str) {
+        if self.plan.heap == HeapMode::Off {
+            return;
+        }
+        if let Some(probe) = &mut self.probe {
+            if probe.connected() > 0 {
+                let taken = probe
+                    .snapshot(phase, self.plan.heap_limit, SNAPSHOT_TIMEOUT)
+                    .await;
+                self.snapshots
+                    .extend(taken.into_iter().map(|s| (phase.to_string(), s)));
+            }
+        }
+    }
+
+    /// Starts the sampling heap profiler in every Node process. It slows every allocation
+    /// while it runs (about 2.5 % of a busy server's CPU, bench/probe-cpu.sh), so it runs
+    /// during the heap trace only.
+    pub async fn start_sampling(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            probe.start_sampling().await;
+        }
+    }
+
+    /// Reads the sampling heap profilers: where the objects still alive were allocated.
+    pub async fn read_allocations(&mut self) {
+        if let Some(probe) = &mut self.probe {
+            if probe.connected() > 0 {
+                self.allocations = probe.allocations(FLOOR_TIMEOUT).await;
+            }
+        }
+    }
+
+    /// The highest resident memory of the target's process tree sampled so far, bytes.
+    pub fn peak_rss(&self) -> Option<u64> {
+        self.samples
+            .lock()
+            .ok()
+            .and_then(|s| s.iter().map(|p| p.rss).max())
+    }
+
+    /// Moves what was watched into the result.
+    pub fn into_result(self, result: &mut RunResult) {
+        let mut phases = self.phases;
+        phases.append(&mut result.phases);
+        phases.sort_by(|a, b| a.start.total_cmp(&b.start));
+        result.phases = phases;
+        result.process = Some(Sampling {
+            interval: self.plan.sample_interval.as_secs_f64(),
+            points: self.samples.lock().map(|s| s.clone()).unwrap_or_default(),
+        });
+        result.node = self
+            .probe
+            .as_ref()
+            .map(ProbeServer::report)
+            .unwrap_or_default();
+        result.target = Some(self.info);
+    }
+}
