@@ -14,6 +14,9 @@
 #   minor     one gc({type: 'minor'}) (a scavenge)
 #   context   only the new context the probe gets gc() from, no collection
 #   snapshot  v8.writeHeapSnapshot (V8 then tracks every object the collector moves)
+#   profile-N V8's CPU profiler started (as the probe does for the CPU trace) with one sample
+#             every N µs, left running through the loads after it: what profiling costs
+#             the server while it runs
 #
 # Env: TRIALS (default 8), DURATION (seconds per load, default 3), APP_NAME (the server, from
 # scenarios/apps; default hello.js), PRE_GC=1 (both servers run one full GC right after they
@@ -54,6 +57,13 @@ process.on('SIGUSR1', () => {
   else if (treatment === 'gc') { kept = gcFunction(); kept(); }
   else if (treatment === 'minor') { kept = gcFunction(); kept({ type: 'minor' }); }
   else if (treatment === 'context') { kept = vm.runInNewContext('(function () {})'); }
+  else if (treatment.startsWith('profile-')) {
+    kept = new (require('inspector').Session)();
+    kept.connect();
+    kept.post('Profiler.enable');
+    kept.post('Profiler.setSamplingInterval', { interval: Number(treatment.slice(8)) });
+    kept.post('Profiler.start');
+  }
   else if (treatment === 'snapshot') {
     const file = path.join(process.env.SCRATCH, process.pid + '.heapsnapshot');
     v8.writeHeapSnapshot(file);
@@ -110,6 +120,6 @@ with tempfile.TemporaryDirectory() as scratch:
             print(f"{treatment} trial {trial + 1}: treated server {100 * slowdown:+.2f} % slower",
                   file=sys.stderr, flush=True)
         low, high = bootstrap(slowdowns)
-        print(f"{treatment:9} treated server slower by {100 * statistics.median(slowdowns):+.2f} % "
+        print(f"{treatment:11} treated server slower by {100 * statistics.median(slowdowns):+.2f} % "
               f"(95 % interval {100 * low:+.2f} to {100 * high:+.2f} %, {TRIALS} trials)")
 PY

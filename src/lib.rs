@@ -16,15 +16,17 @@
 //!   collects what it reports.
 //! - [`sample`]: samples the target's process tree (RSS, CPU, threads, descriptors) and
 //!   harness's own and the machine's CPU.
-//! - [`analyse`]: turns a saved result into findings with evidence and one verdict.
+//! - [`analyse`]: turns a saved result into findings with evidence and one verdict; reads
+//!   heap snapshots ([`analyse::heap`]) and CPU profiles ([`analyse::profile`]).
 //! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
 //!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, the
 //!   self-contained HTML report with SVG charts ([`report::html`], [`report::charts`]), the
 //!   progress bar. Renderers are pure functions of the saved result.
 //!
-//! `run` strings the stages together: target, baseline, load, cooldown, analysis, outputs.
+//! - [`scenario`]: scenario files and thresholds.
 //!
-//! Still to come (see the issues): `scenario` (scenario files, thresholds, CI gates).
+//! `run` strings the stages together: target, baseline, load, cooldown, the CPU trace, the
+//! analysis, the heap trace on a second copy of the target, outputs.
 
 pub mod analyse;
 pub mod cli;

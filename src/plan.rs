@@ -49,8 +49,10 @@ pub struct WatchPlan {
     pub grace: Duration,
     /// Inject the Node probe.
     pub probe: bool,
-    /// Heap snapshots of Node processes.
-    pub heap: HeapMode,
+    /// Heap snapshots of Node processes (the heap trace).
+    pub heap: TraceMode,
+    /// CPU profiles of Node processes (the CPU trace).
+    pub profile: TraceMode,
     /// No snapshot of a process whose used heap is over this many bytes.
     pub heap_limit: u64,
     /// The URL's port was 0, so harness chose a free one (given to the target as `PORT`);
@@ -58,14 +60,18 @@ pub struct WatchPlan {
     pub free_port: bool,
 }
 
-/// When the heap trace (an unmeasured load after the cooldown, between heap snapshots) runs.
+/// When an unmeasured trace after the measured run happens: the heap trace (on a second
+/// copy of the target, between heap snapshots) or the CPU trace (a CPU profile of the
+/// measured target after its cooldown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeapMode {
-    /// Never (`--no-heap`, or no Node probe).
+pub enum TraceMode {
+    /// Never (`--no-heap`, `--no-profile`, or no Node probe).
     Off,
-    /// When the measured run found a memory or listener leak.
+    /// When the measured run found what the trace explains: a memory or listener leak for
+    /// the heap trace; a blocked loop, GC pressure or costly requests at capacity for the
+    /// CPU trace.
     Auto,
-    /// Always (`--heap`).
+    /// Always (`--heap`, `--profile`).
     Always,
 }
 

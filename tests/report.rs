@@ -10,6 +10,11 @@ use support::{free_port, harness, APPS};
 
 /// Runs a short leak check with the report written into `dir`.
 fn run_with_report(dir: &Path) {
+    run_app_with_report(dir, "cache-leak.js");
+}
+
+/// Runs `app` briefly with the report written into `dir`.
+fn run_app_with_report(dir: &Path, app: &str) {
     let url = format!("http://127.0.0.1:{}/", free_port());
     let output = harness()
         .args([
@@ -25,7 +30,7 @@ fn run_with_report(dir: &Path) {
             "--report",
         ])
         .arg(dir)
-        .args([url.as_str(), "--", "node", &format!("{APPS}/cache-leak.js")])
+        .args([url.as_str(), "--", "node", &format!("{APPS}/{app}")])
         .output()
         .unwrap();
     assert!(
@@ -58,14 +63,13 @@ fn chromium() -> Command {
     command
 }
 
-#[test]
-fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_errors() {
+/// The report in `dir` as headless Chromium renders it (its DOM), after checking that the
+/// browser's console stayed quiet (no errors, nothing refused by the CSP).
+fn rendered(dir: &Path) -> String {
     if Command::new("chromium").arg("--version").output().is_err() {
         panic!("this test needs Chromium: apt-get install chromium (.ci/run installs it)");
     }
-    let dir = tempfile::tempdir().unwrap();
-    run_with_report(dir.path());
-    let report = dir.path().join("report.html");
+    let report = dir.join("report.html");
     let profile = tempfile::tempdir().unwrap();
     let output = chromium()
         .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -78,7 +82,21 @@ fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_err
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let dom = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for line in stderr.lines() {
+        assert!(
+            !line.contains("CONSOLE") && !line.contains("Refused to"),
+            "browser console: {line}"
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    run_with_report(dir.path());
+    let dom = rendered(dir.path());
     assert!(
         dom.contains("id=\"verdict\""),
         "no verdict in the rendered page"
@@ -107,13 +125,42 @@ fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_err
             .unwrap_or_else(|| panic!("chart {chart} missing"));
         assert!(dom[at..].contains("<svg"), "chart {chart} has no SVG");
     }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for line in stderr.lines() {
-        assert!(
-            !line.contains("CONSOLE") && !line.contains("Refused to"),
-            "browser console: {line}"
-        );
-    }
+}
+
+#[test]
+fn a_blocked_loop_report_shows_the_hot_code_and_a_flame_graph_readable_without_javascript() {
+    let dir = tempfile::tempdir().unwrap();
+    run_app_with_report(dir.path(), "blocked-loop.js");
+    let dom = rendered(dir.path());
+    let verdict = dom
+        .find("id=\"verdict\"")
+        .map(|at| &dom[at..])
+        .expect("no verdict");
+    assert!(
+        verdict.contains("Blocked event loop") && verdict.contains("busyWork"),
+        "the verdict does not name the hot function"
+    );
+    let profile = dom
+        .find("<section id=\"profile\">")
+        .map(|at| &dom[at..])
+        .expect("no 'Where the time goes' section");
+    let flame = profile
+        .find("<figure id=\"flame\"")
+        .map(|at| &profile[at..])
+        .expect("no flame graph");
+    assert!(flame.contains("<svg"), "the flame graph has no SVG");
+    // Each bar says what it is on hover: its function, file and line, and share.
+    assert!(
+        flame.contains("<title>busyWork (blocked-loop.js:16): "),
+        "no title on busyWork's bar"
+    );
+    assert!(profile.contains("By self time") && profile.contains("By total time"));
+    let saved: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".cpuprofile"))
+        .collect();
+    assert_eq!(saved.len(), 1, "the raw profile is saved beside the report");
 }
 
 #[test]

@@ -8,6 +8,9 @@
 //!   while the median request takes 10 ms or more spends its time waiting: on a database, a
 //!   downstream call, a timer. Measured here: a 50 ms timer per request gave 3.5 % utilisation
 //!   and a 50.7 ms median.
+//! - [`PROFILE_CPU_PER_REQUEST_MS`]: a Node hello-world server costs ~25 µs of CPU per
+//!   request here and a typical framework route 50-100 µs; from 250 µs per request the app's
+//!   own code is most of the cost, so a server at capacity is worth a CPU profile.
 //! - [`GENERATOR_BUSY`], [`MACHINE_BUSY`]: when harness's own CPU is at 90 % of its workers, or
 //!   the machine at 95 % of all cores, harness and the target compete and the numbers are the
 //!   floor of the server's capacity, not the capacity. On a two-core machine this is common.
@@ -25,13 +28,55 @@ pub const IO_WAIT_ELU: f64 = 0.3;
 pub const IO_WAIT_CPU: f64 = 30.0;
 /// Median latency from which an idle server is waiting on something.
 pub const IO_WAIT_LATENCY_MS: f64 = 10.0;
+/// CPU per request (ms) from which a server at capacity gets a CPU profile by default.
+pub const PROFILE_CPU_PER_REQUEST_MS: f64 = 0.25;
 /// harness's CPU, as a share of its worker threads, at which it is the limit.
 pub const GENERATOR_BUSY: f64 = 0.9;
 /// The machine's CPU share at which harness and the target compete.
 pub const MACHINE_BUSY: f64 = 95.0;
 
-/// Capacity findings.
-pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
+/// The target's busy time per response during the load, ms: the event loops' (summed over
+/// Node processes: utilisation × the load's length), or the process tree's CPU without the
+/// probe.
+pub fn busy_per_request_ms(result: &RunResult, window: &LoadWindow) -> Option<f64> {
+    let responses = result.requests.total;
+    if responses == 0 {
+        return None;
+    }
+    let busy = if result.node.is_empty() {
+        let points: Vec<f64> = result
+            .process
+            .as_ref()?
+            .points
+            .iter()
+            .filter(|p| window.contains(p.t))
+            .map(|p| p.cpu / 100.0)
+            .collect();
+        mean(&points)?
+    } else {
+        result
+            .node
+            .iter()
+            .filter_map(|process| {
+                let elu: Vec<f64> = process
+                    .samples
+                    .iter()
+                    .filter(|s| window.contains(s.t))
+                    .map(|s| s.elu)
+                    .collect();
+                mean(&elu)
+            })
+            .sum()
+    };
+    Some(busy * window.length() * 1000.0 / responses as f64)
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Capacity findings; `per_request` is the target's busy time per response, ms.
+pub fn findings(result: &RunResult, window: &LoadWindow, per_request: Option<f64>) -> Vec<Finding> {
     let mut out = Vec::new();
     let Some(sampling) = &result.process else {
         return out;
@@ -73,6 +118,10 @@ pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
             elu,
             cpu,
             requests_per_second: result.requests.overall,
+            per_request_ms: per_request,
+            queued_ms: None,
+            hot: None,
+            consequence: None,
         });
     }
     let workers = result.workers.max(1) as f64;

@@ -13,11 +13,21 @@
 //!   collector takes a share worth reporting; from 30 %, it dominates and is worth fixing.
 //!   Single pauses are shown but not judged alone: on a shared machine a pause's wall time
 //!   includes preemption (a 110 ms pause was seen here in a 5 MB heap).
+//! - [`LONG_CALLBACK_MS`]: a loop delayed that long is blocked when single callbacks are long,
+//!   and is only busy when many short ones queue up: a server at capacity with 1 ms of work
+//!   per request and 100 requests in flight delays its loop by ~100 ms too, but no callback
+//!   holds it long and the fix is capacity, not moving work off the loop. So the delay is
+//!   read with the loop's time per request (utilisation × load time / responses): from 10 ms
+//!   a request's own callbacks hold every other request and timer back noticeably (the
+//!   20 ms handler of `blocked-loop.js`); below it, with the loop saturated, the delay is
+//!   queueing ([`queueing_at_capacity`]). A delayed loop that is not saturated is blocked by
+//!   something long whatever the requests cost (a timer's synchronous work, a GC pause).
 //! - Listener leaks come from `MaxListenersExceededWarning`. Node marks the event's listener
 //!   array as warned and creates a new, unmarked array only once every listener is removed: a
 //!   second warning for the same emitter and event proves the listeners were removed in
 //!   between (they pile up under concurrency but do not leak); a leak warns exactly once.
 
+use super::capacity::SATURATED_ELU;
 use super::{Finding, LoadWindow};
 use crate::report::result::{NodeProcess, RunResult};
 
@@ -27,21 +37,53 @@ pub const BLOCKED_DELAY_MS: f64 = 50.0;
 pub const GC_SHARE: f64 = 0.15;
 /// Share of time in GC pauses that dominates.
 pub const GC_SHARE_HIGH: f64 = 0.30;
+/// Event-loop time per request (ms) from which a delayed loop is blocked by long callbacks,
+/// not queueing behind short ones.
+pub const LONG_CALLBACK_MS: f64 = 10.0;
 /// Warnings for the same emitter and event at least this often mean listeners are removed.
 const REPEATED: usize = 2;
 
-/// The event-loop findings of every Node process.
-pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
+/// The event-loop findings of every Node process; `per_request` is the loop's time per
+/// request, ms.
+pub fn findings(result: &RunResult, window: &LoadWindow, per_request: Option<f64>) -> Vec<Finding> {
     let mut out = Vec::new();
     for process in &result.node {
-        out.extend(blocked(process, window));
+        out.extend(blocked(process, window, per_request));
         out.extend(gc_pressure(process, window));
         out.extend(listener_leaks(process));
     }
     out
 }
 
-fn blocked(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
+/// A delayed loop whose requests are short and whose loop was saturated was queueing at
+/// capacity, not blocked: the capacity finding takes the delay, and the blocked-loop finding
+/// goes (see [`LONG_CALLBACK_MS`]).
+pub fn queueing_at_capacity(findings: &mut Vec<Finding>) {
+    let Some(at) = findings.iter().position(|f| {
+        matches!(f, Finding::BlockedEventLoop { per_request_ms: Some(per), elu, .. }
+            if *per < LONG_CALLBACK_MS && *elu >= SATURATED_ELU)
+    }) else {
+        return;
+    };
+    let Finding::BlockedEventLoop { delay_p90_ms, .. } = &findings[at] else {
+        return;
+    };
+    let delay = *delay_p90_ms;
+    let Some(Finding::CpuSaturated { queued_ms, .. }) = findings
+        .iter_mut()
+        .find(|f| matches!(f, Finding::CpuSaturated { .. }))
+    else {
+        return;
+    };
+    *queued_ms = Some(delay);
+    findings.remove(at);
+}
+
+fn blocked(
+    process: &NodeProcess,
+    window: &LoadWindow,
+    per_request: Option<f64>,
+) -> Option<Finding> {
     let mut delays: Vec<f64> = process
         .samples
         .iter()
@@ -65,6 +107,9 @@ fn blocked(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
         delay_p90_ms: p90,
         delay_max_ms: delays[delays.len() - 1],
         elu,
+        per_request_ms: per_request,
+        hot: None,
+        consequence: None,
     })
 }
 
@@ -118,6 +163,8 @@ fn gc_pressure(process: &NodeProcess, window: &LoadWindow) -> Option<Finding> {
         longest_ms: longest,
         collections: in_load().count(),
         observed,
+        garbage: None,
+        consequence: None,
     })
 }
 

@@ -127,7 +127,8 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         requests: result.requests.total,
         returned,
         exhaustion_s: exhaustion(process, after, heap_per_request, result.requests.overall),
-        handles: handle_growth(process, window, result.requests.total),
+        handles: handle_growth(result, process, window),
+        consequence: None,
         confidence: if trend.is_some_and(|l| l.r2 >= 0.9)
             || external_per_request >= MIN_BYTES_PER_REQUEST
         {
@@ -144,18 +145,26 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
     }
 }
 
-/// Handle types with many more active handles at the end than before the load.
+/// Handle types with many more active handles at the end of the cooldown (before any CPU
+/// trace loads the target again) than before the load.
 fn handle_growth(
+    result: &RunResult,
     process: &NodeProcess,
     window: &LoadWindow,
-    requests: u64,
 ) -> Vec<(String, u64, u64)> {
+    let requests = result.requests.total;
     let before = process
         .samples
         .iter()
         .rev()
         .find(|s| !window.contains(s.t) && s.t <= window.start());
-    let (Some(before), Some(after)) = (before, process.samples.last()) else {
+    let rest_ends = result
+        .phases
+        .iter()
+        .find(|p| p.name == "cooldown")
+        .map_or(f64::INFINITY, |p| p.end);
+    let after = process.samples.iter().rev().find(|s| s.t <= rest_ends);
+    let (Some(before), Some(after)) = (before, after) else {
         return Vec::new();
     };
     after
@@ -233,6 +242,7 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
             exhaustion_s: None,
             confidence: Confidence::Low,
             handles: Vec::new(),
+            consequence: None,
         })
     })
 }

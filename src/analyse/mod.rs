@@ -9,6 +9,7 @@ mod event_loop;
 pub mod fit;
 pub mod heap;
 mod memory;
+pub mod profile;
 
 use crate::report::result::RunResult;
 use crate::report::terminal::bytes;
@@ -69,6 +70,49 @@ pub struct Leak {
     pub confidence: Confidence,
     /// Active handle types that grew with the requests: (type, before the load, at the end).
     pub handles: Vec<(String, u64, u64)>,
+    /// Requests that failed as a result.
+    pub consequence: Option<Consequence>,
+}
+
+/// Requests that failed because of the problem they are attached to (a blocked loop, GC
+/// pressure, a crash, a leak): that problem is the verdict, the failures its consequence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Consequence {
+    /// Errors, timeouts included.
+    pub errors: u64,
+    /// errors / (responses + errors).
+    pub rate: f64,
+    /// The most frequent kind.
+    pub main_kind: String,
+}
+
+impl Consequence {
+    fn severity(&self) -> Severity {
+        if self.rate >= ERROR_RATE_HIGH {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "{:.1} % of requests failed as a result, mostly {}",
+            self.rate * 100.0,
+            self.main_kind
+        )
+    }
+}
+
+/// The hot code of a process, from its CPU profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hot {
+    /// "`busyWork` (blocked-loop.js:15)", or the Node function an app function called.
+    pub code: String,
+    /// Share of the profile's busy time.
+    pub share: f64,
+    /// Whether it is the app's own code (else no app function was on the stack).
+    pub app: bool,
 }
 
 /// One thing the analysis found, with its evidence.
@@ -80,6 +124,8 @@ pub enum Finding {
         status: String,
         /// The last line of its stderr.
         last_error: Option<String>,
+        /// Requests that failed as a result.
+        consequence: Option<Consequence>,
     },
     /// Requests failed.
     Errors {
@@ -91,6 +137,9 @@ pub enum Finding {
         rate: f64,
         /// The most frequent kind.
         main_kind: String,
+        /// The problem they are a consequence of ("the blocked event loop"), if harness
+        /// saw one: that problem is then the verdict.
+        cause: Option<&'static str>,
     },
     /// Responses outside 2xx.
     Non2xx {
@@ -130,6 +179,12 @@ pub enum Finding {
         delay_max_ms: f64,
         /// Mean utilisation during the load.
         elu: f64,
+        /// Event-loop time per request, ms: how long one request's callbacks hold the loop.
+        per_request_ms: Option<f64>,
+        /// What the CPU profile says holds it.
+        hot: Option<Hot>,
+        /// Requests that failed as a result.
+        consequence: Option<Consequence>,
     },
     /// Garbage collection takes a large share of the time.
     GcPressure {
@@ -146,6 +201,11 @@ pub enum Finding {
         /// Share of the load's intervals whose GC events were observed (1 unless the process
         /// collected so often that the probe sampled them).
         observed: f64,
+        /// Where the garbage is allocated (the sampling heap profiler during the CPU trace):
+        /// the biggest allocating site, as `function (file:line)`, and its share.
+        garbage: Option<(String, f64)>,
+        /// Requests that failed as a result.
+        consequence: Option<Consequence>,
     },
     /// The server waits while requests are slow.
     IoWait {
@@ -156,7 +216,7 @@ pub enum Finding {
         /// CPU, percent of one core.
         cpu: f64,
     },
-    /// The target's CPU was the limit.
+    /// The target's CPU was the limit: the server at capacity.
     CpuSaturated {
         /// Event-loop utilisation, for Node.
         elu: Option<f64>,
@@ -164,6 +224,15 @@ pub enum Finding {
         cpu: f64,
         /// Throughput at that point.
         requests_per_second: f64,
+        /// CPU (event-loop time, for Node) per request, ms.
+        per_request_ms: Option<f64>,
+        /// When requests queued behind many short callbacks long enough to show as loop
+        /// delay: its 90th percentile over the intervals, ms.
+        queued_ms: Option<f64>,
+        /// What the CPU profile says the time goes to.
+        hot: Option<Hot>,
+        /// Requests that failed as a result.
+        consequence: Option<Consequence>,
     },
     /// harness or the machine was saturated.
     GeneratorLimited {
@@ -243,12 +312,16 @@ impl LoadWindow {
 /// Analyses a result.
 pub fn analyse(result: &RunResult) -> Analysis {
     let window = LoadWindow::new(result);
+    let per_request = capacity::busy_per_request_ms(result, &window);
     let mut findings = Vec::new();
     findings.extend(crashed(result));
     findings.extend(errors(result));
     findings.extend(memory::findings(result, &window));
-    findings.extend(event_loop::findings(result, &window));
-    findings.extend(capacity::findings(result, &window));
+    findings.extend(event_loop::findings(result, &window, per_request));
+    findings.extend(capacity::findings(result, &window, per_request));
+    event_loop::queueing_at_capacity(&mut findings);
+    attach_profiles(&mut findings, result);
+    link_consequences(&mut findings);
     // Most severe first; within a severity, in the order of `rank`.
     findings.sort_by(|a, b| {
         b.severity()
@@ -256,6 +329,115 @@ pub fn analyse(result: &RunResult) -> Analysis {
             .then(a.rank().cmp(&b.rank()))
     });
     Analysis { findings }
+}
+
+/// Names the hot code in the findings that a CPU profile explains: a blocked loop (the
+/// profile of its process), a server at capacity (the busiest process's), GC pressure (where
+/// its process allocated during the CPU trace).
+fn attach_profiles(findings: &mut [Finding], result: &RunResult) {
+    let profile_of = |pid: u32| {
+        result
+            .profiles
+            .iter()
+            .find(|p| p.pid == Some(pid))
+            .or(result.profiles.first())
+    };
+    // With a blocked loop, the capacity finding would only repeat its hot code.
+    let blocked = findings
+        .iter()
+        .any(|f| matches!(f, Finding::BlockedEventLoop { .. }));
+    for finding in findings.iter_mut() {
+        match finding {
+            Finding::BlockedEventLoop { pid, hot, .. } => {
+                *hot = profile_of(*pid).and_then(hot_code)
+            }
+            Finding::CpuSaturated { hot, .. } if !blocked => {
+                *hot = result.profiles.first().and_then(hot_code);
+            }
+            Finding::GcPressure { pid, garbage, .. } => {
+                *garbage = profile_of(*pid).and_then(|p| garbage_site(&p.allocations));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The hot code of a profile: its first app function, or its first function when no app
+/// function was on the stack.
+fn hot_code(profile: &profile::CpuProfile) -> Option<Hot> {
+    let hot = profile.hot.iter().find(|h| h.app).or(profile.hot.first())?;
+    Some(Hot {
+        code: hot.describe(),
+        share: hot.share,
+        app: hot.app,
+    })
+}
+
+/// The allocation site with the most bytes, the app's own first, and its share.
+fn garbage_site(sites: &[crate::report::result::AllocationSite]) -> Option<(String, f64)> {
+    let total: u64 = sites.iter().map(|s| s.bytes).sum();
+    let site = sites
+        .iter()
+        .find(|s| !s.url.is_empty() && !s.url.starts_with("node:"))
+        .or(sites.first())?;
+    let code = format!(
+        "`{}` ({})",
+        site.function,
+        profile::place(&site.url, site.line)
+    );
+    Some((code, site.bytes as f64 / total.max(1) as f64))
+}
+
+/// Errors that come with a crash, a blocked loop, GC pressure, a server at capacity that
+/// queues requests, or a leak are that problem's consequence: the problem is the verdict and
+/// says how many requests failed as a result; the errors finding stays (for thresholds),
+/// named as the consequence.
+fn link_consequences(findings: &mut [Finding]) {
+    let Some(errors) = findings
+        .iter()
+        .position(|f| matches!(f, Finding::Errors { .. }))
+    else {
+        return;
+    };
+    let causes = [
+        "targetCrashed",
+        "blockedEventLoop",
+        "gcPressure",
+        "cpuSaturated",
+        "memoryLeak",
+    ];
+    let Some(cause) = causes.iter().find_map(|kind| {
+        findings
+            .iter()
+            .position(|f| f.kind() == *kind && f.can_cause_errors())
+    }) else {
+        return;
+    };
+    let name = findings[cause].as_cause();
+    let Finding::Errors {
+        errors: count,
+        rate,
+        main_kind,
+        cause: linked,
+        ..
+    } = &mut findings[errors]
+    else {
+        return;
+    };
+    *linked = Some(name);
+    let consequence = Consequence {
+        errors: *count,
+        rate: *rate,
+        main_kind: main_kind.clone(),
+    };
+    match &mut findings[cause] {
+        Finding::TargetCrashed { consequence: c, .. }
+        | Finding::BlockedEventLoop { consequence: c, .. }
+        | Finding::GcPressure { consequence: c, .. }
+        | Finding::CpuSaturated { consequence: c, .. } => *c = Some(consequence),
+        Finding::MemoryLeak(leak) => leak.consequence = Some(consequence),
+        _ => {}
+    }
 }
 
 fn crashed(result: &RunResult) -> Option<Finding> {
@@ -272,6 +454,7 @@ fn crashed(result: &RunResult) -> Option<Finding> {
             .rev()
             .find(|l| !l.trim().is_empty())
             .cloned(),
+        consequence: None,
     })
 }
 
@@ -290,6 +473,7 @@ fn errors(result: &RunResult) -> Vec<Finding> {
             timeouts: result.timeouts,
             rate: result.errors as f64 / attempts,
             main_kind,
+            cause: None,
         });
     }
     let responses = result.requests.total as f64;
@@ -311,10 +495,11 @@ fn errors(result: &RunResult) -> Vec<Finding> {
 }
 
 impl Finding {
-    /// How much it matters.
+    /// How much it matters: its own weight, or the failures it caused, whichever is more.
     pub fn severity(&self) -> Severity {
-        match self {
+        let own = match self {
             Finding::TargetCrashed { .. } => Severity::Critical,
+            Finding::Errors { cause: Some(_), .. } => Severity::Info,
             Finding::Errors { rate, .. } if *rate >= ERROR_RATE_HIGH => Severity::Critical,
             Finding::Errors { .. } | Finding::Non2xx { .. } => Severity::Warning,
             Finding::MemoryLeak(leak) if leak.confidence == Confidence::Low => Severity::Warning,
@@ -335,10 +520,66 @@ impl Finding {
             Finding::GcPressure { share, .. } if *share >= event_loop::GC_SHARE_HIGH => {
                 Severity::Warning
             }
+            Finding::CpuSaturated {
+                queued_ms: Some(_), ..
+            } => Severity::Warning,
             Finding::GcPressure { .. }
             | Finding::MemoryPlateau(_)
             | Finding::CpuSaturated { .. }
             | Finding::GeneratorLimited { .. } => Severity::Info,
+        };
+        self.consequence().map_or(own, |c| own.max(c.severity()))
+    }
+
+    /// The failures this finding caused, if any.
+    pub fn consequence(&self) -> Option<&Consequence> {
+        match self {
+            Finding::TargetCrashed { consequence, .. }
+            | Finding::BlockedEventLoop { consequence, .. }
+            | Finding::GcPressure { consequence, .. }
+            | Finding::CpuSaturated { consequence, .. } => consequence.as_ref(),
+            Finding::MemoryLeak(leak) => leak.consequence.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether failed requests can be this finding's consequence.
+    fn can_cause_errors(&self) -> bool {
+        match self {
+            Finding::TargetCrashed { .. } | Finding::BlockedEventLoop { .. } => true,
+            Finding::GcPressure { share, .. } => *share >= event_loop::GC_SHARE_HIGH,
+            Finding::CpuSaturated { queued_ms, .. } => queued_ms.is_some(),
+            Finding::MemoryLeak(leak) => leak.confidence != Confidence::Low,
+            _ => false,
+        }
+    }
+
+    /// How the errors finding names this finding as their cause.
+    fn as_cause(&self) -> &'static str {
+        match self {
+            Finding::TargetCrashed { .. } => "the crash",
+            Finding::BlockedEventLoop { .. } => "the blocked event loop",
+            Finding::GcPressure { .. } => "GC pressure",
+            Finding::CpuSaturated { .. } => "the server at capacity",
+            _ => "the memory leak",
+        }
+    }
+
+    /// Whether a CPU profile would name code worth looking at: a blocked loop, GC pressure,
+    /// or a server at capacity whose requests queue or cost enough CPU each
+    /// ([`capacity::PROFILE_CPU_PER_REQUEST_MS`]).
+    pub fn wants_profile(&self) -> bool {
+        match self {
+            Finding::BlockedEventLoop { .. } | Finding::GcPressure { .. } => true,
+            Finding::CpuSaturated {
+                queued_ms,
+                per_request_ms,
+                ..
+            } => {
+                queued_ms.is_some()
+                    || per_request_ms.is_some_and(|ms| ms >= capacity::PROFILE_CPU_PER_REQUEST_MS)
+            }
+            _ => false,
         }
     }
 
@@ -379,14 +620,15 @@ impl Finding {
     /// One line that says what was found.
     pub fn title(&self) -> String {
         match self {
-            Finding::TargetCrashed { status, .. } => format!("The target crashed during the run ({status})"),
-            Finding::Errors { errors, rate, main_kind, .. } => {
-                format!("{errors} requests failed ({:.1} %), mostly {main_kind}", rate * 100.0)
+            Finding::TargetCrashed { status, .. } => format!("The target crashed during the run ({status}){}", self.consequence_text()),
+            Finding::Errors { errors, rate, main_kind, cause, .. } => {
+                let cause = cause.map_or(String::new(), |c| format!(", as a result of {c}"));
+                format!("{errors} requests failed ({:.1} %), mostly {main_kind}{cause}", rate * 100.0)
             }
             Finding::Non2xx { count, rate, main_code } => {
                 format!("{count} responses were not 2xx ({:.1} %), mostly {main_code}", rate * 100.0)
             }
-            Finding::MemoryLeak(leak) => format!("Memory leak: {}", leak_summary(leak)),
+            Finding::MemoryLeak(leak) => format!("Memory leak: {}{}", leak_summary(leak), self.consequence_text()),
             Finding::MemoryPlateau(leak) => format!(
                 "Memory grew by {} and then levelled off (bounded cache or warm-up, not a leak)",
                 bytes(leak.heap_growth.max(0.0) + leak.external_growth.max(0.0))
@@ -399,13 +641,30 @@ impl Finding {
                     format!("Listener leak: {count}+ '{event}' listeners on one {emitter}, added{at}")
                 }
             }
-            Finding::BlockedEventLoop { delay_p90_ms, delay_max_ms, .. } => format!(
-                "Blocked event loop: callbacks waited {delay_p90_ms:.0} ms or more in 10 % of intervals (worst {delay_max_ms:.0} ms)"
-            ),
-            Finding::GcPressure { share, longest_ms, .. } => format!(
-                "GC pressure: {:.0} % of the load's time in garbage collection, longest pause {longest_ms:.0} ms",
-                share * 100.0
-            ),
+            Finding::BlockedEventLoop { delay_p90_ms, delay_max_ms, per_request_ms, hot, .. } => {
+                let holder = match (hot, per_request_ms) {
+                    (Some(hot), Some(per)) if hot.app => format!(
+                        "{} holds it for about {} per request ({:.0} % of the busy time); ",
+                        hot.code, millis(*per), hot.share * 100.0
+                    ),
+                    (_, Some(per)) => format!("each request holds it for about {}; ", millis(*per)),
+                    _ => String::new(),
+                };
+                format!(
+                    "Blocked event loop: {holder}callbacks waited {delay_p90_ms:.0} ms or more in 10 % of intervals (worst {delay_max_ms:.0} ms){}",
+                    self.consequence_text()
+                )
+            }
+            Finding::GcPressure { share, longest_ms, garbage, .. } => {
+                let site = garbage.as_ref().map_or(String::new(), |(code, share)| {
+                    format!("; most garbage from {code} ({:.0} % of the sampled bytes)", share * 100.0)
+                });
+                format!(
+                    "GC pressure: {:.0} % of the load's time in garbage collection, longest pause {longest_ms:.0} ms{site}{}",
+                    share * 100.0,
+                    self.consequence_text()
+                )
+            }
             Finding::IoWait { latency_p50_ms, elu, cpu } => match elu {
                 Some(elu) => format!(
                     "I/O wait: requests took {latency_p50_ms:.1} ms (median) while the event loop was {:.0} % busy",
@@ -413,13 +672,24 @@ impl Finding {
                 ),
                 None => format!("I/O wait: requests took {latency_p50_ms:.1} ms (median) while the target used {cpu:.0} % of a core"),
             },
-            Finding::CpuSaturated { elu, cpu, requests_per_second } => match elu {
-                Some(elu) => format!(
-                    "CPU-bound: the event loop was {:.0} % busy at {requests_per_second:.0} requests/s",
-                    elu * 100.0
-                ),
-                None => format!("CPU-bound: the target used {cpu:.0} % of a core at {requests_per_second:.0} requests/s"),
-            },
+            Finding::CpuSaturated { elu, cpu, requests_per_second, per_request_ms, queued_ms, hot, .. } => {
+                let busy = match elu {
+                    Some(elu) => format!("the event loop was {:.0} % busy", elu * 100.0),
+                    None => format!("the target used {cpu:.0} % of a core"),
+                };
+                let cost = per_request_ms.map_or(String::new(), |per| format!("{} of CPU per request at ", millis(per)));
+                let hot = hot.as_ref().map_or(String::new(), |hot| {
+                    format!("; most of the time in {} ({:.0} %)", hot.code, hot.share * 100.0)
+                });
+                match queued_ms {
+                    Some(queued) => format!(
+                        "At capacity: {busy} with short callbacks ({cost}{requests_per_second:.0} requests/s), and requests queued {queued:.0} ms or more in 10 % of intervals{hot}{}",
+                        self.consequence_text()
+                    ),
+                    None => format!("CPU-bound: {busy} at {requests_per_second:.0} requests/s{}{hot}",
+                        per_request_ms.map_or(String::new(), |per| format!(" ({} of CPU per request)", millis(per)))),
+                }
+            }
             Finding::GeneratorLimited { harness_cpu, machine_cpu, cores } => format!(
                 "The load generator shared the machine: harness used {harness_cpu:.0} % of a core and the machine {machine_cpu:.0} % of its {cores} cores"
             ),
@@ -427,7 +697,32 @@ impl Finding {
     }
 
     /// What to do next.
-    pub fn advice(&self) -> &'static str {
+    pub fn advice(&self) -> String {
+        match self {
+            Finding::BlockedEventLoop { hot: Some(hot), .. } if hot.app => format!(
+                "Move the synchronous work in {} off the event loop (a worker thread, an async API, or smaller pieces with the loop running between them), or make it cheaper; the report's flame graph shows what it calls.",
+                hot.code
+            ),
+            Finding::CpuSaturated { queued_ms: Some(_), hot, .. } => format!(
+                "Each request is short, but more arrive than one core can serve, so they wait in line: make the hot code cheaper{}, or run more processes (cluster, more instances).",
+                hot.as_ref().map_or(String::new(), |h| format!(" ({})", h.code))
+            ),
+            Finding::CpuSaturated { hot: Some(hot), .. } => format!(
+                "This is the server's capacity on one core at this concurrency; to go faster, make {} cheaper, or scale out.",
+                hot.code
+            ),
+            Finding::GcPressure { garbage: Some((code, _)), .. } => format!(
+                "Allocate less per request in {code}: reuse buffers, avoid building large temporary objects and strings."
+            ),
+            Finding::Errors { cause: Some(cause), .. } => {
+                format!("These follow from {cause}: fix that first.")
+            }
+            other => other.generic_advice().to_string(),
+        }
+    }
+
+    /// Advice that needs no profile.
+    fn generic_advice(&self) -> &'static str {
         match self {
             Finding::TargetCrashed { .. } => "Read the stderr tail below: the crash ended the run, so later numbers are missing.",
             Finding::Errors { .. } => "See the errors by kind: connection errors and timeouts usually mean the server is overloaded or crashing.",
@@ -452,7 +747,7 @@ impl Finding {
                 "Many requests wait on the same event at once; consider setMaxListeners or a different design."
             }
             Finding::BlockedEventLoop { .. } => {
-                "Find the synchronous work in the request path (CPU-heavy loops, JSON of large objects, sync I/O, crypto) and move it off the event loop or make it smaller."
+                "Find the synchronous work in the request path (CPU-heavy loops, JSON of large objects, sync I/O, crypto) and move it off the event loop or make it smaller; --profile names the function."
             }
             Finding::GcPressure { .. } => "Allocate less per request: reuse buffers, avoid building large temporary objects and strings.",
             Finding::IoWait { .. } => "The server is waiting, not working: look at downstream calls (database, HTTP, timers, locks) and their latency.",
@@ -461,11 +756,19 @@ impl Finding {
         }
     }
 
+    /// "; 45 % of requests failed as a result, mostly timeout", when it caused failures.
+    fn consequence_text(&self) -> String {
+        self.consequence()
+            .map_or(String::new(), |c| format!("; {}", c.text()))
+    }
+
     /// The evidence as label and value pairs.
     pub fn evidence(&self) -> Vec<(String, String)> {
         let pair = |label: &str, value: String| (label.to_string(), value);
         match self {
-            Finding::TargetCrashed { status, last_error } => {
+            Finding::TargetCrashed {
+                status, last_error, ..
+            } => {
                 let mut out = vec![pair("exit", status.clone())];
                 if let Some(line) = last_error {
                     out.push(pair("last stderr line", line.clone()));
@@ -477,12 +780,19 @@ impl Finding {
                 timeouts,
                 rate,
                 main_kind,
-            } => vec![
-                pair("errors", errors.to_string()),
-                pair("timeouts", timeouts.to_string()),
-                pair("error rate", format!("{:.2} %", rate * 100.0)),
-                pair("most frequent", main_kind.clone()),
-            ],
+                cause,
+            } => {
+                let mut out = vec![
+                    pair("errors", errors.to_string()),
+                    pair("timeouts", timeouts.to_string()),
+                    pair("error rate", format!("{:.2} %", rate * 100.0)),
+                    pair("most frequent", main_kind.clone()),
+                ];
+                if let Some(cause) = cause {
+                    out.push(pair("caused by", (*cause).to_string()));
+                }
+                out
+            }
             Finding::Non2xx {
                 count,
                 rate,
@@ -515,15 +825,25 @@ impl Finding {
                 delay_p90_ms,
                 delay_max_ms,
                 elu,
-            } => vec![
-                pair("process", pid.to_string()),
-                pair(
-                    "delay, 90th percentile of intervals",
-                    format!("{delay_p90_ms:.1} ms"),
-                ),
-                pair("worst delay", format!("{delay_max_ms:.1} ms")),
-                pair("event-loop utilisation", format!("{:.0} %", elu * 100.0)),
-            ],
+                per_request_ms,
+                hot,
+                ..
+            } => {
+                let mut out = vec![
+                    pair("process", pid.to_string()),
+                    pair(
+                        "delay, 90th percentile of intervals",
+                        format!("{delay_p90_ms:.1} ms"),
+                    ),
+                    pair("worst delay", format!("{delay_max_ms:.1} ms")),
+                    pair("event-loop utilisation", format!("{:.0} %", elu * 100.0)),
+                ];
+                if let Some(per) = per_request_ms {
+                    out.push(pair("event-loop time per request", millis(*per)));
+                }
+                out.extend(hot_evidence(hot.as_ref()));
+                out
+            }
             Finding::GcPressure {
                 pid,
                 share,
@@ -531,6 +851,8 @@ impl Finding {
                 longest_ms,
                 collections,
                 observed,
+                garbage,
+                ..
             } => {
                 let mut evidence = vec![
                     pair("process", pid.to_string()),
@@ -551,6 +873,12 @@ impl Finding {
                         ),
                     ));
                 }
+                if let Some((code, share)) = garbage {
+                    evidence.push(pair(
+                        "most allocated by",
+                        format!("{code}, {:.0} % of the sampled bytes", share * 100.0),
+                    ));
+                }
                 evidence
             }
             Finding::IoWait {
@@ -566,11 +894,28 @@ impl Finding {
                 elu,
                 cpu,
                 requests_per_second,
-            } => busy_evidence(
-                pair("requests/s", format!("{requests_per_second:.0}")),
-                *cpu,
-                *elu,
-            ),
+                per_request_ms,
+                queued_ms,
+                hot,
+                ..
+            } => {
+                let mut out = busy_evidence(
+                    pair("requests/s", format!("{requests_per_second:.0}")),
+                    *cpu,
+                    *elu,
+                );
+                if let Some(per) = per_request_ms {
+                    out.push(pair("CPU per request", millis(*per)));
+                }
+                if let Some(queued) = queued_ms {
+                    out.push(pair(
+                        "queueing delay, 90th percentile of intervals",
+                        format!("{queued:.1} ms"),
+                    ));
+                }
+                out.extend(hot_evidence(hot.as_ref()));
+                out
+            }
             Finding::GeneratorLimited {
                 harness_cpu,
                 machine_cpu,
@@ -583,6 +928,28 @@ impl Finding {
                 ),
             ],
         }
+    }
+}
+
+/// The hot code and its share, when a CPU profile named it.
+fn hot_evidence(hot: Option<&Hot>) -> Vec<(String, String)> {
+    hot.map(|hot| {
+        vec![(
+            "hot code (CPU profile)".to_string(),
+            format!("{}, {:.0} % of the busy time", hot.code, hot.share * 100.0),
+        )]
+    })
+    .unwrap_or_default()
+}
+
+/// A duration in ms, µs below a millisecond.
+fn millis(ms: f64) -> String {
+    if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.0} µs", ms * 1000.0)
     }
 }
 

@@ -290,6 +290,159 @@ fn gc_share_counts_only_the_intervals_whose_gc_events_were_observed() {
     assert!((worst_second - 0.2).abs() < 0.02, "{worst_second}");
 }
 
+/// Process samples through the load at `cpu` percent of a core.
+fn busy(result: &mut RunResult, cpu: f64) {
+    result.process.as_mut().unwrap().points = (0..200)
+        .map(|i| ProcessSample {
+            t: START + i as f64 * 0.1,
+            rss: 0,
+            cpu,
+            threads: 4,
+            fds: 10,
+            processes: 1,
+            harness_cpu: 1.0,
+            system_cpu: 60.0,
+            cores: 2,
+        })
+        .collect();
+}
+
+/// Serves `per_second` responses a second instead of 1000.
+fn served(result: &mut RunResult, per_second: u64) {
+    result.requests.total = per_second * SECONDS;
+    result.requests.overall = per_second as f64;
+    for second in &mut result.series {
+        second.requests = per_second;
+    }
+}
+
+/// Times out `count` requests.
+fn timeouts(result: &mut RunResult, count: u64) {
+    result.errors = count;
+    result.timeouts = count;
+    result.errors_by_kind.insert(
+        "timeout".to_string(),
+        crate::report::result::ErrorCount {
+            count,
+            example: None,
+        },
+    );
+}
+
+/// A CPU profile whose hot code is `function` (app.js:`line`), 90 % of the busy time.
+fn profile(result: &mut RunResult, function: &str, line: u32) {
+    result.profiles = vec![profile::CpuProfile {
+        pid: Some(result.node[0].pid),
+        reason: "blocked event loop".to_string(),
+        file: None,
+        responses: Some(100),
+        seconds: 3.0,
+        samples: 3000,
+        interval_us: 1000.0,
+        busy_ms: 3000.0,
+        gc_ms: 0.0,
+        idle_ms: 0.0,
+        program_ms: 0.0,
+        hot: vec![profile::HotFunction {
+            function: function.to_string(),
+            url: "file:///srv/app.js".to_string(),
+            line,
+            column: 1,
+            app: true,
+            ms: 2700.0,
+            share: 0.9,
+            callee: None,
+        }],
+        by_self: Vec::new(),
+        by_total: Vec::new(),
+        flame: Vec::new(),
+        allocations: Vec::new(),
+    }];
+}
+
+#[test]
+fn long_callbacks_are_a_blocked_loop_named_by_the_profile() {
+    let mut result = run();
+    // 40 requests a second with the loop always busy: 25 ms of loop time each.
+    samples(&mut result, 210.0, 1.0);
+    served(&mut result, 40);
+    busy(&mut result, 100.0);
+    profile(&mut result, "renderPage", 12);
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind(), "blockedEventLoop");
+    assert_eq!(verdict.severity(), Severity::Critical);
+    assert!(
+        verdict
+            .title()
+            .starts_with("Blocked event loop: `renderPage` (app.js:12) holds it for about 25 ms per request (90 % of the busy time)"),
+        "{}",
+        verdict.title()
+    );
+    assert!(verdict.advice().contains("renderPage"));
+}
+
+#[test]
+fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
+    let mut result = run();
+    // The same delays at 1000 requests a second: 1 ms of loop time each, queued.
+    samples(&mut result, 210.0, 1.0);
+    busy(&mut result, 100.0);
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind(), "cpuSaturated");
+    assert!(!kinds(&result).contains(&"blockedEventLoop"));
+    assert_eq!(verdict.severity(), Severity::Warning);
+    assert!(
+        verdict.title().starts_with("At capacity")
+            && verdict.title().contains("1.0 ms of CPU per request")
+            && verdict.title().contains("queued 210 ms"),
+        "{}",
+        verdict.title()
+    );
+    assert!(verdict.wants_profile());
+}
+
+#[test]
+fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
+    let mut result = run();
+    samples(&mut result, 120.0, 1.0);
+    served(&mut result, 40);
+    busy(&mut result, 100.0);
+    timeouts(&mut result, 500);
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind(), "blockedEventLoop");
+    // 120 ms alone is a warning; 38 % of requests failing makes it critical.
+    assert_eq!(verdict.severity(), Severity::Critical);
+    assert!(
+        verdict
+            .title()
+            .ends_with("; 38.5 % of requests failed as a result, mostly timeout"),
+        "{}",
+        verdict.title()
+    );
+    let errors = analysis
+        .findings
+        .iter()
+        .find(|f| f.kind() == "errors")
+        .unwrap();
+    assert_eq!(errors.severity(), Severity::Info);
+    assert!(errors
+        .title()
+        .ends_with("as a result of the blocked event loop"));
+}
+
+#[test]
+fn errors_without_a_cause_stay_the_verdict() {
+    let mut result = run();
+    samples(&mut result, 1.0, 0.3);
+    timeouts(&mut result, 3000);
+    let analysis = analyse(&result);
+    assert_eq!(analysis.verdict().map(Finding::kind), Some("errors"));
+    assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
+}
+
 #[test]
 fn long_delays_are_a_blocked_loop_and_short_ones_are_not() {
     let mut result = run();

@@ -4,6 +4,7 @@
 mod compare;
 mod heap;
 pub(crate) mod parse;
+mod profile;
 pub(crate) mod resolve;
 mod scenarios;
 
@@ -24,7 +25,7 @@ use crate::plan::UsageError;
     version,
     about,
     max_term_width = 100,
-    after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n  harness heap-diff BASE AFTER [FINAL]         which objects leaked between heap snapshots\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
+    after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n  harness heap-diff BASE AFTER [FINAL]         which objects leaked between heap snapshots\n  harness profile FILE.cpuprofile              the hot code of a CPU profile\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
 )]
 pub struct Cli {
     /// The URL to load: http:// or https://, e.g. http://localhost:3030/
@@ -165,6 +166,16 @@ pub struct Options {
     #[arg(long, help_heading = "Target")]
     pub no_heap: bool,
 
+    /// Always take a CPU profile of the target after the cooldown (a CPU trace: a few
+    /// seconds more of the load, unmeasured); by default only when the run finds a blocked
+    /// event loop, GC pressure or costly requests at capacity.
+    #[arg(long, conflicts_with = "no_profile", help_heading = "Target")]
+    pub profile: bool,
+
+    /// Take no CPU profile.
+    #[arg(long, help_heading = "Target")]
+    pub no_profile: bool,
+
     /// Skip heap snapshots of processes whose used heap is over this size.
     #[arg(long, default_value = "64MB", value_name = "SIZE", value_parser = parse::size, help_heading = "Target")]
     pub heap_limit: u64,
@@ -204,6 +215,7 @@ pub fn main() -> ExitCode {
         Some("run") => return scenarios::main(&args[2..]),
         Some("compare") => return compare::main(&args[2..]),
         Some("heap-diff") => return heap::main(&args[2..]),
+        Some("profile") => return profile::main(&args[2..]),
         _ => {}
     }
     let cli = match Cli::try_parse() {

@@ -12,7 +12,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::Cli;
 use crate::plan::{
-    HeapMode, LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan,
+    LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan, TraceMode,
     UsageError, WatchPlan,
 };
 
@@ -152,9 +152,14 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
     Ok(Some(WatchPlan {
         probe: !cli.opts.no_probe && matches!(target, TargetSpec::Command(_)),
         heap: match (cli.opts.no_probe || cli.opts.no_heap, cli.opts.heap) {
-            (true, _) => HeapMode::Off,
-            (false, true) => HeapMode::Always,
-            (false, false) => HeapMode::Auto,
+            (true, _) => TraceMode::Off,
+            (false, true) => TraceMode::Always,
+            (false, false) => TraceMode::Auto,
+        },
+        profile: match (cli.opts.no_probe || cli.opts.no_profile, cli.opts.profile) {
+            (true, _) => TraceMode::Off,
+            (false, true) => TraceMode::Always,
+            (false, false) => TraceMode::Auto,
         },
         heap_limit: cli.opts.heap_limit,
         free_port: free_port && port_from_harness,

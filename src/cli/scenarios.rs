@@ -12,7 +12,7 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
 use super::{resolve, Cli, Options};
 use crate::exit;
-use crate::plan::{HeapMode, Plan, RequestSpec, Stage, UsageError};
+use crate::plan::{Plan, RequestSpec, Stage, TraceMode, UsageError};
 use crate::report::junit::Suite;
 use crate::scenario::{self, Scenario};
 
@@ -173,9 +173,16 @@ fn plan(
     }
     if !given("heap") && !given("no_heap") {
         match target.heap {
-            Some(HeapMode::Always) => opts.heap = true,
-            Some(HeapMode::Off) => opts.no_heap = true,
-            Some(HeapMode::Auto) | None => {}
+            Some(TraceMode::Always) => opts.heap = true,
+            Some(TraceMode::Off) => opts.no_heap = true,
+            Some(TraceMode::Auto) | None => {}
+        }
+    }
+    if !given("profile") && !given("no_profile") {
+        match target.profile {
+            Some(TraceMode::Always) => opts.profile = true,
+            Some(TraceMode::Off) => opts.no_profile = true,
+            Some(TraceMode::Auto) | None => {}
         }
     }
     from_file!(heap_limit, target.heap_limit);

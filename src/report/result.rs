@@ -124,7 +124,8 @@ pub struct RunResult {
     /// to `series[].second` to line the load up with `process` and `node` samples.
     pub measure_start: f64,
     /// The run's phases on its clock (seconds since harness started the target, or since
-    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`.
+    /// the load started when there is no target): `baseline`, `warmup`, `load`, `cooldown`,
+    /// and `profile` when a CPU trace ran.
     pub phases: Vec<Phase>,
     /// The target process, when harness started or watched one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -151,6 +152,11 @@ pub struct RunResult {
     /// Heap snapshots of each Node process and, when analysed, where the memory goes.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub heap: Vec<HeapProcess>,
+    /// CPU profiles from the CPU trace (a few seconds more of the load after the cooldown,
+    /// unmeasured), busiest process first: when the run found a blocked loop, GC pressure
+    /// or costly requests at capacity, or with `--profile`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub profiles: Vec<crate::analyse::profile::CpuProfile>,
     /// The heap trace on a second copy of the target, when one was wanted (a leak was found,
     /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -353,7 +359,7 @@ pub struct Evidence {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
-    /// `baseline`, `warmup`, `load` or `cooldown`.
+    /// `baseline`, `warmup`, `load`, `cooldown` or `profile` (the CPU trace).
     pub name: String,
     /// Start, seconds on the run's clock.
     pub start: f64,
@@ -883,6 +889,7 @@ impl RunResult {
             scenario: None,
             thresholds: Vec::new(),
             heap: Vec::new(),
+            profiles: Vec::new(),
             heap_trace: None,
         }
     }
@@ -907,7 +914,7 @@ impl RunResult {
                 }
                 .to_string(),
                 title: finding.title(),
-                advice: finding.advice().to_string(),
+                advice: finding.advice(),
                 evidence: finding
                     .evidence()
                     .into_iter()

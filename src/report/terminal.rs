@@ -148,6 +148,7 @@ pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
     }
     out += &target_lines(result, &style);
     out += &verdict_lines(result, &style);
+    out += &profile_lines(result);
     out += &heap_lines(result);
     out += &threshold_lines(result, &style);
     out
@@ -225,6 +226,64 @@ fn heap_lines(result: &RunResult) -> String {
         }
     }
     out
+}
+
+/// The hot code from each CPU profile: the app's functions with the most time, and what
+/// they called.
+fn profile_lines(result: &RunResult) -> String {
+    let mut out = String::new();
+    for profile in &result.profiles {
+        let _ = writeln!(out, "\n{}:", profile_heading(profile));
+        for hot in profile.hot.iter().filter(|h| h.share >= 0.01).take(5) {
+            let callee = hot
+                .callee
+                .as_ref()
+                .filter(|c| c.share < 0.5)
+                .map_or(String::new(), |c| {
+                    format!(
+                        ", {:.0} % of it in `{}` ({})",
+                        c.share * 100.0,
+                        c.function,
+                        crate::analyse::profile::place(&c.url, c.line)
+                    )
+                });
+            let _ = writeln!(
+                out,
+                "  {:>5.1} %  {}{callee}",
+                hot.share * 100.0,
+                hot.describe()
+            );
+        }
+        if let Some(file) = &profile.file {
+            let _ = writeln!(
+                out,
+                "  the raw profile is {file} beside the report (it opens in Chrome DevTools and speedscope)"
+            );
+        }
+    }
+    out
+}
+
+/// "Hot code (CPU profile of pid 123 after the cooldown: 3.2 s, 2,856 samples, ...)".
+pub fn profile_heading(profile: &crate::analyse::profile::CpuProfile) -> String {
+    let pid = profile.pid.map_or(String::new(), |pid| {
+        format!(" of pid {pid} after the cooldown")
+    });
+    let per_response = match profile.responses {
+        Some(n) => format!(", {} responses", thousands(n)),
+        None => String::new(),
+    };
+    let gc = if profile.busy_ms > 0.0 {
+        profile.gc_ms / profile.busy_ms * 100.0
+    } else {
+        0.0
+    };
+    format!(
+        "Hot code (CPU profile{pid}: {:.1} s, {} samples{per_response}; busy {:.2} s, {gc:.0} % of it in GC)",
+        profile.seconds,
+        thousands(profile.samples),
+        profile.busy_ms / 1000.0
+    )
 }
 
 /// The measured target's peak RSS, bytes.

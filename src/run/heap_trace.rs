@@ -24,7 +24,7 @@ use super::watch::{self, NotStarted, Watched};
 use super::{drive_load, round3, LoadRun, Signals};
 use crate::analyse::{self, Finding};
 use crate::load;
-use crate::plan::{HeapMode, LoadPlan, Plan, Stop, TargetSpec, WatchPlan};
+use crate::plan::{LoadPlan, Plan, Stop, TargetSpec, TraceMode, WatchPlan};
 use crate::report::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, RunResult};
 use crate::target::{self, probe};
 
@@ -35,7 +35,14 @@ pub const TARGET_RETAINED: f64 = 16.0 * 1024.0 * 1024.0;
 pub const MAX_RETAINED: f64 = 32.0 * 1024.0 * 1024.0;
 /// Requests the trace load sends at least, when that stays within [`MAX_RETAINED`].
 pub const MIN_REQUESTS: f64 = 2_000.0;
-/// Requests of a trace with no measured leak size (`--heap`, or a listener leak alone).
+/// Requests of a trace for a listener leak alone: 20 times Node's warning level, enough
+/// listeners to name the emitter even if only some requests add one, and few enough that
+/// their closures (each holding a request and its response) stay small.
+pub const LISTENER_REQUESTS: f64 = 200.0;
+/// Requests of a trace at most when the measured run found a listener leak as well as a
+/// memory leak.
+pub const LISTENER_MAX_REQUESTS: f64 = 1_000.0;
+/// Requests of a trace with no leak measured (`--heap`).
 pub const DEFAULT_REQUESTS: f64 = 10_000.0;
 /// Longest trace load.
 pub const TRACE_MAX: Duration = Duration::from_secs(10);
@@ -67,6 +74,8 @@ struct Why {
     leak: bool,
     /// Bytes retained per request (heap and external), from the memory leak finding.
     per_request: Option<f64>,
+    /// The measured run found listeners piling up on an emitter.
+    listeners: bool,
 }
 
 /// After the measured run (its target stopped, its result analysed): runs the heap trace on
@@ -78,7 +87,7 @@ pub(super) async fn after_run(
     origin: Instant,
     signals: &mut Signals,
 ) -> Traced {
-    if watch.heap == HeapMode::Off {
+    if watch.heap == TraceMode::Off {
         return Traced::default();
     }
     let why = why(watch.heap, result);
@@ -101,7 +110,7 @@ pub(super) async fn after_run(
         Some(why) => return fresh(plan, watch, why, result, origin, signals).await,
     };
     Traced {
-        record: None,
+        record: why.map(|why| HeapTrace::not_run(why.reason, note)),
         heap: notes(result, note),
     }
 }
@@ -125,7 +134,7 @@ fn notes(result: &RunResult, note: &str) -> Vec<HeapProcess> {
 
 /// Whether a trace runs: with `--heap` always; by default when the analysis of the measured
 /// run found a memory leak or a listener leak (not listeners that are removed again).
-fn why(mode: HeapMode, result: &RunResult) -> Option<Why> {
+fn why(mode: TraceMode, result: &RunResult) -> Option<Why> {
     let findings = analyse::analyse(result).findings;
     let per_request = findings
         .iter()
@@ -145,16 +154,17 @@ fn why(mode: HeapMode, result: &RunResult) -> Option<Why> {
     });
     let leak = per_request.is_some() || listeners;
     let reason = match mode {
-        HeapMode::Off => return None,
-        HeapMode::Always => "--heap",
-        HeapMode::Auto if per_request.is_some() => "memory leak found",
-        HeapMode::Auto if listeners => "listener leak found",
-        HeapMode::Auto => return None,
+        TraceMode::Off => return None,
+        TraceMode::Always => "--heap",
+        TraceMode::Auto if per_request.is_some() => "memory leak found",
+        TraceMode::Auto if listeners => "listener leak found",
+        TraceMode::Auto => return None,
     };
     Some(Why {
         reason,
         leak,
         per_request,
+        listeners,
     })
 }
 
@@ -169,14 +179,24 @@ struct Size {
     requests: u64,
 }
 
-/// The trace's size from the measured run: bytes retained per request (if known), responses
-/// and responses per second.
-fn size(per_request: Option<f64>, measured: u64, measured_rate: f64) -> Size {
+/// The trace's size from the measured run: what it found, its responses and responses per
+/// second.
+fn size(why: &Why, measured: u64, measured_rate: f64) -> Size {
     let rate = measured_rate.max(1.0);
-    let wanted = match per_request {
-        Some(per) if per > 0.0 => (TARGET_RETAINED / per)
-            .max(MIN_REQUESTS)
-            .min(MAX_RETAINED / per),
+    let wanted = match why.per_request {
+        Some(per) if per > 0.0 => {
+            let wanted = (TARGET_RETAINED / per)
+                .max(MIN_REQUESTS)
+                .min(MAX_RETAINED / per);
+            // Listeners hold a request and its response each, and every emit calls them
+            // all: a few hundred name the emitter, and what they hold is named with them.
+            if why.listeners {
+                wanted.min(LISTENER_MAX_REQUESTS)
+            } else {
+                wanted
+            }
+        }
+        _ if why.listeners => LISTENER_REQUESTS,
         _ => DEFAULT_REQUESTS,
     };
     let requests = wanted
@@ -237,11 +257,7 @@ async fn fresh(
     origin: Instant,
     signals: &mut Signals,
 ) -> Traced {
-    let size = size(
-        why.per_request,
-        measured.requests.total,
-        measured.requests.overall,
-    );
+    let size = size(&why, measured.requests.total, measured.requests.overall);
     let start = round3(origin.elapsed().as_secs_f64());
     let mut record = HeapTrace::new(why.reason);
     record.start = start;
@@ -513,31 +529,58 @@ fn heap_analysis(snapshots: &[(String, probe::Snapshot)]) -> Vec<HeapProcess> {
 mod tests {
     use super::*;
 
+    fn leak(per_request: f64) -> Why {
+        Why {
+            reason: "memory leak found",
+            leak: true,
+            per_request: Some(per_request),
+            listeners: false,
+        }
+    }
+
     #[test]
     fn a_trace_retains_about_16_mb_of_a_measured_leak() {
         // The article's cache: 1.28 kB per request at 25,000 requests/s, 750,000 measured.
-        let cache = size(Some(1280.0), 750_000, 25_000.0);
+        let cache = size(&leak(1280.0), 750_000, 25_000.0);
         assert_eq!(cache.requests, (TARGET_RETAINED / 1280.0).round() as u64);
         assert_eq!(cache.warmup, cache.requests / 5);
         assert_eq!(cache.rate, 25_000.0);
         // 90 bytes per request: 186,000 requests, which at 30,000/s is 6 s.
-        let small = size(Some(90.0), 10_000_000, 30_000.0);
+        let small = size(&leak(90.0), 10_000_000, 30_000.0);
         assert!((small.requests as f64 * 90.0 - TARGET_RETAINED).abs() < 1000.0);
         // 64 kB per request: the minimum count would retain 128 MB; 32 MB at most.
-        let big = size(Some(65536.0), 100_000, 2_000.0);
+        let big = size(&leak(65536.0), 100_000, 2_000.0);
         assert_eq!(big.requests as f64 * 65536.0, MAX_RETAINED);
     }
 
     #[test]
     fn a_trace_sends_at_most_what_was_measured_and_lasts_at_most_ten_seconds() {
-        let few = size(Some(1280.0), 8_000, 4_000.0);
+        let few = size(&leak(1280.0), 8_000, 4_000.0);
         assert_eq!(few.requests, 8_000);
-        let slow = size(Some(1280.0), 750_000, 50.0);
+        let slow = size(&leak(1280.0), 750_000, 50.0);
         assert_eq!(slow.requests, 500, "50 requests/s for 10 s");
         assert_eq!(slow.warmup, 50, "a warm-up of at most a second");
-        let listeners = size(None, 300, 30.0);
-        assert_eq!(listeners.requests, 300);
-        assert_eq!(size(None, 0, 0.0).requests, 1);
+        let listeners = Why {
+            reason: "listener leak found",
+            leak: true,
+            per_request: None,
+            listeners: true,
+        };
+        assert_eq!(size(&listeners, 30_000, 1_000.0).requests, 200);
+        let both = Why {
+            per_request: Some(2_500.0),
+            ..listeners
+        };
+        assert_eq!(size(&both, 30_000, 1_000.0).requests, 1_000);
+        assert_eq!(size(&listeners, 30, 10.0).requests, 30);
+        let heap = Why {
+            reason: "--heap",
+            leak: false,
+            per_request: None,
+            listeners: false,
+        };
+        assert_eq!(size(&heap, 1_000_000, 40_000.0).requests, 10_000);
+        assert_eq!(size(&heap, 0, 0.0).requests, 1);
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! One run from plan to output: start and watch the target (if any), idle through the
-//! baseline, drive the load, idle through the cooldown, stop the target, build and analyse the
-//! result, run the heap trace on a fresh copy of the target if a leak was found, and print and
-//! save the result. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM)
+//! baseline, drive the load, idle through the cooldown, take a CPU profile if the loop was
+//! busy or blocked, stop the target, build and analyse the result, run the heap trace on a
+//! fresh copy of the target if a leak was found, and print and save the result. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM)
 //! or by the target dying; what ran is still reported.
 //!
 //! - [`watch`]: the target while it is watched (started, sampled, probed, stopped).
+//! - [`cpu_trace`]: a CPU profile of the measured target after its cooldown.
 //! - [`heap_trace`]: the heap trace on a second copy of the target, and its analysis.
 
+mod cpu_trace;
 mod heap_trace;
 mod watch;
 
@@ -131,6 +133,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         during: "the load",
     };
     let outcome = drive_load(load, prepared, watched.as_mut(), &mut signals).await?;
+    let mut profiles = Vec::new();
     if let Some(watched) = &mut watched {
         if !signals.received && watched.alive() {
             watched.floor("load").await;
@@ -139,13 +142,23 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
                 .idle("cooldown", cooldown, origin, &mut signals)
                 .await;
             watched.floor("cooldown").await;
+            let mut so_far = RunResult::new(&plan, &outcome, origin);
+            watched.fill(&mut so_far);
+            let why = cpu_trace::wanted(watched.plan.profile, &so_far);
+            if let (Some(why), true) = (why, watched.node_processes() > 0) {
+                if !signals.received && watched.alive() {
+                    profiles = cpu_trace::run(watched, &plan, why, origin, &mut signals).await;
+                }
+            }
         }
         watched.stop().await;
     }
     let mut result = RunResult::new(&plan, &outcome, origin);
-    if let Some(watched) = watched {
-        watched.into_result(&mut result);
+    if let Some(watched) = &watched {
+        watched.fill(&mut result);
     }
+    drop(watched);
+    result.profiles = profiles;
     result.analyse();
     if let Some(watch) = &plan.watch {
         let trace = heap_trace::after_run(&plan, watch, &result, origin, &mut signals).await;

@@ -10,7 +10,7 @@ use anyhow::Context;
 use tokio::time::Instant;
 
 use super::{round3, Signals, TARGET_GROUP};
-use crate::plan::{HeapMode, LoadPlan, TargetSpec, WatchPlan};
+use crate::plan::{LoadPlan, TargetSpec, TraceMode, WatchPlan};
 use crate::report::result::{
     AllocationSite, Phase, ProcessSample, RunResult, Sampling, TargetInfo,
 };
@@ -246,7 +246,7 @@ impl Watched {
 
     /// Takes a heap snapshot of every Node process, unless heap snapshots are off.
     pub async fn snapshot(&mut self, phase: &str) {
-        if self.plan.heap == HeapMode::Off {
+        if self.plan.heap == TraceMode::Off {
             return;
         }
         if let Some(probe) = &mut self.probe {
@@ -265,8 +265,38 @@ impl Watched {
     /// during the heap trace only.
     pub async fn start_sampling(&mut self) {
         if let Some(probe) = &mut self.probe {
-            probe.start_sampling().await;
+            probe.start_sampling(false).await;
         }
+    }
+
+    /// Starts the CPU profiler in every Node process, one sample every `interval`; with
+    /// `garbage`, also the sampling heap profiler, keeping what the collector frees.
+    pub async fn start_profile(&mut self, interval: Duration, garbage: bool) {
+        if let Some(probe) = &mut self.probe {
+            probe.start_profile(interval).await;
+            if garbage {
+                probe.start_sampling(true).await;
+            }
+        }
+    }
+
+    /// Stops the CPU profilers (and with `garbage` the sampling heap profilers): the profile
+    /// files written, and where each process allocated.
+    pub async fn stop_profile(
+        &mut self,
+        timeout: Duration,
+        garbage: bool,
+    ) -> (Vec<probe::CpuProfileFile>, Vec<(u32, Vec<AllocationSite>)>) {
+        let Some(probe) = &mut self.probe else {
+            return (Vec::new(), Vec::new());
+        };
+        let files = probe.stop_profile(timeout).await;
+        let sites = if garbage {
+            probe.allocations(FLOOR_TIMEOUT).await
+        } else {
+            Vec::new()
+        };
+        (files, sites)
     }
 
     /// Reads the sampling heap profilers: where the objects still alive were allocated.
@@ -286,9 +316,9 @@ impl Watched {
             .and_then(|s| s.iter().map(|p| p.rss).max())
     }
 
-    /// Moves what was watched into the result.
-    pub fn into_result(self, result: &mut RunResult) {
-        let mut phases = self.phases;
+    /// Copies what has been watched so far into `result`.
+    pub fn fill(&self, result: &mut RunResult) {
+        let mut phases = self.phases.clone();
         phases.append(&mut result.phases);
         phases.sort_by(|a, b| a.start.total_cmp(&b.start));
         result.phases = phases;
@@ -301,6 +331,6 @@ impl Watched {
             .as_ref()
             .map(ProbeServer::report)
             .unwrap_or_default();
-        result.target = Some(self.info);
+        result.target = Some(self.info.clone());
     }
 }

@@ -80,8 +80,12 @@ pub struct TargetSection {
     /// Inject the Node probe (default true).
     pub probe: Option<bool>,
     /// The heap trace and its snapshots: "auto" (when a leak is found), "always" or "off".
-    #[serde(default, deserialize_with = "heap_mode")]
-    pub heap: Option<crate::plan::HeapMode>,
+    #[serde(default, deserialize_with = "trace_mode")]
+    pub heap: Option<crate::plan::TraceMode>,
+    /// The CPU trace and its profile: "auto" (when a blocked loop, GC pressure or costly
+    /// requests at capacity are found), "always" or "off".
+    #[serde(default, deserialize_with = "trace_mode")]
+    pub profile: Option<crate::plan::TraceMode>,
     /// No heap snapshot of a process whose used heap is over this size, e.g. "64MB".
     #[serde(default, deserialize_with = "opt_size")]
     pub heap_limit: Option<u64>,
@@ -403,14 +407,14 @@ fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
     Ok(Some(words))
 }
 
-fn heap_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::HeapMode>, D::Error> {
-    use crate::plan::HeapMode;
+fn trace_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::TraceMode>, D::Error> {
+    use crate::plan::TraceMode;
     match String::deserialize(d)?.as_str() {
-        "auto" => Ok(Some(HeapMode::Auto)),
-        "always" => Ok(Some(HeapMode::Always)),
-        "off" => Ok(Some(HeapMode::Off)),
+        "auto" => Ok(Some(TraceMode::Auto)),
+        "always" => Ok(Some(TraceMode::Always)),
+        "off" => Ok(Some(TraceMode::Off)),
         other => Err(de::Error::custom(format!(
-            "'{other}' is not a heap mode; use \"auto\", \"always\" or \"off\""
+            "'{other}' is not a mode; use \"auto\", \"always\" or \"off\""
         ))),
     }
 }

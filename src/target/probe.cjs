@@ -42,13 +42,21 @@
  *                          only outside the measured window) unless the used heap is over
  *                          maxHeap; replies {"type":"snapshot","pid","id","ms","heapUsed",
  *                          "skipped"?,"error"?}
- *   {"type":"sampling","action":"start"}
+ *   {"type":"sampling","action":"start","garbage"?:true}
  *                          starts V8's sampling heap profiler (HeapProfiler.startSampling
- *                          through an in-process inspector session)
+ *                          through an in-process inspector session); with garbage, objects
+ *                          that the collector has freed since stay in the profile (where the
+ *                          garbage comes from)
  *   {"type":"sampling","action":"stop","id":ID}
  *                          replies {"type":"allocations","pid","id","sites":[{"function",
  *                          "url","line","column","bytes"}],"error"?}: where the sampled
  *                          objects still alive now were allocated, biggest first, and stops
+ *   {"type":"profile","action":"start","interval":US}
+ *                          starts V8's CPU profiler (Profiler.start through an in-process
+ *                          inspector session), one sample every US microseconds
+ *   {"type":"profile","action":"stop","id":ID,"path":P}
+ *                          stops it and writes the profile (.cpuprofile JSON) to P; replies
+ *                          {"type":"profile","pid","id","samples","error"?}
  *   {"type":"stop"}        stop sampling, close the socket
  */
 const SOCKET = process.env.HARNESS_PROBE_SOCKET;
@@ -356,7 +364,12 @@ function start() {
       const inspector = require('inspector');
       inspectorSession = new inspector.Session();
       inspectorSession.connect();
-      inspectorSession.post('HeapProfiler.startSampling', { samplingInterval: SAMPLING_INTERVAL });
+      const options = { samplingInterval: SAMPLING_INTERVAL };
+      if (msg.garbage) {
+        options.includeObjectsCollectedByMajorGC = true;
+        options.includeObjectsCollectedByMinorGC = true;
+      }
+      inspectorSession.post('HeapProfiler.startSampling', options);
       return;
     }
     const reply = { type: 'allocations', pid, id: msg.id, sites: [] };
@@ -372,6 +385,43 @@ function start() {
         if (err) reply.error = String(err.message || err);
         else reply.sites = allocationSites(result && result.profile);
         session.post('HeapProfiler.stopSampling', () => { try { session.disconnect(); } catch (_) { /* ignore */ } });
+      } catch (e) { reply.error = String((e && e.message) || e); }
+      send(reply, true);
+    });
+  }
+
+  // The CPU profiler, for the CPU trace: where the time goes. Its samples are written to a
+  // file in harness's private directory, since a profile can be megabytes.
+  let cpuSession = null;
+  function cpuProfile(msg) {
+    if (msg.action === 'start') {
+      if (cpuSession) return;
+      const inspector = require('inspector');
+      cpuSession = new inspector.Session();
+      cpuSession.connect();
+      cpuSession.post('Profiler.enable');
+      const interval = Number(msg.interval) > 0 ? Number(msg.interval) : 1000;
+      cpuSession.post('Profiler.setSamplingInterval', { interval });
+      cpuSession.post('Profiler.start');
+      return;
+    }
+    const reply = { type: 'profile', pid, id: msg.id, samples: 0 };
+    if (!cpuSession) {
+      reply.error = 'the CPU profiler was not running';
+      send(reply, true);
+      return;
+    }
+    const session = cpuSession;
+    cpuSession = null;
+    session.post('Profiler.stop', (err, result) => {
+      try {
+        if (err) reply.error = String(err.message || err);
+        else {
+          const profile = result && result.profile;
+          fs.writeFileSync(String(msg.path), JSON.stringify(profile), { mode: 0o600 });
+          reply.samples = profile && profile.samples ? profile.samples.length : 0;
+        }
+        session.post('Profiler.disable', () => { try { session.disconnect(); } catch (_) { /* ignore */ } });
       } catch (e) { reply.error = String((e && e.message) || e); }
       send(reply, true);
     });
@@ -449,6 +499,7 @@ function start() {
       if (msg.type === 'gc') guard(forceGc)(msg.id);
       else if (msg.type === 'snapshot') guard(snapshot)(msg);
       else if (msg.type === 'sampling') guard(sampling)(msg);
+      else if (msg.type === 'profile') guard(cpuProfile)(msg);
       else if (msg.type === 'stop') { disable(true); return; }
     }
     if (inbox.length > MAX_BUFFERED) inbox = ''; // junk without newlines

@@ -2,7 +2,8 @@
 //! written to a private directory (mode 0700) and injected with
 //! `NODE_OPTIONS=--require ...`; each Node process it lands in connects to a Unix socket in
 //! that directory and speaks newline-delimited JSON: `hello`, `sample` and `warning` messages
-//! arrive; `gc` requests go out and come back as `floor` messages. Everything is timestamped
+//! arrive; `gc` requests go out and come back as `floor` messages; heap snapshots, the
+//! sampling heap profiler and the CPU profiler are asked for the same way. Everything is timestamped
 //! on harness's clock when it arrives, so it lines up with the load's time series.
 
 use std::collections::BTreeMap;
@@ -43,6 +44,20 @@ struct State {
     floor_phases: BTreeMap<u64, String>,
     snapshots: BTreeMap<u64, Vec<Snapshot>>,
     allocations: BTreeMap<u64, Vec<(u32, Vec<AllocationSite>)>>,
+    profiles: BTreeMap<u64, Vec<CpuProfileFile>>,
+}
+
+/// A CPU profile a probe was asked for.
+#[derive(Debug, Clone)]
+pub struct CpuProfileFile {
+    /// The Node process.
+    pub pid: u32,
+    /// Where it was written (in the probe's private directory).
+    pub path: PathBuf,
+    /// Samples in it.
+    pub samples: u64,
+    /// Why there is none.
+    pub error: Option<String>,
 }
 
 /// A heap snapshot a probe was asked for.
@@ -120,6 +135,14 @@ enum Message {
         id: u64,
         #[serde(default)]
         sites: Vec<AllocationSite>,
+    },
+    Profile {
+        pid: u32,
+        id: u64,
+        #[serde(default)]
+        samples: u64,
+        #[serde(default)]
+        error: Option<String>,
     },
     Snapshot {
         pid: u32,
@@ -314,10 +337,55 @@ impl ProbeServer {
         taken
     }
 
-    /// Starts the sampling heap profiler in every connected process.
-    pub async fn start_sampling(&mut self) {
-        self.broadcast(|_| "{\"type\":\"sampling\",\"action\":\"start\"}\n".to_string())
+    /// Starts the sampling heap profiler in every connected process; with `garbage`, what
+    /// the collector frees stays in its profile (where the garbage is allocated).
+    pub async fn start_sampling(&mut self, garbage: bool) {
+        self.broadcast(|_| {
+            format!("{{\"type\":\"sampling\",\"action\":\"start\",\"garbage\":{garbage}}}\n")
+        })
+        .await;
+    }
+
+    /// Starts the CPU profiler in every connected process, one sample every `interval`.
+    pub async fn start_profile(&mut self, interval: Duration) {
+        let us = interval.as_micros().max(1);
+        self.broadcast(|_| {
+            format!("{{\"type\":\"profile\",\"action\":\"start\",\"interval\":{us}}}\n")
+        })
+        .await;
+    }
+
+    /// Stops the CPU profilers; each process writes its profile into the probe's directory.
+    pub async fn stop_profile(&mut self, timeout: Duration) -> Vec<CpuProfileFile> {
+        self.next_id += 1;
+        let id = self.next_id;
+        if let Ok(mut state) = self.state.lock() {
+            state.profiles.insert(id, Vec::new());
+        }
+        let dir = self.dir.clone();
+        let path = move |pid: u32| dir.join(format!("cpu-{pid}.cpuprofile"));
+        let asked = self
+            .broadcast(|pid| {
+                let request = serde_json::json!({
+                    "type": "profile", "action": "stop", "id": id, "path": path(pid),
+                });
+                format!("{request}\n")
+            })
             .await;
+        self.wait(timeout, |s| {
+            s.profiles.get(&id).map_or(0, Vec::len) >= asked
+        })
+        .await;
+        let mut written = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut s| s.profiles.remove(&id))
+            .unwrap_or_default();
+        for profile in &mut written {
+            profile.path = path(profile.pid);
+        }
+        written
     }
 
     /// Reads and stops the sampling heap profilers: where the objects still alive were
@@ -477,6 +545,21 @@ fn record(state: &mut State, message: Message, t: f64) {
         Message::Allocations { pid, id, sites } => {
             if let Some(list) = state.allocations.get_mut(&id) {
                 list.push((pid, sites));
+            }
+        }
+        Message::Profile {
+            pid,
+            id,
+            samples,
+            error,
+        } => {
+            if let Some(list) = state.profiles.get_mut(&id) {
+                list.push(CpuProfileFile {
+                    pid,
+                    path: PathBuf::new(),
+                    samples,
+                    error,
+                });
             }
         }
         Message::Snapshot {

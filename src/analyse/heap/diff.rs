@@ -218,7 +218,10 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
         let added_during_load = middle.is_none_or(|m| m.contains(id));
         let reachable = parent != UNREACHED;
         if added_during_load && reachable && kept_type(node) && node != 0 {
-            leaked.entry(class).or_default().push(node);
+            leaked
+                .entry(group_key(last, node, class))
+                .or_default()
+                .push(node);
         }
     }
     let mut is_leaked = vec![false; last.node_count()];
@@ -230,9 +233,9 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
     let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
         .into_iter()
         .filter(|(_, nodes)| nodes.len() >= MIN_LISTENERS)
-        .map(|(class, nodes)| {
+        .map(|(_, nodes)| {
             let bytes = nodes.iter().map(|&n| last.self_size(n)).sum();
-            (class, nodes, bytes)
+            (last.class_name(nodes[0]), nodes, bytes)
         })
         .collect();
     groups.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
@@ -302,6 +305,17 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
         groups,
         classes,
     }
+}
+
+/// What leaked objects are grouped by: their class, and for closures also their function
+/// (its name and where it is defined), so that the listeners of one `.on()` call are not
+/// lumped together with every other closure that a request leaves behind.
+fn group_key(graph: &Graph, node: usize, class: String) -> String {
+    if !graph.is_closure(node) {
+        return class;
+    }
+    let (line, column) = graph.location(node).unwrap_or((0, 0));
+    format!("{class}\u{0}{}\u{0}{line}:{column}", graph.name(node))
 }
 
 /// Each class of a snapshot with its object count and total own size, biggest first.
@@ -555,6 +569,14 @@ fn retained_size(graph: &Graph, holder: usize) -> u64 {
         .sum()
 }
 
+/// Whether a closure is the app's own code, not Node's (`node:` modules, bound and native
+/// functions, which have no script of their own).
+fn in_app(graph: &Graph, closure: usize) -> bool {
+    graph
+        .script_name(closure)
+        .is_some_and(|script| !script.starts_with("node:") && !script.starts_with("internal/"))
+}
+
 /// The name of a closure variable that holds `node`, if one does (the first found): a
 /// module's `const connector = ...` rather than the `exports` property the shortest path
 /// may go through.
@@ -599,7 +621,7 @@ fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize, usize)> 
             return Some((retainer, at, graph.edge_to(edge)));
         }
         let source = edge_source(graph, edge);
-        if graph.is_closure(source) && !graph.name(source).is_empty() {
+        if graph.is_closure(source) && !graph.name(source).is_empty() && in_app(graph, source) {
             let retainer = Retainer {
                 kind: "function".to_string(),
                 name: graph.name(source).to_string(),

@@ -28,11 +28,12 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(86, 180, 233),
     RGBColor(120, 120, 120),
 ];
-/// Phase shading colours: load, warmup, and the idle phases.
+/// Phase shading colours: load, warmup, the CPU trace, and the idle phases.
 fn phase_colour(name: &str) -> RGBAColor {
     match name {
         "load" => RGBColor(0, 114, 178).mix(0.07),
         "warmup" => RGBColor(230, 159, 0).mix(0.10),
+        "profile" => RGBColor(204, 121, 167).mix(0.10),
         _ => RGBColor(120, 120, 120).mix(0.10),
     }
 }

@@ -3,6 +3,8 @@
 //! [`render`] is what `harness report` calls on an old `result.json`. Every string that comes
 //! from the target, the user or the network is escaped here.
 
+mod flame;
+
 use std::fmt::Write;
 
 use super::charts;
@@ -158,6 +160,7 @@ fn thresholds(result: &RunResult) -> String {
 
 fn sections(result: &RunResult) -> String {
     let mut out = String::new();
+    out += &flame::section(&result.profiles);
     out += &heap(result);
     out += &configuration(result);
     out += &latency_table(result);

@@ -1,0 +1,431 @@
+//! CPU profiles: where the time goes. [`parse`] reads a V8 `.cpuprofile`; [`summarise`]
+//! computes each function's self time (samples where it was running) and total time (samples
+//! where it was on the stack), and names the hot code: the app's own functions, with the time
+//! spent below them in V8, native code, Node's modules and `node_modules` credited to the
+//! nearest app function that called it, and the callee that took it ("`pbkdf2Sync`
+//! (node:crypto) called from `verifyPassword` (app.js:9)"). `(garbage collector)` samples are
+//! GC time; `(idle)` and `(program)` (the VM outside JavaScript) are not busy time.
+
+pub mod parse;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use parse::{Frame, Profile, ProfileError};
+
+/// Functions listed in each table.
+pub const TOP: usize = 10;
+/// Flame graph nodes with less of the busy time than this are left out (with their callees).
+pub const FLAME_MIN_SHARE: f64 = 0.002;
+/// Flame graph nodes at most, and its deepest level.
+pub const FLAME_MAX_NODES: usize = 2_000;
+/// Deepest flame graph level kept.
+pub const FLAME_MAX_DEPTH: usize = 128;
+
+/// What a CPU profile says, as saved in the result and printed by `harness profile`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuProfile {
+    /// The Node process it was taken of (absent for a file taken elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pid: Option<u32>,
+    /// Why it was taken: the finding that asked for it, or `--profile`.
+    #[serde(default)]
+    pub reason: String,
+    /// The raw profile, saved beside the report (opens in Chrome DevTools and speedscope).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+    /// Responses the target sent while it was taken (the CPU trace's load).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub responses: Option<u64>,
+    /// Its length, seconds.
+    pub seconds: f64,
+    /// Samples taken.
+    pub samples: u64,
+    /// Median time between samples, µs.
+    pub interval_us: f64,
+    /// Time running JavaScript, native code or the garbage collector, ms.
+    pub busy_ms: f64,
+    /// Of it, in the garbage collector, ms.
+    pub gc_ms: f64,
+    /// Time idle (the event loop waiting), ms.
+    pub idle_ms: f64,
+    /// Time in the VM outside any function (`(program)`), ms.
+    pub program_ms: f64,
+    /// The hot code, most time first: the app's functions with the time spent below them in
+    /// Node, V8 and `node_modules` credited to them (samples with no app function on the
+    /// stack are credited to their own function).
+    pub hot: Vec<HotFunction>,
+    /// Functions by self time (running at the sample), most first.
+    pub by_self: Vec<FunctionTime>,
+    /// Functions by total time (anywhere on the stack), most first.
+    pub by_total: Vec<FunctionTime>,
+    /// The busy call tree for a flame graph, parents before children, small branches left
+    /// out.
+    pub flame: Vec<FlameNode>,
+    /// Where the process allocated while it was taken, garbage included (from the sampling
+    /// heap profiler; only when the run found GC pressure), biggest first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub allocations: Vec<crate::report::result::AllocationSite>,
+}
+
+/// A function of the hot code.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HotFunction {
+    /// Its name (`(anonymous)` when it has none).
+    pub function: String,
+    /// Its script.
+    pub url: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// 1-based column, 0 when unknown.
+    pub column: u32,
+    /// Whether it is the app's own code (not Node's, V8's or a package's in `node_modules`).
+    pub app: bool,
+    /// Its time, callees outside the app included, ms.
+    pub ms: f64,
+    /// Share of the busy time.
+    pub share: f64,
+    /// The callee outside the app that took most of that time, if one took a fifth or more.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub callee: Option<Callee>,
+}
+
+/// A function outside the app that a hot app function called.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Callee {
+    /// Its name.
+    pub function: String,
+    /// Its script (`node:crypto`, a path in `node_modules`, empty for V8's builtins).
+    pub url: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// Time below it, ms.
+    pub ms: f64,
+    /// Share of the calling function's time.
+    pub share: f64,
+}
+
+/// One function's time.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FunctionTime {
+    /// Its name.
+    pub function: String,
+    /// Its script.
+    pub url: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// Time running it, ms.
+    pub self_ms: f64,
+    /// Time with it on the stack, ms.
+    pub total_ms: f64,
+    /// `self_ms` as a share of the busy time.
+    pub self_share: f64,
+    /// `total_ms` as a share of the busy time.
+    pub total_share: f64,
+}
+
+/// One node of the flame graph: a call path.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlameNode {
+    /// The function.
+    pub function: String,
+    /// Its script.
+    pub url: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u32,
+    /// The caller's index in the list; `None` for the top level.
+    pub parent: Option<u32>,
+    /// Busy time with this path on the stack, ms.
+    pub total_ms: f64,
+    /// Busy time running it at this path, ms.
+    pub self_ms: f64,
+}
+
+impl HotFunction {
+    /// "`busyWork` (blocked-loop.js:15)", or "`pbkdf2Sync` (node:crypto) called from
+    /// `verifyPassword` (app.js:9)" when one callee took most of its time.
+    pub fn describe(&self) -> String {
+        let own = format!("`{}` ({})", self.function, place(&self.url, self.line));
+        match &self.callee {
+            Some(callee) if callee.share >= 0.5 => format!(
+                "`{}` ({}) called from {own}",
+                callee.function,
+                place(&callee.url, callee.line)
+            ),
+            _ => own,
+        }
+    }
+}
+
+/// `file:line`, `node:crypto` (Node's internal modules by the public module they serve:
+/// `node:internal/crypto/pbkdf2` is `node:crypto`), or `native` for V8's builtins.
+pub fn place(url: &str, line: u32) -> String {
+    if url.is_empty() {
+        return "native".to_string();
+    }
+    if let Some(internal) = url.strip_prefix("node:internal/") {
+        let module = internal.split('/').next().unwrap_or(internal);
+        let module = match module {
+            "streams" => "stream",
+            "perf" => "perf_hooks",
+            other => other,
+        };
+        return format!("node:{module}");
+    }
+    if url.starts_with("node:") {
+        return url.to_string();
+    }
+    let file = url.rsplit('/').next().unwrap_or(url);
+    if line == 0 {
+        file.to_string()
+    } else {
+        format!("{file}:{line}")
+    }
+}
+
+/// Reads and checks a profile file.
+pub fn load(path: &Path) -> Result<Profile, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|err| format!("could not open '{}': {err}", path.display()))?;
+    parse::parse(file).map_err(|err| format!("'{}': {err}", path.display()))
+}
+
+/// Whether a frame is the app's own code.
+pub fn is_app(frame: &Frame) -> bool {
+    let url = frame.url.as_str();
+    !url.is_empty()
+        && !url.starts_with("node:")
+        && !url.starts_with("internal/")
+        && !url.contains("/node_modules/")
+        && !is_harness(url)
+}
+
+/// harness's own probe, preloaded into the target: never the app's code.
+fn is_harness(url: &str) -> bool {
+    url.ends_with("/probe.cjs") && url.contains("/harness-")
+}
+
+/// What a sample's leaf means.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Idle,
+    Program,
+    Gc,
+    Busy,
+}
+
+fn kind(frame: &Frame) -> Kind {
+    if !frame.url.is_empty() {
+        return Kind::Busy;
+    }
+    match frame.function.as_str() {
+        "(idle)" => Kind::Idle,
+        "(program)" | "(root)" => Kind::Program,
+        "(garbage collector)" => Kind::Gc,
+        _ => Kind::Busy,
+    }
+}
+
+/// The name shown for a frame.
+fn name(frame: &Frame) -> String {
+    if frame.function.is_empty() {
+        "(anonymous)".to_string()
+    } else {
+        frame.function.clone()
+    }
+}
+
+/// Summarises a checked profile.
+pub fn summarise(profile: &Profile) -> CpuProfile {
+    let frames = &profile.frames;
+    let mut self_us = vec![0.0; frames.len()];
+    let mut total_us = vec![0.0; frames.len()];
+    let mut node_self = vec![0.0; profile.parent.len()];
+    let mut stamp = vec![usize::MAX; frames.len()];
+    let mut credited: HashMap<u32, f64> = HashMap::new();
+    let mut callees: HashMap<(u32, u32), f64> = HashMap::new();
+    let (mut busy, mut gc, mut idle, mut program) = (0.0, 0.0, 0.0, 0.0);
+    for (i, (&node, &us)) in profile.samples.iter().zip(&profile.durations).enumerate() {
+        let leaf = profile.node_frame[node as usize];
+        match kind(&frames[leaf as usize]) {
+            Kind::Idle => {
+                idle += us;
+                continue;
+            }
+            Kind::Program => {
+                program += us;
+                continue;
+            }
+            Kind::Gc => gc += us,
+            Kind::Busy => {}
+        }
+        busy += us;
+        self_us[leaf as usize] += us;
+        node_self[node as usize] += us;
+        // Walk to the root: total time once per frame, and the nearest app frame.
+        let mut at = Some(node);
+        let mut below: Option<u32> = None;
+        let mut app: Option<(u32, Option<u32>)> = None;
+        while let Some(n) = at {
+            let frame = profile.node_frame[n as usize];
+            if stamp[frame as usize] != i {
+                stamp[frame as usize] = i;
+                total_us[frame as usize] += us;
+            }
+            if app.is_none() && is_app(&frames[frame as usize]) {
+                app = Some((frame, below));
+            }
+            below = Some(frame);
+            at = profile.parent[n as usize];
+        }
+        let (owner, callee) = app.unwrap_or((leaf, None));
+        *credited.entry(owner).or_default() += us;
+        if let Some(callee) = callee {
+            *callees.entry((owner, callee)).or_default() += us;
+        }
+    }
+    let share = |us: f64| if busy > 0.0 { us / busy } else { 0.0 };
+    let ms = |us: f64| round3(us / 1000.0);
+    let mut hot: Vec<(u32, f64)> = credited.into_iter().collect();
+    hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let hot = hot
+        .into_iter()
+        .take(TOP)
+        .map(|(f, us)| {
+            let frame = &frames[f as usize];
+            let callee = callees
+                .iter()
+                .filter(|((owner, _), _)| *owner == f)
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0 .1.cmp(&a.0 .1)))
+                .filter(|(_, &c)| c >= 0.2 * us)
+                .map(|((_, callee), &c)| {
+                    let callee = &frames[*callee as usize];
+                    Callee {
+                        function: name(callee),
+                        url: callee.url.clone(),
+                        line: callee.line,
+                        ms: ms(c),
+                        share: round3(c / us),
+                    }
+                });
+            HotFunction {
+                function: name(frame),
+                url: frame.url.clone(),
+                line: frame.line,
+                column: frame.column,
+                app: is_app(frame),
+                ms: ms(us),
+                share: round3(share(us)),
+                callee,
+            }
+        })
+        .collect();
+    let table = |by: &[f64]| {
+        let mut order: Vec<usize> = (0..frames.len())
+            .filter(|&f| by[f] > 0.0 && frames[f].function != "(root)")
+            .collect();
+        order.sort_by(|&a, &b| by[b].total_cmp(&by[a]).then(a.cmp(&b)));
+        order
+            .into_iter()
+            .take(TOP)
+            .map(|f| FunctionTime {
+                function: name(&frames[f]),
+                url: frames[f].url.clone(),
+                line: frames[f].line,
+                self_ms: ms(self_us[f]),
+                total_ms: ms(total_us[f]),
+                self_share: round3(share(self_us[f])),
+                total_share: round3(share(total_us[f])),
+            })
+            .collect()
+    };
+    let durations: f64 = profile.durations.iter().sum();
+    CpuProfile {
+        pid: None,
+        reason: String::new(),
+        file: None,
+        responses: None,
+        seconds: round3(durations / 1e6),
+        samples: profile.samples.len() as u64,
+        interval_us: round3(parse::median(&profile.durations)),
+        busy_ms: ms(busy),
+        gc_ms: ms(gc),
+        idle_ms: ms(idle),
+        program_ms: ms(program),
+        hot,
+        by_self: table(&self_us),
+        by_total: table(&total_us),
+        flame: flame(profile, &node_self, busy),
+        allocations: Vec::new(),
+    }
+}
+
+/// The busy call tree, pruned: paths with less than [`FLAME_MIN_SHARE`] of the busy time go,
+/// and at most [`FLAME_MAX_NODES`] nodes stay, biggest branches first.
+fn flame(profile: &Profile, node_self: &[f64], busy: f64) -> Vec<FlameNode> {
+    let count = profile.parent.len();
+    let mut children: Vec<Vec<u32>> = vec![Vec::new(); count];
+    for (node, parent) in profile.parent.iter().enumerate() {
+        if let Some(parent) = parent {
+            children[*parent as usize].push(node as u32);
+        }
+    }
+    // Parents before children, then totals from the leaves up.
+    let mut order = vec![profile.root];
+    let mut i = 0;
+    while i < order.len() {
+        order.extend(children[order[i] as usize].iter().copied());
+        i += 1;
+    }
+    let mut total = node_self.to_vec();
+    for &node in order.iter().rev() {
+        if let Some(parent) = profile.parent[node as usize] {
+            total[parent as usize] += total[node as usize];
+        }
+    }
+    let min = busy * FLAME_MIN_SHARE;
+    let mut out: Vec<FlameNode> = Vec::new();
+    // (node, index of its kept parent, depth), the root's children at the top level.
+    let mut queue: std::collections::VecDeque<(u32, Option<u32>, usize)> = children
+        [profile.root as usize]
+        .iter()
+        .map(|&c| (c, None, 0))
+        .collect();
+    while let Some((node, parent, depth)) = queue.pop_front() {
+        if total[node as usize] <= 0.0 || total[node as usize] < min || out.len() >= FLAME_MAX_NODES
+        {
+            continue;
+        }
+        let frame = &profile.frames[profile.node_frame[node as usize] as usize];
+        out.push(FlameNode {
+            function: name(frame),
+            url: frame.url.clone(),
+            line: frame.line,
+            parent,
+            total_ms: round3(total[node as usize] / 1000.0),
+            self_ms: round3(node_self[node as usize] / 1000.0),
+        });
+        if depth + 1 < FLAME_MAX_DEPTH {
+            let me = (out.len() - 1) as u32;
+            let mut kids = children[node as usize].clone();
+            kids.sort_by(|a, b| total[*b as usize].total_cmp(&total[*a as usize]));
+            queue.extend(kids.into_iter().map(|k| (k, Some(me), depth + 1)));
+        }
+    }
+    out
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests;
