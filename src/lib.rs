@@ -31,12 +31,16 @@
 pub mod analyse;
 pub mod cli;
 pub mod exit;
+#[cfg(test)]
+mod layers;
 pub mod load;
 pub mod plan;
 pub mod report;
+pub mod result;
 mod run;
 pub mod sample;
 pub mod scenario;
 pub mod target;
+pub mod units;
 
 pub use run::run;

@@ -23,7 +23,7 @@ pub struct Plan {
     /// The target process to start or watch, if any.
     pub watch: Option<WatchPlan>,
     /// Rules the run must meet, or it exits with [`crate::exit::FAILED`].
-    pub thresholds: Vec<crate::scenario::Threshold>,
+    pub thresholds: Vec<crate::analyse::Threshold>,
     /// The scenario's name, when the plan came from a scenario file.
     pub scenario: Option<String>,
 }
@@ -233,6 +233,40 @@ impl Plan {
         "set-cookie",
         "x-api-key",
     ];
+}
+
+/// Parses a `Name: value` header. The name must be an HTTP token; neither part may contain
+/// a line break.
+pub fn header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("'{text}' is not a header; write it as 'Name: value'"))?;
+    let name = name.trim();
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(format!(
+            "'{name}' is not a valid header name; use letters, digits and -"
+        ));
+    }
+    let value = value.trim();
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(format!(
+            "the value of header '{name}' contains a line break"
+        ));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// Parses an HTTP method: an upper- or lower-case token, returned upper case.
+pub fn method(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.bytes().all(is_token_byte) {
+        return Err(format!("'{text}' is not an HTTP method"));
+    }
+    Ok(text.to_ascii_uppercase())
+}
+
+/// RFC 9110 token characters.
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether a header's value must be redacted in every output.

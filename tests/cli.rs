@@ -78,7 +78,7 @@ fn json_output_validates_against_the_committed_schema() {
         &server.url(),
     ]);
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("../src/report/result.schema.json")).unwrap();
+        serde_json::from_str(include_str!("../src/result/result.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let errors: Vec<String> = validator
         .iter_errors(&result)

@@ -16,7 +16,7 @@
 //!   floor of the server's capacity, not the capacity. On a two-core machine this is common.
 
 use super::{Finding, LoadWindow};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 /// Event-loop utilisation at which a Node target is CPU-bound.
 pub const SATURATED_ELU: f64 = 0.9;
@@ -89,7 +89,7 @@ pub fn findings(result: &RunResult, window: &LoadWindow, per_request: Option<f64
     if during.len() < 3 {
         return out;
     }
-    let mean = |f: &dyn Fn(&crate::report::result::ProcessSample) -> f64| {
+    let mean = |f: &dyn Fn(&crate::result::ProcessSample) -> f64| {
         during.iter().map(|p| f(p)).sum::<f64>() / during.len() as f64
     };
     let cpu = mean(&|p| p.cpu);

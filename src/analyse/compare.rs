@@ -7,8 +7,8 @@
 //! not independent. Seconds are not fully independent either (a GC pause spans seconds), so a
 //! p-value near the cut-off deserves a second run rather than trust.
 
-use crate::report::result::RunResult;
-use crate::scenario::threshold::memory_growth;
+use super::measure::{error_rate, memory_growth};
+use crate::result::RunResult;
 
 /// How much worse NEW may be than BASE before `compare` fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,7 +92,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
         format!("fails below −{} %", tolerances.rps_drop),
         tolerances.alpha,
     ));
-    type Pick = fn(&crate::report::result::SeriesEntry) -> f64;
+    type Pick = fn(&crate::result::SeriesEntry) -> f64;
     let latencies: [(&str, f64, f64, Pick); 3] = [
         (
             "Latency p50",
@@ -131,14 +131,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
             tolerances.alpha,
         ));
     }
-    let error_rate = |r: &RunResult| {
-        let attempts = r.latency.total_count + r.errors;
-        if attempts == 0 {
-            0.0
-        } else {
-            100.0 * r.errors as f64 / attempts as f64
-        }
-    };
+    let percent_failed = |r: &RunResult| 100.0 * error_rate(r).unwrap_or(0.0);
     let per_second_errors = |r: &RunResult| -> Vec<f64> {
         full_seconds(r)
             .map(|s| {
@@ -151,7 +144,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
             })
             .collect()
     };
-    let (b, n) = (error_rate(base), error_rate(new));
+    let (b, n) = (percent_failed(base), percent_failed(new));
     let p = welch(&per_second_errors(base), &per_second_errors(new));
     let rise = n - b;
     let significant = p.is_some_and(|p| p < tolerances.alpha) || (b == 0.0 && n > 0.0);
@@ -203,7 +196,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
 }
 
 /// The series' whole seconds (the last, partial one is left out).
-fn full_seconds(result: &RunResult) -> impl Iterator<Item = &crate::report::result::SeriesEntry> {
+fn full_seconds(result: &RunResult) -> impl Iterator<Item = &crate::result::SeriesEntry> {
     result.series.iter().filter(|s| s.covered >= 0.999)
 }
 

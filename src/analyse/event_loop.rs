@@ -29,7 +29,7 @@
 
 use super::capacity::SATURATED_ELU;
 use super::{Finding, LoadWindow};
-use crate::report::result::{NodeProcess, RunResult};
+use crate::result::{NodeProcess, RunResult};
 
 /// Event-loop delay (ms) that, in at least 10 % of the load's intervals, means a blocked loop.
 pub const BLOCKED_DELAY_MS: f64 = 50.0;

@@ -29,7 +29,7 @@
 
 use super::{Confidence, Finding, Leak, LoadWindow};
 use crate::analyse::fit;
-use crate::report::result::{Floor, NodeProcess, RunResult};
+use crate::result::{Floor, NodeProcess, RunResult};
 
 /// Fewer requests than this give no memory verdict.
 pub const MIN_REQUESTS: u64 = 1000;

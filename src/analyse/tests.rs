@@ -1,9 +1,7 @@
 //! Detectors on synthetic series, built on a small recorded result (`testdata/base.json`).
 
 use super::*;
-use crate::report::result::{
-    Floor, GcEvent, NodeSample, Phase, ProcessSample, SeriesEntry, Warning,
-};
+use crate::result::{Floor, GcEvent, NodeSample, Phase, ProcessSample, SeriesEntry, Warning};
 
 const MB: f64 = 1e6;
 /// Requests per second of the synthetic load.
@@ -89,8 +87,13 @@ fn majors(result: &mut RunResult, heap: impl Fn(f64) -> f64) {
         .collect();
 }
 
+/// A finding's kind by its name on the wire.
+fn kind_name(finding: &Finding) -> &'static str {
+    finding.kind().name()
+}
+
 fn kinds(result: &RunResult) -> Vec<&'static str> {
-    analyse(result).findings.iter().map(Finding::kind).collect()
+    analyse(result).findings.iter().map(kind_name).collect()
 }
 
 fn leak(result: &RunResult) -> Leak {
@@ -124,7 +127,7 @@ fn steady_leak_is_found_with_its_rate_and_a_clean_fit() {
     assert_eq!(leak.confidence, Confidence::High);
     assert!(leak.exhaustion_s.is_some());
     let analysis = analyse(&result);
-    assert_eq!(analysis.verdict().map(Finding::kind), Some("memoryLeak"));
+    assert_eq!(analysis.verdict().map(kind_name), Some("memoryLeak"));
 }
 
 #[test]
@@ -274,7 +277,7 @@ fn gc_share_counts_only_the_intervals_whose_gc_events_were_observed() {
     let finding = analysis
         .findings
         .iter()
-        .find(|f| f.kind() == "gcPressure")
+        .find(|f| f.kind().name() == "gcPressure")
         .expect("20 % of the time in GC is GC pressure");
     let Finding::GcPressure {
         share,
@@ -322,7 +325,7 @@ fn timeouts(result: &mut RunResult, count: u64) {
     result.timeouts = count;
     result.errors_by_kind.insert(
         "timeout".to_string(),
-        crate::report::result::ErrorCount {
+        crate::result::ErrorCount {
             count,
             example: None,
         },
@@ -370,7 +373,7 @@ fn long_callbacks_are_a_blocked_loop_named_by_the_profile() {
     profile(&mut result, "renderPage", 12);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind(), "blockedEventLoop");
+    assert_eq!(verdict.kind().name(), "blockedEventLoop");
     assert_eq!(verdict.severity(), Severity::Critical);
     assert!(
         verdict
@@ -390,7 +393,7 @@ fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
     busy(&mut result, 100.0);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind(), "cpuSaturated");
+    assert_eq!(verdict.kind().name(), "cpuSaturated");
     assert!(!kinds(&result).contains(&"blockedEventLoop"));
     assert_eq!(verdict.severity(), Severity::Warning);
     assert!(
@@ -412,7 +415,7 @@ fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
     timeouts(&mut result, 500);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind(), "blockedEventLoop");
+    assert_eq!(verdict.kind().name(), "blockedEventLoop");
     // 120 ms alone is a warning; 38 % of requests failing makes it critical.
     assert_eq!(verdict.severity(), Severity::Critical);
     assert!(
@@ -425,7 +428,7 @@ fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
     let errors = analysis
         .findings
         .iter()
-        .find(|f| f.kind() == "errors")
+        .find(|f| f.kind().name() == "errors")
         .unwrap();
     assert_eq!(errors.severity(), Severity::Info);
     assert!(errors
@@ -439,7 +442,7 @@ fn errors_without_a_cause_stay_the_verdict() {
     samples(&mut result, 1.0, 0.3);
     timeouts(&mut result, 3000);
     let analysis = analyse(&result);
-    assert_eq!(analysis.verdict().map(Finding::kind), Some("errors"));
+    assert_eq!(analysis.verdict().map(kind_name), Some("errors"));
     assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
 }
 
@@ -448,10 +451,7 @@ fn long_delays_are_a_blocked_loop_and_short_ones_are_not() {
     let mut result = run();
     samples(&mut result, 210.0, 1.0);
     let analysis = analyse(&result);
-    assert_eq!(
-        analysis.verdict().map(Finding::kind),
-        Some("blockedEventLoop")
-    );
+    assert_eq!(analysis.verdict().map(kind_name), Some("blockedEventLoop"));
     assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
     samples(&mut result, 5.0, 0.5);
     assert!(!kinds(&result).contains(&"blockedEventLoop"));
@@ -476,10 +476,7 @@ fn slow_responses_from_an_idle_loop_are_io_wait() {
             cores: 2,
         })
         .collect();
-    assert_eq!(
-        analyse(&result).verdict().map(Finding::kind),
-        Some("ioWait")
-    );
+    assert_eq!(analyse(&result).verdict().map(kind_name), Some("ioWait"));
 }
 
 fn warning(t: f64) -> Warning {
@@ -501,7 +498,7 @@ fn a_single_listener_warning_is_a_leak_and_a_repeating_one_is_not() {
     result.node[0].warnings = vec![warning(5.0)];
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind(), "listenerLeak");
+    assert_eq!(verdict.kind().name(), "listenerLeak");
     assert!(verdict.title().contains("/app/server.js:26:13"));
     result.node[0].warnings = (0..2).map(|i| warning(5.0 + f64::from(i))).collect();
     let analysis = analyse(&result);
@@ -515,19 +512,16 @@ fn errors_and_a_crash_head_the_verdict() {
     result.errors = 3000;
     result.errors_by_kind.insert(
         "timeout".to_string(),
-        crate::report::result::ErrorCount {
+        crate::result::ErrorCount {
             count: 3000,
             example: None,
         },
     );
-    assert_eq!(
-        analyse(&result).verdict().map(Finding::kind),
-        Some("errors")
-    );
+    assert_eq!(analyse(&result).verdict().map(kind_name), Some("errors"));
     result.target.as_mut().unwrap().failure = Some("the target exited during the load".to_string());
     result.target.as_mut().unwrap().exit = Some("exit code 1".to_string());
     assert_eq!(
-        analyse(&result).verdict().map(Finding::kind),
+        analyse(&result).verdict().map(kind_name),
         Some("targetCrashed")
     );
 }

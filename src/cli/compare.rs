@@ -8,7 +8,7 @@ use clap::Parser;
 
 use crate::analyse::compare::{compare, Comparison, Tolerances};
 use crate::exit;
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 /// This command's name, for its error messages.
 const COMMAND: &str = "harness compare";
@@ -33,13 +33,13 @@ pub struct CompareCli {
     #[arg(value_name = "NEW")]
     pub new: PathBuf,
     /// Largest allowed drop in requests/s [default: 5%].
-    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    #[arg(long, value_name = "PERCENT", value_parser = crate::units::percent)]
     pub max_rps_drop: Option<f64>,
     /// Largest allowed rise of latency p50, p90 or p99 [default: 10%].
-    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    #[arg(long, value_name = "PERCENT", value_parser = crate::units::percent)]
     pub max_latency_rise: Option<f64>,
     /// Largest allowed rise of the error rate, in percentage points [default: 1%].
-    #[arg(long, value_name = "PERCENT", value_parser = crate::scenario::percent)]
+    #[arg(long, value_name = "PERCENT", value_parser = crate::units::percent)]
     pub max_error_rise: Option<f64>,
     /// Significance level: a difference with a larger p-value is noise.
     #[arg(long, default_value = "0.05", value_parser = alpha)]
@@ -111,7 +111,7 @@ fn read(path: &Path) -> Result<RunResult, String> {
         format!(
             "'{}' is not a harness result (schema version {}): {err}",
             path.display(),
-            crate::report::result::SCHEMA_VERSION
+            crate::result::SCHEMA_VERSION
         )
     })
 }
@@ -133,7 +133,7 @@ fn render(cli: &CompareCli, comparison: &Comparison, t: &Tolerances) -> String {
     ]];
     for row in &comparison.rows {
         let value = |v: f64| match row.unit {
-            "B" => crate::report::terminal::bytes(v),
+            "B" => crate::units::bytes(v),
             "req/s" => format!("{v:.0}"),
             "%" => format!("{v:.3} %"),
             _ => format!("{v:.2} {}", row.unit),

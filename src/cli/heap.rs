@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::analyse::heap;
 use crate::exit;
-use crate::report::terminal::{bytes, thousands};
+use crate::units::{bytes, thousands};
 
 /// This command's name, for its error messages.
 const COMMAND: &str = "harness heap-diff";
@@ -100,7 +100,7 @@ fn run(cli: &HeapCli) -> Result<String, String> {
             last.display()
         ))
     );
-    match analysis.headline() {
+    match crate::analyse::heap::headline(&analysis) {
         Some(headline) => out += &format!("\n{headline}\n"),
         None => out += "\nNo group of them is large enough to name.\n",
     }

@@ -184,7 +184,7 @@ pub struct Options {
     /// 'leak=none', 'memory-growth<20MB', 'loop-delay<100ms', 'finding!=gcPressure'. Repeat
     /// for several.
     #[arg(long = "threshold", value_name = "RULE", value_parser = parse::threshold, help_heading = "Checks")]
-    pub thresholds: Vec<crate::scenario::Threshold>,
+    pub thresholds: Vec<crate::analyse::Threshold>,
 
     /// Write the thresholds' outcomes as JUnit XML to this file (one test case each).
     #[arg(long, value_name = "FILE", help_heading = "Checks")]
@@ -261,14 +261,13 @@ fn rerender(cli: &ReportCli) -> anyhow::Result<PathBuf> {
     use anyhow::Context;
     let text = std::fs::read_to_string(&cli.result)
         .with_context(|| format!("could not read '{}'", cli.result.display()))?;
-    let result: crate::report::result::RunResult =
-        serde_json::from_str(&text).with_context(|| {
-            format!(
-                "'{}' is not a harness result (schema version {})",
-                cli.result.display(),
-                crate::report::result::SCHEMA_VERSION
-            )
-        })?;
+    let result: crate::result::RunResult = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "'{}' is not a harness result (schema version {})",
+            cli.result.display(),
+            crate::result::SCHEMA_VERSION
+        )
+    })?;
     let output = cli
         .output
         .clone()

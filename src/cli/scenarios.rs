@@ -330,11 +330,7 @@ struct Row {
 }
 
 impl Row {
-    fn new(
-        scenario: &Scenario,
-        code: u8,
-        result: Option<&crate::report::result::RunResult>,
-    ) -> Row {
+    fn new(scenario: &Scenario, code: u8, result: Option<&crate::result::RunResult>) -> Row {
         Row {
             name: scenario.name.clone(),
             code,

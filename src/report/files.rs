@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::result::RunResult;
+use crate::result::RunResult;
 
 /// The default report directory for a target command: `reports/<name>-<YYYYMMDD-HHMMSS>`.
 pub fn default_dir(command: &[String]) -> PathBuf {

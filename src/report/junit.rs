@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::result::RunResult;
-use crate::scenario::Threshold;
+use crate::analyse::Threshold;
+use crate::result::RunResult;
 
 /// One run as a test suite.
 pub struct Suite {

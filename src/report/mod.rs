@@ -1,16 +1,16 @@
-//! Turns what the load generator measured into the saved [`result::RunResult`] and renders
-//! it: terminal tables ([`terminal`]), the JSON document, and a progress bar while it runs.
+//! Renders a saved [`RunResult`]: the terminal summary ([`terminal`]), the JSON document, the
+//! self-contained HTML report ([`html`]) with its charts ([`charts`]), JUnit XML
+//! ([`junit`]), and the files they go to ([`files`]). Every renderer is a pure function of
+//! the result, so `harness report` re-renders any saved run.
 
 pub mod charts;
 pub mod files;
 pub mod html;
 pub mod junit;
 pub mod progress;
-pub mod result;
-pub mod stats;
 pub mod terminal;
 
-use result::RunResult;
+use crate::result::RunResult;
 
 /// The JSON document printed by `--json`, one line.
 pub fn json(result: &RunResult) -> anyhow::Result<String> {

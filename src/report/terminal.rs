@@ -4,8 +4,8 @@
 
 use std::fmt::Write;
 
-use super::result::{HeapSnapshotInfo, HeapTrace, Percentiles, RunResult};
-use super::stats::PERCENTILES;
+use crate::analyse::stats::PERCENTILES;
+use crate::result::{HeapSnapshotInfo, HeapTrace, Percentiles, RunResult};
 
 /// The line printed before the load starts.
 pub fn header(
@@ -194,11 +194,11 @@ fn heap_lines(result: &RunResult) -> String {
             }
             continue;
         }
-        if let Some(headline) = analysis.headline() {
+        if let Some(headline) = crate::analyse::heap::headline(analysis) {
             let _ = writeln!(out, "  {headline}");
         }
         let _ = writeln!(out, "    {}", analysis.groups[0].path.join(" → "));
-        let in_app = |site: &&crate::report::result::AllocationSite| {
+        let in_app = |site: &&crate::result::AllocationSite| {
             !site.url.is_empty() && !site.url.starts_with("node:")
         };
         if let Some(site) = process.allocations.iter().find(in_app) {
@@ -251,7 +251,7 @@ fn profile_lines(result: &RunResult) -> String {
                 out,
                 "  {:>5.1} %  {}{callee}",
                 hot.share * 100.0,
-                hot.describe()
+                crate::analyse::profile::describe(hot)
             );
         }
         if let Some(file) = &profile.file {
@@ -458,7 +458,7 @@ fn target_lines(result: &RunResult, style: &Style) -> String {
         let usage = if in_load.is_empty() {
             String::new()
         } else {
-            let mean = |f: fn(&&crate::report::result::ProcessSample) -> f64| {
+            let mean = |f: fn(&&crate::result::ProcessSample) -> f64| {
                 in_load.iter().map(f).sum::<f64>() / in_load.len() as f64
             };
             format!(
@@ -673,7 +673,7 @@ mod tests {
     fn summary_snapshot() {
         let mut result: RunResult =
             serde_json::from_str(include_str!("../analyse/testdata/base.json")).unwrap();
-        result.analyse();
+        crate::analyse::annotate(&mut result);
         let rendered = render(&result, true, false);
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -22,7 +22,7 @@ use super::{drive_load, round3, LoadRun, Signals};
 use crate::analyse::{self, profile, Finding};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
-use crate::report::result::{Phase, RunResult};
+use crate::result::{Phase, RunResult};
 
 /// Length of the CPU trace's load: a few thousand samples at the sampling interval.
 pub const CPU_TRACE: Duration = Duration::from_secs(3);

@@ -25,7 +25,7 @@ use super::{drive_load, round3, LoadRun, Signals};
 use crate::analyse::{self, Finding};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TargetSpec, TraceMode, WatchPlan};
-use crate::report::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, RunResult};
+use crate::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, RunResult};
 use crate::target::{self, probe};
 
 /// Memory the trace load aims to leave retained: clear against a few megabytes of warm-up
@@ -449,7 +449,7 @@ fn still_going(second: &mut Watched, signals: &Signals) -> Result<(), String> {
 /// analysis checked against what the measured run found.
 fn analysed(
     snapshots: &[(String, probe::Snapshot)],
-    allocations: &[(u32, Vec<crate::report::result::AllocationSite>)],
+    allocations: &[(u32, Vec<crate::result::AllocationSite>)],
     why: Why,
     record: &HeapTrace,
 ) -> Vec<HeapProcess> {

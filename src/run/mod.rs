@@ -10,6 +10,7 @@
 
 mod cpu_trace;
 mod heap_trace;
+mod outcome;
 mod watch;
 
 use std::io::{IsTerminal, Write};
@@ -24,8 +25,8 @@ use crate::exit;
 use crate::load::{self, LoadOutcome, StopReason};
 use crate::plan::{LoadPlan, Plan, Stop};
 use crate::report::progress::Progress;
-use crate::report::result::RunResult;
 use crate::report::{self, terminal};
+use crate::result::RunResult;
 use crate::target;
 use watch::{NotStarted, Watched};
 
@@ -142,7 +143,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
                 .idle("cooldown", cooldown, origin, &mut signals)
                 .await;
             watched.floor("cooldown").await;
-            let mut so_far = RunResult::new(&plan, &outcome, origin);
+            let mut so_far = outcome::build(&plan, &outcome, origin);
             watched.fill(&mut so_far);
             let why = cpu_trace::wanted(watched.plan.profile, &so_far);
             if let (Some(why), true) = (why, watched.node_processes() > 0) {
@@ -153,13 +154,13 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         }
         watched.stop().await;
     }
-    let mut result = RunResult::new(&plan, &outcome, origin);
+    let mut result = outcome::build(&plan, &outcome, origin);
     if let Some(watched) = &watched {
         watched.fill(&mut result);
     }
     drop(watched);
     result.profiles = profiles;
-    result.analyse();
+    crate::analyse::annotate(&mut result);
     if let Some(watch) = &plan.watch {
         let trace = heap_trace::after_run(&plan, watch, &result, origin, &mut signals).await;
         result.heap_trace = trace.record;

@@ -11,9 +11,7 @@ use tokio::time::Instant;
 
 use super::{round3, Signals, TARGET_GROUP};
 use crate::plan::{LoadPlan, TargetSpec, TraceMode, WatchPlan};
-use crate::report::result::{
-    AllocationSite, Phase, ProcessSample, RunResult, Sampling, TargetInfo,
-};
+use crate::result::{AllocationSite, Phase, ProcessSample, RunResult, Sampling, TargetInfo};
 use crate::sample::{self, Tree};
 use crate::target::probe::{self, ProbeServer};
 use crate::target::{self, Endpoint, Target};

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use tokio::time::Instant;
 
 use super::{Sampler, Tree};
-use crate::report::result::ProcessSample;
+use crate::result::ProcessSample;
 
 /// One process's figures from `/proc/PID/stat`.
 struct Stat {

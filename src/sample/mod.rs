@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::report::result::ProcessSample;
+use crate::result::ProcessSample;
 
 /// Which processes make up the target.
 #[derive(Debug, Clone, Copy)]

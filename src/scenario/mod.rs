@@ -5,8 +5,6 @@
 //! path. Paths inside a file (`cwd`, `body_file`, outputs) are relative to the file's folder.
 //! How a file's values combine with command-line flags is [`crate::cli`]'s `merge`.
 
-pub mod threshold;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,8 +12,8 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+pub use crate::analyse::Threshold;
 use crate::plan::UsageError;
-pub use threshold::Threshold;
 
 /// A checked scenario file.
 #[derive(Debug, Clone)]
@@ -309,7 +307,7 @@ fn check(file: &File) -> Result<(), String> {
             }
         }
         for (name, value) in &request.headers {
-            crate::cli::parse::header(&format!("{name}: {value}"))
+            crate::plan::header(&format!("{name}: {value}"))
                 .map_err(|why| format!("requests[{i}].headers: {why}"))?;
         }
     }
@@ -340,7 +338,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Raw::Text(text) => text,
         Raw::Seconds(seconds) => seconds.to_string(),
     };
-    crate::cli::parse::duration(&text).map_err(de::Error::custom)
+    crate::units::duration(&text).map_err(de::Error::custom)
 }
 
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
@@ -361,7 +359,7 @@ fn opt_positive<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error
 
 fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let value = f64::deserialize(d)?;
-    crate::cli::parse::rate(&value.to_string()).map_err(de::Error::custom)
+    crate::units::rate(&value.to_string()).map_err(de::Error::custom)
 }
 
 fn opt_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -370,7 +368,7 @@ fn opt_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
 
 fn method<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let text = String::deserialize(d)?;
-    crate::cli::parse::method(&text).map_err(de::Error::custom)
+    crate::plan::method(&text).map_err(de::Error::custom)
 }
 
 fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -421,7 +419,7 @@ fn trace_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::Tra
 
 fn opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let text = String::deserialize(d)?;
-    crate::cli::parse::size(&text)
+    crate::units::byte_count(&text)
         .map(Some)
         .map_err(de::Error::custom)
 }
@@ -439,15 +437,9 @@ fn opt_percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error>
         Raw::Text(text) => text,
         Raw::Number(n) => n.to_string(),
     };
-    percent(&text).map(Some).map_err(de::Error::custom)
-}
-
-/// Parses `5%` or `5` as 5.0 (percent); never negative.
-pub fn percent(text: &str) -> Result<f64, String> {
-    match text.trim().trim_end_matches('%').trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("'{text}' is not a percentage; write e.g. 5%")),
-    }
+    crate::units::percent(&text)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 fn thresholds<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Threshold>, D::Error> {

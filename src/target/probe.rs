@@ -19,7 +19,7 @@ use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixListener;
 use tokio::time::Instant;
 
-use crate::report::result::{AllocationSite, Floor, GcEvent, NodeProcess, NodeSample, Warning};
+use crate::result::{AllocationSite, Floor, GcEvent, NodeProcess, NodeSample, Warning};
 
 /// The probe script, injected into every Node process of the target.
 const SCRIPT: &str = include_str!("probe.cjs");

@@ -6,10 +6,8 @@
 
 use std::collections::HashMap;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
 use super::Graph;
+use crate::result::{ClassChange, Function, HeapAnalysis, LeakGroup, Retainer};
 
 /// A group must be this big to be named: a few thousand objects or a megabyte stay behind in
 /// any Node process after a load (JIT feedback, caches that fill once, sockets' buffers).
@@ -53,142 +51,6 @@ impl Summary {
 
     fn contains(&self, id: u32) -> bool {
         self.ids.binary_search(&id).is_ok()
-    }
-}
-
-/// The result, as saved in the JSON result and drawn in the report.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HeapAnalysis {
-    /// Objects added and still alive (leak candidates), in all classes.
-    pub leaked_objects: u64,
-    /// Their own size, bytes.
-    pub leaked_bytes: u64,
-    /// The biggest groups of leaked objects, with who holds them.
-    pub groups: Vec<LeakGroup>,
-    /// DevTools' Comparison view between the first and the last snapshot, biggest growth first.
-    pub classes: Vec<ClassChange>,
-}
-
-/// One class in the comparison of the first and last snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ClassChange {
-    /// Class, named as DevTools names it (`Buffer`, `(closure)`, `system / JSArrayBufferData`).
-    pub class: String,
-    /// Objects in the last snapshot that were not in the first.
-    pub new: u64,
-    /// Objects of the first snapshot gone from the last.
-    pub deleted: u64,
-    /// `new - deleted`.
-    pub delta: i64,
-    /// Change of the class's total own size, bytes.
-    pub size_delta: i64,
-}
-
-/// A group of leaked objects of one class and what holds them.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LeakGroup {
-    /// The objects' class.
-    pub class: String,
-    /// How many leaked.
-    pub count: u64,
-    /// Their own size, bytes.
-    pub bytes: u64,
-    /// The nearest function or variable holding them, if the path has one.
-    pub retainer: Option<Retainer>,
-    /// The most common shortest path from the GC roots, from its holder (or its last steps):
-    /// node, edge, node, ..., the leaked object; edges as `.name` or `[index]`.
-    pub path: Vec<String>,
-    /// Share of the traced objects that have this path (0..1).
-    pub path_share: f64,
-    /// Retained size of the holder (the function, the variable's value or the emitter):
-    /// what freeing it would free, bytes.
-    pub holder_retains: Option<u64>,
-    /// For a group of closures: the function they are instances of, with `file:line` where
-    /// it is defined (for listeners, the `.on()` call's callback).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub function: Option<Function>,
-}
-
-impl LeakGroup {
-    /// Whether the group is event listeners still attached to an emitter.
-    pub fn is_listeners(&self) -> bool {
-        self.class == "(closure)" && self.path.iter().any(|step| step == "._events")
-    }
-}
-
-/// A function in the app's code.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Function {
-    /// Its name, `(anonymous)` if it has none.
-    pub name: String,
-    /// `file:line` where it is defined, when the snapshot records it.
-    pub location: Option<String>,
-}
-
-/// The code that holds a group.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Retainer {
-    /// `function` (a closure on the path), `variable` (a closure's context variable) or
-    /// `emitter` (an EventEmitter holding listeners).
-    pub kind: String,
-    /// Its name.
-    pub name: String,
-    /// `file:line` of the function, when the snapshot records it.
-    pub location: Option<String>,
-    /// For an emitter, its class (`EventEmitter`, `Socket`, ...); `name` is then the
-    /// variable that holds it, or the class again when none does.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub class: Option<String>,
-}
-
-impl HeapAnalysis {
-    /// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
-    /// `system / JSArrayBufferData` objects (+16 MB)".
-    pub fn headline(&self) -> Option<String> {
-        let group = self.groups.first()?;
-        let holder = match &group.retainer {
-            Some(r) => {
-                let at = r
-                    .location
-                    .as_ref()
-                    .map_or(String::new(), |l| format!(" ({l})"));
-                match r.kind.as_str() {
-                    "variable" => format!("variable `{}`{at}", r.name),
-                    "emitter" => match &r.class {
-                        Some(class) if *class != r.name => {
-                            format!("the event emitter `{}` ({class})", r.name)
-                        }
-                        _ => format!("an event emitter ({})", r.name),
-                    },
-                    _ => format!("`{}`{at}", r.name),
-                }
-            }
-            None => "an unnamed holder".to_string(),
-        };
-        let total = group.holder_retains.map_or(String::new(), |b| {
-            format!(
-                "; freeing it would free {}",
-                crate::report::terminal::bytes(b as f64)
-            )
-        });
-        let function = group.function.as_ref().map_or(String::new(), |f| {
-            let at = f
-                .location
-                .as_ref()
-                .map_or(String::new(), |l| format!(" at {l}"));
-            format!(" of `{}`{at}", f.name)
-        });
-        Some(format!(
-            "{holder} retains {} {} objects{function} (+{}) added during the load and still alive after it{total}",
-            crate::report::terminal::thousands(group.count),
-            group.class,
-            crate::report::terminal::bytes(group.bytes as f64)
-        ))
     }
 }
 

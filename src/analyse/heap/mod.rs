@@ -9,7 +9,8 @@ pub mod parse;
 use std::ops::Range;
 use std::path::Path;
 
-pub use diff::{analyse, HeapAnalysis, Summary};
+pub use crate::result::HeapAnalysis;
+pub use diff::{analyse, Summary};
 pub use parse::{ParseError, Snapshot};
 
 /// Reads and checks a snapshot file.
@@ -36,6 +37,47 @@ pub fn analyse_files(
     Ok(analyse(&first, middle.as_ref(), &last))
 }
 
+/// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
+/// `system / JSArrayBufferData` objects (+16 MB)".
+pub fn headline(analysis: &HeapAnalysis) -> Option<String> {
+    let group = analysis.groups.first()?;
+    let holder = match &group.retainer {
+        Some(r) => {
+            let at = r
+                .location
+                .as_ref()
+                .map_or(String::new(), |l| format!(" ({l})"));
+            match r.kind.as_str() {
+                "variable" => format!("variable `{}`{at}", r.name),
+                "emitter" => match &r.class {
+                    Some(class) if *class != r.name => {
+                        format!("the event emitter `{}` ({class})", r.name)
+                    }
+                    _ => format!("an event emitter ({})", r.name),
+                },
+                _ => format!("`{}`{at}", r.name),
+            }
+        }
+        None => "an unnamed holder".to_string(),
+    };
+    let total = group.holder_retains.map_or(String::new(), |b| {
+        format!("; freeing it would free {}", crate::units::bytes(b as f64))
+    });
+    let function = group.function.as_ref().map_or(String::new(), |f| {
+        let at = f
+            .location
+            .as_ref()
+            .map_or(String::new(), |l| format!(" at {l}"));
+        format!(" of `{}`{at}", f.name)
+    });
+    Some(format!(
+        "{holder} retains {} {} objects{function} (+{}) added during the load and still alive after it{total}",
+        crate::units::thousands(group.count),
+        group.class,
+        crate::units::bytes(group.bytes as f64)
+    ))
+}
+
 /// Share of what the measured run retained per request that the heap trace must retain over
 /// its own requests before its groups are named: well below 1, since a few requests may
 /// still be in flight and the measured figure is a fit, but far above what warm-up leaves.
@@ -49,7 +91,7 @@ pub const CONFIRMED_SHARE: f64 = 0.25;
 /// [`CONFIRMED_SHARE`] of it. Listeners still attached to an emitter are named whenever a
 /// leak was found.
 pub fn confirm(analysis: &mut HeapAnalysis, leak: bool, expected: Option<f64>) -> Option<String> {
-    use crate::report::terminal::{bytes, thousands};
+    use crate::units::{bytes, thousands};
     let kept = format!(
         "{} in {} objects",
         bytes(analysis.leaked_bytes as f64),
@@ -69,7 +111,9 @@ pub fn confirm(analysis: &mut HeapAnalysis, leak: bool, expected: Option<f64>) -
             >= (expected * CONFIRMED_SHARE).max(diff::MIN_GROUP_BYTES as f64)
     });
     if !enough {
-        analysis.groups.retain(diff::LeakGroup::is_listeners);
+        analysis
+            .groups
+            .retain(crate::result::LeakGroup::is_listeners);
     }
     if !analysis.groups.is_empty() {
         return None;

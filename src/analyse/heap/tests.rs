@@ -176,7 +176,7 @@ fn the_cache_leak_is_named_with_its_holder_and_location() {
     );
     assert_eq!(analysis.groups[1].class, "Buffer");
     assert!(analysis.groups.iter().all(|g| g.class != "Temp"));
-    let headline = analysis.headline().unwrap();
+    let headline = crate::analyse::heap::headline(&analysis).unwrap();
     assert!(
         headline.starts_with(
             "`computeTerm` (app.js:18) retains 20,000 system / JSArrayBufferData objects"

@@ -11,9 +11,7 @@ pub mod parse;
 use std::collections::HashMap;
 use std::path::Path;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
-
+pub use crate::result::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
 pub use parse::{Frame, Profile, ProfileError};
 
 /// Functions listed in each table.
@@ -24,146 +22,6 @@ pub const FLAME_MIN_SHARE: f64 = 0.002;
 pub const FLAME_MAX_NODES: usize = 2_000;
 /// Deepest flame graph level kept.
 pub const FLAME_MAX_DEPTH: usize = 128;
-
-/// What a CPU profile says, as saved in the result and printed by `harness profile`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CpuProfile {
-    /// The Node process it was taken of (absent for a file taken elsewhere).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub pid: Option<u32>,
-    /// Why it was taken: the finding that asked for it, or `--profile`.
-    #[serde(default)]
-    pub reason: String,
-    /// The raw profile, saved beside the report (opens in Chrome DevTools and speedscope).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub file: Option<String>,
-    /// Responses the target sent while it was taken (the CPU trace's load).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub responses: Option<u64>,
-    /// Its length, seconds.
-    pub seconds: f64,
-    /// Samples taken.
-    pub samples: u64,
-    /// Median time between samples, µs.
-    pub interval_us: f64,
-    /// Time running JavaScript, native code or the garbage collector, ms.
-    pub busy_ms: f64,
-    /// Of it, in the garbage collector, ms.
-    pub gc_ms: f64,
-    /// Time idle (the event loop waiting), ms.
-    pub idle_ms: f64,
-    /// Time in the VM outside any function (`(program)`), ms.
-    pub program_ms: f64,
-    /// The hot code, most time first: the app's functions with the time spent below them in
-    /// Node, V8 and `node_modules` credited to them (samples with no app function on the
-    /// stack are credited to their own function).
-    pub hot: Vec<HotFunction>,
-    /// Functions by self time (running at the sample), most first.
-    pub by_self: Vec<FunctionTime>,
-    /// Functions by total time (anywhere on the stack), most first.
-    pub by_total: Vec<FunctionTime>,
-    /// The busy call tree for a flame graph, parents before children, small branches left
-    /// out.
-    pub flame: Vec<FlameNode>,
-    /// Where the process allocated while it was taken, garbage included (from the sampling
-    /// heap profiler; only when the run found GC pressure), biggest first.
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub allocations: Vec<crate::report::result::AllocationSite>,
-}
-
-/// A function of the hot code.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HotFunction {
-    /// Its name (`(anonymous)` when it has none).
-    pub function: String,
-    /// Its script.
-    pub url: String,
-    /// 1-based line, 0 when unknown.
-    pub line: u32,
-    /// 1-based column, 0 when unknown.
-    pub column: u32,
-    /// Whether it is the app's own code (not Node's, V8's or a package's in `node_modules`).
-    pub app: bool,
-    /// Its time, callees outside the app included, ms.
-    pub ms: f64,
-    /// Share of the busy time.
-    pub share: f64,
-    /// The callee outside the app that took most of that time, if one took a fifth or more.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub callee: Option<Callee>,
-}
-
-/// A function outside the app that a hot app function called.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Callee {
-    /// Its name.
-    pub function: String,
-    /// Its script (`node:crypto`, a path in `node_modules`, empty for V8's builtins).
-    pub url: String,
-    /// 1-based line, 0 when unknown.
-    pub line: u32,
-    /// Time below it, ms.
-    pub ms: f64,
-    /// Share of the calling function's time.
-    pub share: f64,
-}
-
-/// One function's time.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FunctionTime {
-    /// Its name.
-    pub function: String,
-    /// Its script.
-    pub url: String,
-    /// 1-based line, 0 when unknown.
-    pub line: u32,
-    /// Time running it, ms.
-    pub self_ms: f64,
-    /// Time with it on the stack, ms.
-    pub total_ms: f64,
-    /// `self_ms` as a share of the busy time.
-    pub self_share: f64,
-    /// `total_ms` as a share of the busy time.
-    pub total_share: f64,
-}
-
-/// One node of the flame graph: a call path.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FlameNode {
-    /// The function.
-    pub function: String,
-    /// Its script.
-    pub url: String,
-    /// 1-based line, 0 when unknown.
-    pub line: u32,
-    /// The caller's index in the list; `None` for the top level.
-    pub parent: Option<u32>,
-    /// Busy time with this path on the stack, ms.
-    pub total_ms: f64,
-    /// Busy time running it at this path, ms.
-    pub self_ms: f64,
-}
-
-impl HotFunction {
-    /// "`busyWork` (blocked-loop.js:15)", or "`pbkdf2Sync` (node:crypto) called from
-    /// `verifyPassword` (app.js:9)" when one callee took most of its time.
-    pub fn describe(&self) -> String {
-        let own = format!("`{}` ({})", self.function, place(&self.url, self.line));
-        match &self.callee {
-            Some(callee) if callee.share >= 0.5 => format!(
-                "`{}` ({}) called from {own}",
-                callee.function,
-                place(&callee.url, callee.line)
-            ),
-            _ => own,
-        }
-    }
-}
 
 /// `file:line`, `node:crypto` (Node's internal modules by the public module they serve:
 /// `node:internal/crypto/pbkdf2` is `node:crypto`), or `native` for V8's builtins.
@@ -188,6 +46,20 @@ pub fn place(url: &str, line: u32) -> String {
         file.to_string()
     } else {
         format!("{file}:{line}")
+    }
+}
+
+/// "`busyWork` (blocked-loop.js:15)", or "`pbkdf2Sync` (node:crypto) called from
+/// `verifyPassword` (app.js:9)" when one callee took most of its time.
+pub fn describe(hot: &HotFunction) -> String {
+    let own = format!("`{}` ({})", hot.function, place(&hot.url, hot.line));
+    match &hot.callee {
+        Some(callee) if callee.share >= 0.5 => format!(
+            "`{}` ({}) called from {own}",
+            callee.function,
+            place(&callee.url, callee.line)
+        ),
+        _ => own,
     }
 }
 

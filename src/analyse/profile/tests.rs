@@ -58,7 +58,7 @@ fn time_below_the_app_is_credited_to_the_app_function_that_called_it() {
     );
     assert_eq!(callee.share, 1.0);
     assert_eq!(
-        top.describe(),
+        describe(top),
         "`pbkdf2Sync` (node:crypto) called from `verifyPassword` (app.js:9)"
     );
     // The handler's own time and its package's are the handler's.

@@ -1,11 +1,11 @@
 //! CPU of the target and of harness, percent of one core.
 
 use super::{Chart, Line};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 pub fn chart(result: &RunResult) -> Option<Chart> {
     let points = &result.process.as_ref()?.points;
-    let line = |label: &str, value: fn(&crate::report::result::ProcessSample) -> f64| Line {
+    let line = |label: &str, value: fn(&crate::result::ProcessSample) -> f64| Line {
         label: label.to_string(),
         points: points.iter().skip(1).map(|p| (p.t, value(p))).collect(),
     };

@@ -1,11 +1,11 @@
 //! The Node event loop: delay per interval (p50, p99, max) and utilisation.
 
 use super::{main_node, Chart, Line};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 pub fn delay(result: &RunResult) -> Option<Chart> {
     let node = main_node(result)?;
-    let line = |label: &str, value: fn(&crate::report::result::NodeSample) -> f64| Line {
+    let line = |label: &str, value: fn(&crate::result::NodeSample) -> f64| Line {
         label: label.to_string(),
         points: node.samples.iter().map(|s| (s.t, value(s))).collect(),
     };

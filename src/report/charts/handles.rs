@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::{main_node, Chart, Line};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 /// Handle types drawn; the rest would crowd the legend.
 const MAX_TYPES: usize = 5;

@@ -1,10 +1,10 @@
 //! Latency per second: p50, p90, p99 and max.
 
 use super::{second_x, Chart, Line};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 pub fn chart(result: &RunResult) -> Option<Chart> {
-    let line = |label: &str, value: fn(&crate::report::result::SeriesEntry) -> f64| Line {
+    let line = |label: &str, value: fn(&crate::result::SeriesEntry) -> f64| Line {
         label: label.to_string(),
         points: result
             .series

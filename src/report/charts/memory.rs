@@ -2,7 +2,7 @@
 //! collections and the forced-GC floors marked.
 
 use super::{main_node, Chart, Line, Marks};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 const MB: f64 = 1e6;
 
@@ -20,7 +20,7 @@ pub fn chart(result: &RunResult) -> Option<Chart> {
     }
     let mut marks = Vec::new();
     if let Some(node) = main_node(result) {
-        let line = |label: &str, value: fn(&crate::report::result::NodeSample) -> u64| Line {
+        let line = |label: &str, value: fn(&crate::result::NodeSample) -> u64| Line {
             label: label.to_string(),
             points: node
                 .samples

@@ -12,7 +12,7 @@ mod requests;
 
 use plotters::prelude::*;
 
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 /// Size of every chart, in SVG pixels.
 const SIZE: (u32, u32) = (900, 260);
@@ -195,7 +195,7 @@ pub fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// The Node process the charts follow: the target's own, else the first that reported.
-fn main_node(result: &RunResult) -> Option<&crate::report::result::NodeProcess> {
+fn main_node(result: &RunResult) -> Option<&crate::result::NodeProcess> {
     let pid = result.target.as_ref().map(|t| t.pid);
     result
         .node
@@ -205,7 +205,7 @@ fn main_node(result: &RunResult) -> Option<&crate::report::result::NodeProcess> 
 }
 
 /// The x position of a per-second series entry: the middle of its second.
-fn second_x(result: &RunResult, entry: &crate::report::result::SeriesEntry) -> f64 {
+fn second_x(result: &RunResult, entry: &crate::result::SeriesEntry) -> f64 {
     result.measure_start + entry.second as f64 + entry.covered / 2.0
 }
 

@@ -1,10 +1,10 @@
 //! Responses and errors per second.
 
 use super::{second_x, Chart, Line};
-use crate::report::result::RunResult;
+use crate::result::RunResult;
 
 pub fn chart(result: &RunResult) -> Option<Chart> {
-    let rate = |value: fn(&crate::report::result::SeriesEntry) -> u64| {
+    let rate = |value: fn(&crate::result::SeriesEntry) -> u64| {
         result
             .series
             .iter()

@@ -8,16 +8,16 @@ mod flame;
 use std::fmt::Write;
 
 use super::charts;
-use super::result::RunResult;
-use super::stats::PERCENTILES;
 use super::terminal::bytes;
+use crate::analyse::stats::PERCENTILES;
+use crate::result::RunResult;
 
 const TEMPLATE: &str = include_str!("report.html");
 
 /// Renders the report for a result (its findings are computed again from the data).
 pub fn render(result: &RunResult) -> anyhow::Result<String> {
     let mut result = result.clone();
-    result.analyse();
+    crate::analyse::annotate(&mut result);
     let charts = charts::render_all(&result)?;
     let title = match &result.target {
         Some(target) if !target.command.is_empty() => {
@@ -173,7 +173,7 @@ fn sections(result: &RunResult) -> String {
 /// "Where the memory goes": the heap snapshots' leaked groups, their paths, and the classes
 /// that grew, per Node process.
 fn heap(result: &RunResult) -> String {
-    use crate::report::terminal::{bytes, thousands};
+    use crate::units::{bytes, thousands};
     if result.heap.is_empty() && result.heap_trace.is_none() {
         return String::new();
     }
@@ -220,7 +220,7 @@ fn heap(result: &RunResult) -> String {
         let Some(analysis) = &process.analysis else {
             continue;
         };
-        match analysis.headline() {
+        match crate::analyse::heap::headline(analysis) {
             Some(headline) => {
                 let _ = write!(out, "<p class=\"advice\">{}</p>", escape(&headline));
             }
@@ -496,7 +496,7 @@ mod tests {
         let mut result = base();
         let evil = "<script>alert('x')</script>\"><img src=x onerror=alert(1)>";
         result.url = format!("http://127.0.0.1/{evil}");
-        result.headers.push(crate::report::result::Header {
+        result.headers.push(crate::result::Header {
             name: "X-Evil".to_string(),
             value: evil.to_string(),
         });
@@ -505,7 +505,7 @@ mod tests {
         target.command = vec!["node".to_string(), evil.to_string()];
         result.errors_by_kind.insert(
             "reset".to_string(),
-            crate::report::result::ErrorCount {
+            crate::result::ErrorCount {
                 count: 1,
                 example: Some(evil.to_string()),
             },
@@ -522,12 +522,12 @@ mod tests {
     fn report_snapshot() {
         let mut result = base();
         result.thresholds = vec![
-            crate::report::result::ThresholdOutcome {
+            crate::result::ThresholdOutcome {
                 threshold: "p99<50ms".to_string(),
                 passed: true,
                 actual: "12.30 ms".to_string(),
             },
-            crate::report::result::ThresholdOutcome {
+            crate::result::ThresholdOutcome {
                 threshold: "leak=none".to_string(),
                 passed: false,
                 actual: "found: Memory <leak>".to_string(),

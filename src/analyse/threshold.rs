@@ -7,7 +7,10 @@
 
 use std::fmt;
 
-use crate::report::result::{NodeProcess, RunResult, ThresholdOutcome};
+use super::measure::{error_rate, loop_delay, memory_growth};
+use super::Kind;
+use crate::result::{RunResult, ThresholdOutcome};
+use crate::units;
 
 /// One parsed threshold.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +25,7 @@ enum Check {
     /// A measured number compared with a limit.
     Compare { metric: Metric, op: Op, limit: f64 },
     /// No finding of this kind (`leak=none` is `finding!=memoryLeak`).
-    NoFinding(String),
+    NoFinding(Kind),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,21 +76,6 @@ const PERCENTILES: [(&str, usize); 9] = [
     ("median", 7),
 ];
 
-/// The finding kinds `finding!=KIND` accepts (the `kind` field of the result's findings).
-pub const FINDING_KINDS: [&str; 11] = [
-    "targetCrashed",
-    "errors",
-    "non2xx",
-    "memoryLeak",
-    "memoryPlateau",
-    "listenerLeak",
-    "blockedEventLoop",
-    "gcPressure",
-    "ioWait",
-    "cpuSaturated",
-    "generatorLimited",
-];
-
 const HELP: &str = "write it like 'p99<50ms', 'errors<1%', 'rps>5000', 'leak=none', \
                     'memory-growth<20MB' or 'finding!=blockedEventLoop'";
 
@@ -107,7 +95,7 @@ impl Threshold {
                 if op_text != "=" && op_text != "==" || !value.eq_ignore_ascii_case("none") {
                     return Err(format!("threshold '{text}': write 'leak=none'"));
                 }
-                Check::NoFinding("memoryLeak".to_string())
+                Check::NoFinding(Kind::MemoryLeak)
             }
             "finding" => {
                 if op_text != "!=" {
@@ -115,16 +103,14 @@ impl Threshold {
                         "threshold '{text}': write 'finding!=KIND', e.g. 'finding!=gcPressure'"
                     ));
                 }
-                let kind = FINDING_KINDS
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(value))
-                    .ok_or_else(|| {
-                        format!(
-                            "threshold '{text}': unknown finding '{value}'; use one of {}",
-                            FINDING_KINDS.join(", ")
-                        )
-                    })?;
-                Check::NoFinding((*kind).to_string())
+                let kind = Kind::parse(value).ok_or_else(|| {
+                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                    format!(
+                        "threshold '{text}': unknown finding '{value}'; use one of {}",
+                        kinds.join(", ")
+                    )
+                })?;
+                Check::NoFinding(kind)
             }
             _ => {
                 let op = match op_text {
@@ -153,10 +139,12 @@ impl Threshold {
     /// Checks the threshold against a finished run.
     pub fn evaluate(&self, result: &RunResult) -> ThresholdOutcome {
         let (passed, actual) = match &self.check {
-            Check::NoFinding(kind) => match result.findings.iter().find(|f| &f.kind == kind) {
-                Some(finding) => (false, format!("found: {}", finding.title)),
-                None => (true, format!("no {kind} finding")),
-            },
+            Check::NoFinding(kind) => {
+                match result.findings.iter().find(|f| f.kind == kind.name()) {
+                    Some(finding) => (false, format!("found: {}", finding.title)),
+                    None => (true, format!("no {} finding", kind.name())),
+                }
+            }
             Check::Compare { metric, op, limit } => match measure(*metric, result) {
                 Ok(value) => {
                     let passed = match op {
@@ -240,66 +228,12 @@ fn metric_and_limit(name: &str, value: &str) -> Result<(Metric, f64), String> {
         },
     };
     let limit = match metric.unit() {
-        Unit::Ms => parse_ms(value)?,
-        Unit::Percent => parse_number(value.trim_end_matches('%'))?,
-        Unit::Count | Unit::PerSecond => parse_number(value)?,
-        Unit::Bytes => parse_bytes(value)?,
+        Unit::Ms => units::millis(value)?,
+        Unit::Percent => units::percent(value)?,
+        Unit::Count | Unit::PerSecond => units::number_at_least_zero(value)?,
+        Unit::Bytes => units::size(value)?,
     };
     Ok((metric, limit))
-}
-
-fn parse_number(text: &str) -> Result<f64, String> {
-    match text.trim().replace('_', "").parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("'{text}' is not a number")),
-    }
-}
-
-/// A duration in ms: a bare number is ms (as the latency tables print), or with a unit
-/// `us`, `ms`, `s`.
-fn parse_ms(text: &str) -> Result<f64, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value = parse_number(number)
-        .map_err(|_| format!("'{text}' is not a duration; use e.g. 50ms, 1.5s or 800us"))?;
-    let scale = match unit.trim() {
-        "" | "ms" => 1.0,
-        "us" | "µs" => 0.001,
-        "s" => 1000.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{text}'; use us, ms or s"
-            ))
-        }
-    };
-    Ok(value * scale)
-}
-
-/// A size in bytes: `512`, `64KB`, `1.5MiB`, `2GB` (KB = 1000, KiB = 1024).
-pub fn parse_bytes(text: &str) -> Result<f64, String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value =
-        parse_number(number).map_err(|_| format!("'{text}' is not a size; use e.g. 20MB"))?;
-    let scale = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "kb" => 1e3,
-        "kib" => 1024.0,
-        "mb" => 1e6,
-        "mib" => 1024.0 * 1024.0,
-        "gb" => 1e9,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' in '{text}'; use B, KB, KiB, MB, MiB, GB or GiB"
-            ))
-        }
-    };
-    Ok(value * scale)
 }
 
 fn format_value(value: f64, unit: Unit) -> String {
@@ -308,14 +242,13 @@ fn format_value(value: f64, unit: Unit) -> String {
         Unit::Count => format!("{value:.0}"),
         Unit::Percent => format!("{value:.3} %"),
         Unit::PerSecond => format!("{value:.1} req/s"),
-        Unit::Bytes => crate::report::terminal::bytes(value),
+        Unit::Bytes => units::bytes(value),
     }
 }
 
 /// The measured value of `metric`, or why the run has none.
 fn measure(metric: Metric, result: &RunResult) -> Result<f64, String> {
-    let responses = result.latency.total_count as f64;
-    let attempts = responses + result.errors as f64;
+    let responses = result.requests.total as f64;
     let rate = |count: u64, of: f64| {
         if of > 0.0 {
             Ok(100.0 * count as f64 / of)
@@ -332,7 +265,9 @@ fn measure(metric: Metric, result: &RunResult) -> Result<f64, String> {
         Metric::LatencyMax => Ok(result.latency.max),
         Metric::Rps => Ok(result.requests.overall),
         Metric::Errors => Ok(result.errors as f64),
-        Metric::ErrorRate => rate(result.errors, attempts),
+        Metric::ErrorRate => error_rate(result)
+            .map(|rate| 100.0 * rate)
+            .ok_or_else(|| "no requests completed".to_string()),
         Metric::Non2xx => Ok(result.non2xx as f64),
         Metric::Non2xxRate => rate(result.non2xx, responses),
         Metric::MemoryGrowth => memory_growth(result).map(|g| g as f64),
@@ -341,72 +276,6 @@ fn measure(metric: Metric, result: &RunResult) -> Result<f64, String> {
         Metric::LoopDelay => loop_delay(result, |s| s.delay_p99),
         Metric::LoopDelayMax => loop_delay(result, |s| s.delay_max),
     }
-}
-
-/// Memory kept from the end of the baseline to the end of the cooldown: for Node targets the
-/// heap used plus external memory after a forced GC (summed over the Node processes), for
-/// others the resident set size. Negative growth counts as 0.
-pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
-    let floors: Vec<(u64, u64)> = result.node.iter().filter_map(floor_pair).collect();
-    if !floors.is_empty() {
-        let grown: i64 = floors
-            .iter()
-            .map(|(before, after)| *after as i64 - *before as i64)
-            .sum();
-        return Ok(grown.max(0));
-    }
-    if !result.node.is_empty() {
-        return Err("the Node probe took no floors after the baseline and the cooldown".into());
-    }
-    let phase = |name: &str| result.phases.iter().find(|p| p.name == name);
-    let (Some(baseline), Some(cooldown), Some(process)) = (
-        phase("baseline"),
-        phase("cooldown"),
-        result.process.as_ref(),
-    ) else {
-        return Err("no target was watched (give a target command)".to_string());
-    };
-    let rss_at = |t: f64| {
-        process
-            .points
-            .iter()
-            .rfind(|p| p.t <= t + 1e-6)
-            .map(|p| p.rss)
-    };
-    match (rss_at(baseline.end), rss_at(cooldown.end)) {
-        (Some(before), Some(after)) => Ok((after as i64 - before as i64).max(0)),
-        _ => Err("too few process samples".to_string()),
-    }
-}
-
-fn floor_pair(node: &NodeProcess) -> Option<(u64, u64)> {
-    let used = |phase: &str| {
-        node.floors
-            .iter()
-            .find(|f| f.phase == phase)
-            .map(|f| f.heap_used + f.external)
-    };
-    Some((used("baseline")?, used("cooldown")?))
-}
-
-/// The highest per-interval event-loop delay statistic during the load, over Node processes.
-fn loop_delay(
-    result: &RunResult,
-    stat: impl Fn(&crate::report::result::NodeSample) -> f64,
-) -> Result<f64, String> {
-    let load = result
-        .phases
-        .iter()
-        .find(|p| p.name == "load")
-        .ok_or("the run has no load phase")?;
-    result
-        .node
-        .iter()
-        .flat_map(|n| n.samples.iter())
-        .filter(|s| s.t > load.start && s.t <= load.end + 1e-6)
-        .map(stat)
-        .reduce(f64::max)
-        .ok_or_else(|| "no Node probe samples (a Node target is needed)".to_string())
 }
 
 #[cfg(test)]
@@ -468,7 +337,7 @@ mod tests {
         assert!(check("errors = 0", &result).passed);
         // Heap + external kept from the baseline floor to the cooldown floor.
         let growth = check("memory-growth < 1MB", &result);
-        assert_eq!(growth.actual, crate::report::terminal::bytes(642_280.0));
+        assert_eq!(growth.actual, crate::units::bytes(642_280.0));
         assert!(growth.passed);
         assert!(!check("memory-growth-per-request < 100B", &result).passed);
         result.errors = 30;
@@ -486,9 +355,9 @@ mod tests {
     #[test]
     fn finding_thresholds_fail_on_their_finding_only() {
         let mut result = result();
-        result.analyse();
+        crate::analyse::annotate(&mut result);
         assert!(check("leak = none", &result).passed);
-        result.findings.push(crate::report::result::FindingEntry {
+        result.findings.push(crate::result::FindingEntry {
             kind: "memoryLeak".to_string(),
             severity: "critical".to_string(),
             title: "Memory leak".to_string(),

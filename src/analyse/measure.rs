@@ -1,0 +1,75 @@
+//! The measurements that findings, thresholds and `harness compare` share, each defined
+//! once: the error rate, the memory kept from the baseline to the cooldown, and the
+//! event-loop delay during the load.
+
+use crate::result::{NodeProcess, NodeSample, RunResult};
+
+/// Failed requests (timeouts included) as a share of all attempts: errors / (responses +
+/// errors); `None` when nothing was attempted.
+pub fn error_rate(result: &RunResult) -> Option<f64> {
+    let attempts = result.requests.total + result.errors;
+    (attempts > 0).then(|| result.errors as f64 / attempts as f64)
+}
+
+/// Memory kept from the end of the baseline to the end of the cooldown: for Node targets the
+/// heap used plus external memory after a forced GC (summed over the Node processes), for
+/// others the resident set size. Negative growth counts as 0.
+pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
+    let floors: Vec<(u64, u64)> = result.node.iter().filter_map(floor_pair).collect();
+    if !floors.is_empty() {
+        let grown: i64 = floors
+            .iter()
+            .map(|(before, after)| *after as i64 - *before as i64)
+            .sum();
+        return Ok(grown.max(0));
+    }
+    if !result.node.is_empty() {
+        return Err("the Node probe took no floors after the baseline and the cooldown".into());
+    }
+    let phase = |name: &str| result.phases.iter().find(|p| p.name == name);
+    let (Some(baseline), Some(cooldown), Some(process)) = (
+        phase("baseline"),
+        phase("cooldown"),
+        result.process.as_ref(),
+    ) else {
+        return Err("no target was watched (give a target command)".to_string());
+    };
+    let rss_at = |t: f64| {
+        process
+            .points
+            .iter()
+            .rfind(|p| p.t <= t + 1e-6)
+            .map(|p| p.rss)
+    };
+    match (rss_at(baseline.end), rss_at(cooldown.end)) {
+        (Some(before), Some(after)) => Ok((after as i64 - before as i64).max(0)),
+        _ => Err("too few process samples".to_string()),
+    }
+}
+
+fn floor_pair(node: &NodeProcess) -> Option<(u64, u64)> {
+    let used = |phase: &str| {
+        node.floors
+            .iter()
+            .find(|f| f.phase == phase)
+            .map(|f| f.heap_used + f.external)
+    };
+    Some((used("baseline")?, used("cooldown")?))
+}
+
+/// The highest per-interval event-loop delay statistic during the load, over Node processes.
+pub fn loop_delay(result: &RunResult, stat: impl Fn(&NodeSample) -> f64) -> Result<f64, String> {
+    let load = result
+        .phases
+        .iter()
+        .find(|p| p.name == "load")
+        .ok_or("the run has no load phase")?;
+    result
+        .node
+        .iter()
+        .flat_map(|n| n.samples.iter())
+        .filter(|s| s.t > load.start && s.t <= load.end + 1e-6)
+        .map(stat)
+        .reduce(f64::max)
+        .ok_or_else(|| "no Node probe samples (a Node target is needed)".to_string())
+}

@@ -1,0 +1,259 @@
+//! The load's part of a result: what was sent, the latency and throughput statistics, the
+//! status codes and errors, the per-second series and the serialised latency histogram.
+
+use base64::Engine;
+use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::Histogram;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One kind of request of a mix.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestEntry {
+    /// Method.
+    pub method: String,
+    /// Path and query, placeholders unfilled.
+    pub path: String,
+    /// Relative share.
+    pub weight: u64,
+    /// Headers (secret values redacted), placeholders unfilled.
+    pub headers: Vec<Header>,
+    /// Body size in bytes before placeholders are filled.
+    pub body_bytes: u64,
+}
+
+/// One stage of a ramp.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StageEntry {
+    /// Seconds.
+    pub duration: f64,
+    /// Requests per second.
+    pub rate: f64,
+}
+
+/// A request header as sent (secret values redacted).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// Header name.
+    pub name: String,
+    /// Header value, or `[redacted]`.
+    pub value: String,
+}
+
+/// Latency statistics in milliseconds, microsecond precision.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyStats {
+    /// Mean (autocannon keeps both names).
+    pub average: f64,
+    /// Mean.
+    pub mean: f64,
+    /// Standard deviation.
+    pub stddev: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+    #[serde(flatten)]
+    /// Percentiles.
+    pub percentiles: Percentiles,
+    /// Number of latencies recorded.
+    pub total_count: u64,
+}
+
+/// Requests-per-second statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestStats {
+    /// Mean requests per second.
+    pub average: f64,
+    /// Mean requests per second.
+    pub mean: f64,
+    /// Standard deviation across seconds.
+    pub stddev: f64,
+    /// Slowest second (zero seconds included).
+    pub min: f64,
+    /// Fastest second.
+    pub max: f64,
+    /// Responses completed in the measured window.
+    pub total: u64,
+    /// Requests sent in the measured window.
+    pub sent: u64,
+    /// Completed responses divided by the window's length.
+    pub overall: f64,
+    #[serde(flatten)]
+    /// Percentiles across seconds.
+    pub percentiles: Percentiles,
+}
+
+/// Bytes-per-second statistics.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ThroughputStats {
+    /// Mean bytes per second.
+    pub average: f64,
+    /// Mean bytes per second.
+    pub mean: f64,
+    /// Standard deviation across seconds.
+    pub stddev: f64,
+    /// Slowest second.
+    pub min: f64,
+    /// Fastest second.
+    pub max: f64,
+    /// Bytes read in the measured window.
+    pub total: u64,
+    #[serde(flatten)]
+    /// Percentiles across seconds.
+    pub percentiles: Percentiles,
+}
+
+/// autocannon's percentile keys.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[allow(missing_docs)]
+pub struct Percentiles {
+    pub p0_001: f64,
+    pub p0_01: f64,
+    pub p0_1: f64,
+    pub p1: f64,
+    pub p2_5: f64,
+    pub p10: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p90: f64,
+    pub p97_5: f64,
+    pub p99: f64,
+    pub p99_9: f64,
+    pub p99_99: f64,
+    pub p99_999: f64,
+}
+
+/// A count of errors of one kind.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCount {
+    /// How many.
+    pub count: u64,
+    /// The first message seen.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub example: Option<String>,
+}
+
+/// A count of responses with one status code.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCount {
+    /// How many.
+    pub count: u64,
+}
+
+/// A serialised HdrHistogram.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EncodedHistogram {
+    /// Always `hdr-v2-deflate-base64`: HdrHistogram's V2 compressed format, base64.
+    pub encoding: String,
+    /// Unit of the recorded values: `us`.
+    pub unit: String,
+    /// The data.
+    pub data: String,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeriesEntry {
+    /// Seconds since the measured window opened.
+    pub second: u64,
+    /// Seconds of this entry the run covered (1 but for the last).
+    pub covered: f64,
+    /// Responses completed.
+    pub requests: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Errors.
+    pub errors: u64,
+    /// Median latency of this second's responses, ms.
+    pub latency_p50: f64,
+    /// 90th percentile, ms.
+    pub latency_p90: f64,
+    /// 99th percentile, ms.
+    pub latency_p99: f64,
+    /// Maximum, ms.
+    pub latency_max: f64,
+}
+
+const HISTOGRAM_ENCODING: &str = "hdr-v2-deflate-base64";
+
+impl From<&[f64; 15]> for Percentiles {
+    fn from(v: &[f64; 15]) -> Percentiles {
+        Percentiles {
+            p0_001: v[0],
+            p0_01: v[1],
+            p0_1: v[2],
+            p1: v[3],
+            p2_5: v[4],
+            p10: v[5],
+            p25: v[6],
+            p50: v[7],
+            p75: v[8],
+            p90: v[9],
+            p97_5: v[10],
+            p99: v[11],
+            p99_9: v[12],
+            p99_99: v[13],
+            p99_999: v[14],
+        }
+    }
+}
+
+impl Percentiles {
+    /// The values in [`stats::PERCENTILES`] order.
+    pub fn values(&self) -> [f64; 15] {
+        [
+            self.p0_001,
+            self.p0_01,
+            self.p0_1,
+            self.p1,
+            self.p2_5,
+            self.p10,
+            self.p25,
+            self.p50,
+            self.p75,
+            self.p90,
+            self.p97_5,
+            self.p99,
+            self.p99_9,
+            self.p99_99,
+            self.p99_999,
+        ]
+    }
+}
+
+/// Serialises a histogram for the result.
+pub fn encode(histogram: &Histogram<u64>) -> EncodedHistogram {
+    let mut bytes = Vec::new();
+    let data = match V2DeflateSerializer::new().serialize(histogram, &mut bytes) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(&bytes),
+        Err(_) => String::new(),
+    };
+    EncodedHistogram {
+        encoding: HISTOGRAM_ENCODING.to_string(),
+        unit: "us".to_string(),
+        data,
+    }
+}
+
+/// Reads a histogram back from a saved result.
+pub fn decode(encoded: &EncodedHistogram) -> anyhow::Result<Histogram<u64>> {
+    anyhow::ensure!(
+        encoded.encoding == HISTOGRAM_ENCODING,
+        "unknown histogram encoding '{}'",
+        encoded.encoding
+    );
+    let bytes = base64::engine::general_purpose::STANDARD.decode(&encoded.data)?;
+    Ok(Deserializer::new().deserialize(&mut bytes.as_slice())?)
+}

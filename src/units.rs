@@ -1,0 +1,250 @@
+//! Units: parsing and formatting durations, sizes, rates, percentages and counts, in one
+//! place for the command line, scenario files, the analysis and every renderer. The bottom
+//! layer of the crate with [`crate::result`]: it imports nothing else from it.
+
+use std::time::Duration;
+
+/// Parses a duration: a bare number is seconds (`30`, `0.5`); units `ms`, `s`, `m`, `h` may
+/// follow (`500ms`, `30s`, `2m`, `1h`). Negative, empty and non-finite values are rejected.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = split_unit(text);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; use e.g. 30, 30s, 500ms or 2m"))?;
+    let scale = match unit.trim() {
+        "" | "s" | "sec" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use ms, s, m or h"
+            ))
+        }
+    };
+    let seconds = value * scale;
+    if !seconds.is_finite() || seconds > 1e9 {
+        return Err(format!("'{text}' is too long"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// Parses a duration in ms, as latency limits are written: a bare number is ms (as the
+/// latency tables print), or with a unit `us`, `ms`, `s`.
+pub fn millis(text: &str) -> Result<f64, String> {
+    let (number, unit) = split_unit(text);
+    let value = number_at_least_zero(number)
+        .map_err(|_| format!("'{text}' is not a duration; use e.g. 50ms, 1.5s or 800us"))?;
+    let scale = match unit.trim() {
+        "" | "ms" => 1.0,
+        "us" | "µs" => 0.001,
+        "s" => 1000.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use us, ms or s"
+            ))
+        }
+    };
+    Ok(value * scale)
+}
+
+/// Parses a size in bytes: `512`, `64KB`, `1.5MiB`, `2GB` (KB = 1000, KiB = 1024).
+pub fn size(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, unit) = split_unit(text);
+    let value = number_at_least_zero(number)
+        .map_err(|_| format!("'{text}' is not a size; use e.g. 20MB"))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "kib" => 1024.0,
+        "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}'; use B, KB, KiB, MB, MiB, GB or GiB"
+            ))
+        }
+    };
+    Ok(value * scale)
+}
+
+/// Parses a size in whole bytes (`64MB`), for flags and scenario keys.
+pub fn byte_count(text: &str) -> Result<u64, String> {
+    size(text).map(|bytes| bytes as u64)
+}
+
+/// Parses a positive count (connections, pipelining, workers, amount, bailout).
+pub fn positive(text: &str) -> Result<u64, String> {
+    let value: u64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if value == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    Ok(value)
+}
+
+/// Parses a request rate in requests per second; must be positive and finite.
+pub fn rate(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of requests per second"))?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err("must be a positive number of requests per second".to_string());
+    }
+    Ok(value)
+}
+
+/// Parses a number that is finite and not negative; `_` may separate digits (`1_000`).
+pub fn number_at_least_zero(text: &str) -> Result<f64, String> {
+    match text.trim().replace('_', "").parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("'{text}' is not a number")),
+    }
+}
+
+/// Parses a percentage, `5%` or `5`, as 5.0 (percent); never negative.
+pub fn percent(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%');
+    number_at_least_zero(number).map_err(|_| format!("'{text}' is not a percentage; write e.g. 5%"))
+}
+
+/// The number at the start of `text` and the unit after it.
+fn split_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '_'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
+/// A whole number with thousands separators: 165,090.
+pub fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes in SI units with three significant digits, as autocannon (pretty-bytes) prints them.
+pub fn bytes(value: f64) -> String {
+    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+    if value < 1.0 {
+        return format!("{} B", trim_float(value, 2));
+    }
+    let exponent = ((value.log10() / 3.0).floor() as usize).min(UNITS.len() - 1);
+    let scaled = value / 1000f64.powi(exponent as i32);
+    let digits = 3usize.saturating_sub(scaled.log10().floor() as usize + 1);
+    format!("{} {}", trim_float(scaled, digits), UNITS[exponent])
+}
+
+/// Bytes with a sign: `+2 MB`, `-512 B`.
+pub fn signed_bytes(value: f64) -> String {
+    if value < 0.0 {
+        format!("-{}", bytes(-value))
+    } else {
+        format!("+{}", bytes(value))
+    }
+}
+
+/// A duration given in ms, to a sensible precision: `25 ms`, `1.5 ms`, `987 µs`.
+pub fn short_millis(ms: f64) -> String {
+    if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else if ms >= 1.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{:.0} µs", ms * 1000.0)
+    }
+}
+
+/// Formats with at most `decimals` decimals and no trailing zeros.
+pub fn trim_float(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_autocannon_and_unit_forms() {
+        assert_eq!(duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(duration("0"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn durations_reject_garbage_with_a_hint() {
+        for bad in ["", "abc", "-1", "10x", "1e400", "s"] {
+            let err = duration(bad).unwrap_err();
+            assert!(
+                err.contains("duration") || err.contains("unit") || err.contains("long"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_must_be_positive_integers() {
+        assert_eq!(positive("10"), Ok(10));
+        assert!(positive("0").is_err());
+        assert!(positive("-3").is_err());
+        assert!(positive("1.5").is_err());
+    }
+
+    #[test]
+    fn rates_must_be_positive_and_finite() {
+        assert_eq!(rate("1000"), Ok(1000.0));
+        assert_eq!(rate("0.5"), Ok(0.5));
+        assert!(rate("0").is_err());
+        assert!(rate("inf").is_err());
+        assert!(rate("NaN").is_err());
+    }
+
+    #[test]
+    fn sizes_and_latency_limits_are_read_in_their_units() {
+        assert_eq!(size("64MB"), Ok(64e6));
+        assert_eq!(size("1KiB"), Ok(1024.0));
+        assert_eq!(byte_count("2 kb"), Ok(2000));
+        assert!(size("12 parsecs").unwrap_err().contains("unknown unit"));
+        assert_eq!(millis("1.5s"), Ok(1500.0));
+        assert_eq!(millis("800us"), Ok(0.8));
+        assert_eq!(millis("50"), Ok(50.0));
+        assert_eq!(percent("5%"), Ok(5.0));
+        assert!(percent("lots").unwrap_err().contains("percentage"));
+    }
+
+    #[test]
+    fn bytes_match_pretty_bytes() {
+        assert_eq!(bytes(0.0), "0 B");
+        assert_eq!(bytes(999.0), "999 B");
+        assert_eq!(bytes(2_290_000.0), "2.29 MB");
+        assert_eq!(bytes(171_000.0), "171 kB");
+        assert_eq!(bytes(27_912_345.0), "27.9 MB");
+        assert_eq!(bytes(2_000_000.0), "2 MB");
+        assert_eq!(bytes(1_500.0), "1.5 kB");
+        assert_eq!(signed_bytes(-512.0), "-512 B");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(short_millis(987e-3), "987 µs");
+    }
+}
