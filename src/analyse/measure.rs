@@ -2,7 +2,7 @@
 //! once: the error rate, the memory kept from the baseline to the cooldown, and the
 //! event-loop delay during the load.
 
-use crate::result::{NodeProcess, NodeSample, RunResult};
+use crate::result::{NodeProcess, NodeSample, PhaseName, RunResult};
 
 /// Failed requests (timeouts included) as a share of all attempts: errors / (responses +
 /// errors); `None` when nothing was attempted.
@@ -26,10 +26,10 @@ pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
     if !result.node.is_empty() {
         return Err("the Node probe took no floors after the baseline and the cooldown".into());
     }
-    let phase = |name: &str| result.phases.iter().find(|p| p.name == name);
+    let phase = |name: PhaseName| result.phases.iter().find(|p| p.is(name));
     let (Some(baseline), Some(cooldown), Some(process)) = (
-        phase("baseline"),
-        phase("cooldown"),
+        phase(PhaseName::Baseline),
+        phase(PhaseName::Cooldown),
         result.process.as_ref(),
     ) else {
         return Err("no target was watched (give a target command)".to_string());
@@ -48,13 +48,13 @@ pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
 }
 
 fn floor_pair(node: &NodeProcess) -> Option<(u64, u64)> {
-    let used = |phase: &str| {
+    let used = |phase: PhaseName| {
         node.floors
             .iter()
-            .find(|f| f.phase == phase)
+            .find(|f| f.is(phase))
             .map(|f| f.heap_used + f.external)
     };
-    Some((used("baseline")?, used("cooldown")?))
+    Some((used(PhaseName::Baseline)?, used(PhaseName::Cooldown)?))
 }
 
 /// The highest per-interval event-loop delay statistic during the load, over Node processes.
@@ -62,7 +62,7 @@ pub fn loop_delay(result: &RunResult, stat: impl Fn(&NodeSample) -> f64) -> Resu
     let load = result
         .phases
         .iter()
-        .find(|p| p.name == "load")
+        .find(|p| p.is(PhaseName::Load))
         .ok_or("the run has no load phase")?;
     result
         .node

@@ -29,7 +29,7 @@
 
 use super::{Confidence, Finding, Leak, LoadWindow};
 use crate::analyse::fit;
-use crate::result::{Floor, NodeProcess, RunResult};
+use crate::result::{Floor, NodeProcess, PhaseName, RunResult};
 
 /// Fewer requests than this give no memory verdict.
 pub const MIN_REQUESTS: u64 = 1000;
@@ -70,8 +70,8 @@ pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
         .collect()
 }
 
-fn floor<'a>(process: &'a NodeProcess, phase: &str) -> Option<&'a Floor> {
-    process.floors.iter().find(|f| f.phase == phase)
+fn floor(process: &NodeProcess, phase: PhaseName) -> Option<&Floor> {
+    process.floors.iter().find(|f| f.is(phase))
 }
 
 fn retained(floor: &Floor) -> f64 {
@@ -79,9 +79,9 @@ fn retained(floor: &Floor) -> f64 {
 }
 
 fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> Option<Finding> {
-    let baseline = floor(process, "baseline")?;
-    let load_end = floor(process, "load");
-    let after = floor(process, "cooldown").or(load_end)?;
+    let baseline = floor(process, PhaseName::Baseline)?;
+    let load_end = floor(process, PhaseName::Load);
+    let after = floor(process, PhaseName::Cooldown).or(load_end)?;
     let requests = result.requests.total as f64;
     let heap_growth = after.heap_used as f64 - baseline.heap_used as f64;
     let external_growth = after.external as f64 - baseline.external as f64;
@@ -161,7 +161,7 @@ fn handle_growth(
     let rest_ends = result
         .phases
         .iter()
-        .find(|p| p.name == "cooldown")
+        .find(|p| p.is(PhaseName::Cooldown))
         .map_or(f64::INFINITY, |p| p.end);
     let after = process.samples.iter().rev().find(|s| s.t <= rest_ends);
     let (Some(before), Some(after)) = (before, after) else {
@@ -200,8 +200,8 @@ fn exhaustion(process: &NodeProcess, after: &Floor, per_request: f64, rate: f64)
 /// A leak judged from RSS alone, for targets without the Node probe.
 fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
     let points = &result.process.as_ref()?.points;
-    let at_rest = |phase: &str| {
-        let phase = result.phases.iter().find(|p| p.name == phase)?;
+    let at_rest = |phase: PhaseName| {
+        let phase = result.phases.iter().find(|p| p.is(phase))?;
         let inside: Vec<f64> = points
             .iter()
             .filter(|p| p.t >= phase.start && p.t <= phase.end)
@@ -209,7 +209,7 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
             .collect();
         (!inside.is_empty()).then(|| inside.iter().sum::<f64>() / inside.len() as f64)
     };
-    let before = at_rest("baseline")?;
+    let before = at_rest(PhaseName::Baseline)?;
     let after = points.last()?.rss as f64;
     let during: Vec<(f64, f64)> = points
         .iter()

@@ -1,14 +1,13 @@
 //! `harness compare BASE NEW`: a table of what changed between two saved results, and exit
 //! code 1 when NEW is significantly worse than the tolerances allow.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::analyse::compare::{compare, Comparison, Tolerances};
+use crate::analyse::compare::{compare, Tolerances};
 use crate::exit;
-use crate::result::RunResult;
 
 /// This command's name, for its error messages.
 const COMMAND: &str = "harness compare";
@@ -67,7 +66,11 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     };
     let inputs = (|| {
         let tolerances = tolerances(&cli)?;
-        Ok::<_, String>((read(&cli.base)?, read(&cli.new)?, tolerances))
+        Ok::<_, String>((
+            crate::result::load(&cli.base)?,
+            crate::result::load(&cli.new)?,
+            tolerances,
+        ))
     })();
     let (base, new, tolerances) = match inputs {
         Ok(inputs) => inputs,
@@ -77,7 +80,10 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     let comparison = compare(&base, &new, &tolerances);
-    print!("{}", render(&cli, &comparison, &tolerances));
+    print!(
+        "{}",
+        crate::report::compare::render(&cli.base, &cli.new, &comparison, &tolerances)
+    );
     ExitCode::from(if comparison.failed() {
         exit::FAILED
     } else {
@@ -102,87 +108,4 @@ fn tolerances(cli: &CompareCli) -> Result<Tolerances, String> {
     t.latency_rise = cli.max_latency_rise.unwrap_or(t.latency_rise);
     t.error_rise = cli.max_error_rise.unwrap_or(t.error_rise);
     Ok(t)
-}
-
-fn read(path: &Path) -> Result<RunResult, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
-    serde_json::from_str(&text).map_err(|err| {
-        format!(
-            "'{}' is not a harness result (schema version {}): {err}",
-            path.display(),
-            crate::result::SCHEMA_VERSION
-        )
-    })
-}
-
-fn render(cli: &CompareCli, comparison: &Comparison, t: &Tolerances) -> String {
-    let mut out = format!(
-        "BASE {}\nNEW  {}\n\n",
-        cli.base.display(),
-        cli.new.display()
-    );
-    let mut rows = vec![[
-        "".to_string(),
-        "BASE".to_string(),
-        "NEW".to_string(),
-        "change".to_string(),
-        "p".to_string(),
-        "".to_string(),
-        "rule".to_string(),
-    ]];
-    for row in &comparison.rows {
-        let value = |v: f64| match row.unit {
-            "B" => crate::units::bytes(v),
-            "req/s" => format!("{v:.0}"),
-            "%" => format!("{v:.3} %"),
-            _ => format!("{v:.2} {}", row.unit),
-        };
-        let verdict = match (row.failed, row.p) {
-            (true, _) => "WORSE",
-            (false, Some(p)) if p < t.alpha => "changed",
-            (false, Some(_)) => "noise",
-            (false, None) => "",
-        };
-        rows.push([
-            row.name.clone(),
-            value(row.base),
-            value(row.new),
-            row.change
-                .map_or_else(|| "-".to_string(), |c| format!("{c:+.1} %")),
-            row.p.map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
-            verdict.to_string(),
-            row.note.clone(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..7)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    for row in &rows {
-        let mut line = String::from(" ");
-        for (c, cell) in row.iter().enumerate() {
-            let pad = widths[c] - cell.chars().count();
-            if c == 0 || c >= 5 {
-                line += &format!(" {cell}{}", " ".repeat(pad));
-            } else {
-                line += &format!(" {}{cell}", " ".repeat(pad));
-            }
-            line.push(' ');
-        }
-        out += line.trim_end();
-        out.push('\n');
-    }
-    out.push('\n');
-    for title in &comparison.new_findings {
-        out += &format!("New problem: {title}\n");
-    }
-    for title in &comparison.resolved_findings {
-        out += &format!("Resolved: {title}\n");
-    }
-    out += if comparison.failed() {
-        "NEW is worse than BASE beyond the tolerances.\n"
-    } else {
-        "No significant regression beyond the tolerances.\n"
-    };
-    out
 }

@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::analyse::heap;
 use crate::exit;
-use crate::units::{bytes, thousands};
+use crate::report::heap_diff;
 
 /// This command's name, for its error messages.
 const COMMAND: &str = "harness heap-diff";
@@ -60,23 +60,13 @@ fn run(cli: &HeapCli) -> Result<String, String> {
         let graph = heap::load(only)?;
         let summary = heap::diff::class_sizes(&graph);
         if cli.json {
-            return serde_json::to_string_pretty(&summary)
-                .map(|s| s + "\n")
-                .map_err(|e| e.to_string());
+            return pretty(&summary);
         }
-        let mut out = format!(
-            "{}: {} objects\n\n",
-            only.display(),
-            thousands(graph.node_count() as u64)
-        );
-        for (class, count, size) in summary.iter().take(20) {
-            out += &format!(
-                "  {:>12}  {:>10}  {class}\n",
-                bytes(*size as f64),
-                thousands(*count)
-            );
-        }
-        return Ok(out);
+        return Ok(heap_diff::classes(
+            only,
+            graph.node_count() as u64,
+            &summary,
+        ));
     }
     let (first, middle, last) = match files.as_slice() {
         [a, b] => (a, None, b),
@@ -85,54 +75,18 @@ fn run(cli: &HeapCli) -> Result<String, String> {
     };
     let analysis = heap::analyse_files(first, middle.map(|p| p.as_path()), last)?;
     if cli.json {
-        return serde_json::to_string_pretty(&analysis)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string());
+        return pretty(&analysis);
     }
-    let mut out = String::new();
-    out += &format!(
-        "{} objects ({}) are new in {}{}\n",
-        thousands(analysis.leaked_objects),
-        bytes(analysis.leaked_bytes as f64),
-        middle.unwrap_or(last).display(),
-        middle.map_or(String::new(), |_| format!(
-            " and still alive in {}",
-            last.display()
-        ))
-    );
-    match crate::analyse::heap::headline(&analysis) {
-        Some(headline) => out += &format!("\n{headline}\n"),
-        None => out += "\nNo group of them is large enough to name.\n",
-    }
-    for group in &analysis.groups {
-        out += &format!(
-            "\n  {} × {} (+{}), {:.0} % on this path:\n    {}\n",
-            thousands(group.count),
-            group.class,
-            bytes(group.bytes as f64),
-            group.path_share * 100.0,
-            group.path.join(" → ")
-        );
-    }
-    out += "\nClasses that changed (first and last snapshot):\n";
-    out += &format!(
-        "  {:<40} {:>10} {:>10} {:>10} {:>12}\n",
-        "class", "# new", "# deleted", "# delta", "size delta"
-    );
-    for c in &analysis.classes {
-        let sign = if c.size_delta < 0 { "-" } else { "+" };
-        out += &format!(
-            "  {:<40} {:>10} {:>10} {:>10} {:>12}\n",
-            c.class,
-            thousands(c.new),
-            thousands(c.deleted),
-            format!(
-                "{}{}",
-                if c.delta < 0 { "-" } else { "+" },
-                thousands(c.delta.unsigned_abs())
-            ),
-            format!("{sign}{}", bytes(c.size_delta.unsigned_abs() as f64))
-        );
-    }
-    Ok(out)
+    Ok(heap_diff::analysis(
+        middle.unwrap_or(last),
+        middle.map(|_| last.as_path()),
+        &analysis,
+    ))
+}
+
+/// Pretty JSON, newline-terminated, for `--json`.
+fn pretty(value: &impl serde::Serialize) -> Result<String, String> {
+    serde_json::to_string_pretty(value)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
 }

@@ -245,34 +245,33 @@ fn report_main(args: &[std::ffi::OsString]) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(clap_exit(err, "harness report")),
     };
-    match rerender(&cli) {
+    // A result that cannot be read is bad input (2); a report that cannot be written is
+    // harness's own failure (4), as for a run.
+    let result = match crate::result::load(&cli.result) {
+        Ok(result) => result,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match rerender(&cli, &result) {
         Ok(path) => {
             println!("{}", path.display());
             ExitCode::from(exit::OK)
         }
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::USAGE)
+            ExitCode::from(exit::ERROR)
         }
     }
 }
 
-fn rerender(cli: &ReportCli) -> anyhow::Result<PathBuf> {
-    use anyhow::Context;
-    let text = std::fs::read_to_string(&cli.result)
-        .with_context(|| format!("could not read '{}'", cli.result.display()))?;
-    let result: crate::result::RunResult = serde_json::from_str(&text).with_context(|| {
-        format!(
-            "'{}' is not a harness result (schema version {})",
-            cli.result.display(),
-            crate::result::SCHEMA_VERSION
-        )
-    })?;
+fn rerender(cli: &ReportCli, result: &crate::result::RunResult) -> anyhow::Result<PathBuf> {
     let output = cli
         .output
         .clone()
         .unwrap_or_else(|| cli.result.with_file_name("report.html"));
-    let html = crate::report::html::render(&result)?;
+    let html = crate::report::html::render(result)?;
     crate::report::files::write_whole(&output, html.as_bytes())?;
     Ok(output)
 }

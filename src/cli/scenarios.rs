@@ -14,6 +14,7 @@ use super::{resolve, Cli, Options};
 use crate::exit;
 use crate::plan::{Plan, RequestSpec, Stage, TraceMode, UsageError};
 use crate::report::junit::Suite;
+use crate::report::scenarios::Row;
 use crate::scenario::{self, Scenario};
 
 /// This command's name, for its error messages.
@@ -75,7 +76,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                         "the target failed before the load (see its stderr)",
                     )),
                 }
-                rows.push(Row::new(&scenario, finished.code, finished.result.as_ref()));
+                rows.push(row(&scenario, finished.code, finished.result.as_ref()));
                 finished.code
             }
             Err(err) => {
@@ -86,7 +87,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                     &thresholds,
                     &format!("{err:#}"),
                 ));
-                rows.push(Row::new(&scenario, code, None));
+                rows.push(row(&scenario, code, None));
                 code
             }
         };
@@ -102,7 +103,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     }
     if many {
-        print!("{}", summary(&rows));
+        print!("{}", crate::report::scenarios::summary(&rows));
     }
     ExitCode::from(exit::combine(rows.iter().map(|r| r.code)))
 }
@@ -318,59 +319,15 @@ fn requests(scenario: &Scenario, url_path: &str) -> Result<Vec<RequestSpec>, Usa
         .collect()
 }
 
-/// One line of the folder summary.
-struct Row {
-    name: String,
-    code: u8,
-    passed: usize,
-    thresholds: usize,
-    rps: Option<f64>,
-    p99: Option<f64>,
-    verdict: String,
-}
-
-impl Row {
-    fn new(scenario: &Scenario, code: u8, result: Option<&crate::result::RunResult>) -> Row {
-        Row {
-            name: scenario.name.clone(),
-            code,
-            passed: result.map_or(0, |r| r.thresholds.iter().filter(|t| t.passed).count()),
-            thresholds: result.map_or(scenario.file.check.thresholds.len(), |r| r.thresholds.len()),
-            rps: result.map(|r| r.requests.overall),
-            p99: result.map(|r| r.latency.percentiles.p99),
-            verdict: result.map_or_else(String::new, |r| r.verdict.clone()),
-        }
+/// The summary row of a scenario that ran (or failed to).
+fn row(scenario: &Scenario, code: u8, result: Option<&crate::result::RunResult>) -> Row {
+    Row {
+        name: scenario.name.clone(),
+        code,
+        passed: result.map_or(0, |r| r.thresholds.iter().filter(|t| t.passed).count()),
+        thresholds: result.map_or(scenario.file.check.thresholds.len(), |r| r.thresholds.len()),
+        rps: result.map(|r| r.requests.overall),
+        p99: result.map(|r| r.latency.percentiles.p99),
+        verdict: result.map_or_else(String::new, |r| r.verdict.clone()),
     }
-}
-
-fn summary(rows: &[Row]) -> String {
-    let mut out = String::from("\nScenarios\n");
-    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(8).max(8);
-    out.push_str(&format!(
-        "  {:<width$}  {:<14}  {:>10}  {:>10}  {:>10}  verdict\n",
-        "scenario", "outcome", "thresholds", "req/s", "p99 ms"
-    ));
-    for row in rows {
-        let outcome = match row.code {
-            exit::OK => "passed",
-            exit::FAILED => "FAILED",
-            exit::TARGET => "TARGET FAILED",
-            exit::INTERRUPTED => "interrupted",
-            exit::USAGE => "usage error",
-            _ => "error",
-        };
-        let number = |v: Option<f64>, digits: usize| {
-            v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
-        };
-        out.push_str(&format!(
-            "  {:<width$}  {:<14}  {:>10}  {:>10}  {:>10}  {}\n",
-            row.name,
-            outcome,
-            format!("{}/{}", row.passed, row.thresholds),
-            number(row.rps, 0),
-            number(row.p99, 2),
-            row.verdict
-        ));
-    }
-    out
 }

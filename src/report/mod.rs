@@ -4,10 +4,14 @@
 //! the result, so `harness report` re-renders any saved run.
 
 pub mod charts;
+pub mod compare;
 pub mod files;
+pub mod heap_diff;
 pub mod html;
 pub mod junit;
-pub mod progress;
+pub mod profile;
+pub mod scenarios;
+pub mod table;
 pub mod terminal;
 
 use crate::result::RunResult;

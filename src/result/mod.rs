@@ -32,7 +32,7 @@ pub use load::{
 };
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
-pub use target::{Phase, ProcessSample, Sampling, TargetInfo};
+pub use target::{Phase, PhaseName, ProcessSample, Sampling, TargetInfo};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -186,12 +186,20 @@ pub struct RunResult {
 pub fn load(path: &Path) -> Result<RunResult, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
-    serde_json::from_str(&text).map_err(|err| {
+    let result: RunResult = serde_json::from_str(&text).map_err(|err| {
         format!(
             "'{}' is not a harness result ({err}); give a result.json written by harness",
             path.display()
         )
-    })
+    })?;
+    if result.schema_version > SCHEMA_VERSION {
+        return Err(format!(
+            "'{}' was written by a newer harness (schema version {}; this one reads {SCHEMA_VERSION}): update harness",
+            path.display(),
+            result.schema_version
+        ));
+    }
+    Ok(result)
 }
 
 /// The JSON Schema of [`RunResult`], as committed in `result.schema.json`.

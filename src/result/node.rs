@@ -5,6 +5,13 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+impl Floor {
+    /// Whether this floor was taken at the end of the phase `name`.
+    pub fn is(&self, name: super::PhaseName) -> bool {
+        self.phase == name.as_str()
+    }
+}
+
 /// One Node process as its probe saw it.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

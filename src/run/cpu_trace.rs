@@ -22,7 +22,7 @@ use super::{drive_load, round3, LoadRun, Signals};
 use crate::analyse::{self, profile, Finding};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
-use crate::result::{Phase, RunResult};
+use crate::result::{Phase, PhaseName, RunResult};
 
 /// Length of the CPU trace's load: a few thousand samples at the sampling interval.
 pub const CPU_TRACE: Duration = Duration::from_secs(3);
@@ -97,11 +97,11 @@ pub(super) async fn run(
         during: "the CPU trace",
     };
     let outcome = drive_load(spec, prepared, Some(&mut *watched), signals).await;
-    watched.phases.push(Phase {
-        name: "profile".to_string(),
-        start: round3(start),
-        end: round3(origin.elapsed().as_secs_f64()),
-    });
+    watched.phases.push(Phase::new(
+        PhaseName::Profile,
+        round3(start),
+        round3(origin.elapsed().as_secs_f64()),
+    ));
     let responses = outcome.as_ref().map(|o| o.totals.completed).ok();
     if let Err(err) = &outcome {
         eprintln!("warning: the CPU trace's load failed: {err:#}");

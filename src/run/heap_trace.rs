@@ -25,7 +25,7 @@ use super::{drive_load, round3, LoadRun, Signals};
 use crate::analyse::{self, Finding};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TargetSpec, TraceMode, WatchPlan};
-use crate::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, RunResult};
+use crate::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, PhaseName, RunResult};
 use crate::target::{self, probe};
 
 /// Memory the trace load aims to leave retained: clear against a few megabytes of warm-up
@@ -374,7 +374,7 @@ async fn drive(
     );
     let warmed = run_load(second, &warm_plan, warm, "warm-up", signals).await?;
     record.warmup_requests = warmed.totals.sent;
-    snapshot(second, "warmup", signals).await?;
+    snapshot(second, PhaseName::Warmup, signals).await?;
     second.start_sampling().await;
     let outcome = run_load(second, &trace_plan, traced, "trace load", signals).await?;
     let totals = &outcome.totals;
@@ -382,11 +382,11 @@ async fn drive(
     record.responses = totals.completed;
     record.errors = totals.errors.iter().sum();
     record.seconds = round3(outcome.elapsed.as_secs_f64());
-    snapshot(second, "trace", signals).await?;
+    snapshot(second, PhaseName::Trace, signals).await?;
     second
-        .idle("trace-cooldown", TRACE_COOLDOWN, origin, signals)
+        .idle(PhaseName::TraceCooldown, TRACE_COOLDOWN, origin, signals)
         .await;
-    snapshot(second, "trace-cooldown", signals).await?;
+    snapshot(second, PhaseName::TraceCooldown, signals).await?;
     second.read_allocations().await;
     Ok(())
 }
@@ -412,13 +412,13 @@ async fn run_load(
 }
 
 /// Takes the snapshot that ends `phase`; `Err` when no process could be snapshotted.
-async fn snapshot(second: &mut Watched, phase: &str, signals: &Signals) -> Result<(), String> {
+async fn snapshot(second: &mut Watched, phase: PhaseName, signals: &Signals) -> Result<(), String> {
     still_going(second, signals)?;
     second.snapshot(phase).await;
     let taken: Vec<&probe::Snapshot> = second
         .snapshots
         .iter()
-        .filter(|(p, _)| p == phase)
+        .filter(|(p, _)| *p == phase)
         .map(|(_, s)| s)
         .collect();
     if taken.iter().any(|s| s.skipped.is_none()) {
@@ -428,7 +428,10 @@ async fn snapshot(second: &mut Watched, phase: &str, signals: &Signals) -> Resul
         .iter()
         .find_map(|s| s.skipped.clone())
         .unwrap_or_else(|| "no Node process answered".to_string());
-    Err(format!("no heap snapshot at the end of its {phase}: {why}"))
+    Err(format!(
+        "no heap snapshot at the end of its {}: {why}",
+        phase.as_str()
+    ))
 }
 
 /// `Err` once a signal has arrived or the second copy has exited.
@@ -448,7 +451,7 @@ fn still_going(second: &mut Watched, signals: &Signals) -> Result<(), String> {
 /// Each Node process's three snapshots analysed, with its allocation sites, and the
 /// analysis checked against what the measured run found.
 fn analysed(
-    snapshots: &[(String, probe::Snapshot)],
+    snapshots: &[(PhaseName, probe::Snapshot)],
     allocations: &[(u32, Vec<crate::result::AllocationSite>)],
     why: Why,
     record: &HeapTrace,
@@ -471,30 +474,34 @@ fn analysed(
 
 /// Analyses each Node process's snapshots at the end of the warm-up, the trace load and its
 /// cooldown. Parsing takes about 1 s per 100 MB of snapshot.
-fn heap_analysis(snapshots: &[(String, probe::Snapshot)]) -> Vec<HeapProcess> {
+fn heap_analysis(snapshots: &[(PhaseName, probe::Snapshot)]) -> Vec<HeapProcess> {
     let mut pids: Vec<u32> = snapshots.iter().map(|(_, s)| s.pid).collect();
     pids.sort_unstable();
     pids.dedup();
     pids.into_iter()
         .map(|pid| {
-            let taken: Vec<&(String, probe::Snapshot)> =
+            let taken: Vec<&(PhaseName, probe::Snapshot)> =
                 snapshots.iter().filter(|(_, s)| s.pid == pid).collect();
             let info = taken
                 .iter()
                 .map(|(phase, s)| HeapSnapshotInfo {
-                    phase: phase.clone(),
+                    phase: phase.as_str().to_string(),
                     ms: round3(s.ms),
                     heap_used: s.heap_used,
                     skipped: s.skipped.clone(),
                 })
                 .collect();
-            let file = |phase: &str| {
+            let file = |phase: PhaseName| {
                 taken
                     .iter()
-                    .find(|(p, s)| p == phase && s.skipped.is_none())
+                    .find(|(p, s)| *p == phase && s.skipped.is_none())
                     .map(|(_, s)| s.path.clone())
             };
-            let (analysis, note) = match (file("warmup"), file("trace"), file("trace-cooldown")) {
+            let (analysis, note) = match (
+                file(PhaseName::Warmup),
+                file(PhaseName::Trace),
+                file(PhaseName::TraceCooldown),
+            ) {
                 (Some(first), Some(middle), Some(last)) => {
                     match analyse::heap::analyse_files(&first, Some(&middle), &last) {
                         Ok(analysis) => (Some(analysis), None),

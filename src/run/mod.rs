@@ -4,34 +4,35 @@
 //! fresh copy of the target if a leak was found, and print and save the result. Returns the exit code. Every phase can be cut short by Ctrl-C (or SIGTERM)
 //! or by the target dying; what ran is still reported.
 //!
+//! - [`signals`]: Ctrl-C and SIGTERM.
 //! - [`watch`]: the target while it is watched (started, sampled, probed, stopped).
+//! - [`progress`]: the live progress line while the load runs.
 //! - [`cpu_trace`]: a CPU profile of the measured target after its cooldown.
+//! - [`outcome`]: the saved result built from the finished run.
 //! - [`heap_trace`]: the heap trace on a second copy of the target, and its analysis.
 
 mod cpu_trace;
 mod heap_trace;
 mod outcome;
+mod progress;
+mod signals;
 mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::pin::pin;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use anyhow::Context;
-use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::time::Instant;
 
 use crate::exit;
 use crate::load::{self, LoadOutcome, StopReason};
 use crate::plan::{LoadPlan, Plan, Stop};
-use crate::report::progress::Progress;
 use crate::report::{self, terminal};
-use crate::result::RunResult;
+use crate::result::{PhaseName, RunResult};
 use crate::target;
+use progress::Progress;
+use signals::Signals;
 use watch::{NotStarted, Watched};
-
-/// The target's process group, for the last-resort kill on a second Ctrl-C.
-static TARGET_GROUP: AtomicI32 = AtomicI32::new(0);
 
 /// How a run ended: its exit code and, unless the target failed before the load, its result.
 pub struct Finished {
@@ -55,64 +56,15 @@ pub fn run(plan: Plan) -> anyhow::Result<Finished> {
     runtime.block_on(session(plan, prepared))
 }
 
-/// Ctrl-C and SIGTERM, as one stream.
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-    received: bool,
-}
-
-impl Signals {
-    fn new() -> anyhow::Result<Signals> {
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt()).context("could not handle SIGINT")?,
-            terminate: signal(SignalKind::terminate()).context("could not handle SIGTERM")?,
-            received: false,
-        })
-    }
-
-    /// Resolves at the next signal. After the first, a second one kills the target's group
-    /// and leaves at once.
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-        if self.received {
-            let group = TARGET_GROUP.load(Ordering::Relaxed);
-            if group > 0 {
-                // SAFETY: kills the group harness created.
-                unsafe { libc::killpg(group, libc::SIGKILL) };
-            }
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-        self.received = true;
-    }
-}
-
+/// The run, phase by phase: start the target, idle through the baseline, drive the load,
+/// idle through the cooldown and take a CPU profile if wanted, stop the target, build and
+/// analyse the result, run the heap trace if wanted, check the thresholds, write the outputs.
 async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
     let origin = Instant::now();
     let mut signals = Signals::new()?;
-    let echo = !plan.output.json && std::io::stderr().is_terminal();
-    let mut watched = match &plan.watch {
-        Some(watch) => {
-            let endpoint = watch::endpoint(&plan.load);
-            match watch::start(watch, endpoint, origin, echo, &mut signals).await? {
-                Ok(watched) => Some(watched),
-                Err(not_started) => {
-                    let code = match not_started {
-                        NotStarted::Interrupted => exit::INTERRUPTED,
-                        NotStarted::Failed { why, stderr_tail } => {
-                            report_not_started(&why, &stderr_tail);
-                            exit::TARGET
-                        }
-                    };
-                    write_failed_junit(&plan)?;
-                    return Ok(Finished { code, result: None });
-                }
-            }
-        }
-        None => None,
+    let mut watched = match start(&plan, origin, &mut signals).await? {
+        Ok(watched) => watched,
+        Err(code) => return Ok(Finished { code, result: None }),
     };
     if std::env::var_os("HARNESS_FAULT").is_some_and(|fault| fault == "panic-after-ready") {
         // Fault injection for the tests: the target must not outlive a panicking harness.
@@ -122,11 +74,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         print!("{}", header(&plan));
     }
     if let Some(watched) = &mut watched {
-        let baseline = watched.plan.baseline;
-        watched
-            .idle("baseline", baseline, origin, &mut signals)
-            .await;
-        watched.floor("baseline").await;
+        baseline(watched, origin, &mut signals).await;
     }
     let load = LoadRun {
         plan: &plan.load,
@@ -136,29 +84,13 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
     let outcome = drive_load(load, prepared, watched.as_mut(), &mut signals).await?;
     let mut profiles = Vec::new();
     if let Some(watched) = &mut watched {
-        if !signals.received && watched.alive() {
-            watched.floor("load").await;
-            let cooldown = watched.plan.cooldown;
-            watched
-                .idle("cooldown", cooldown, origin, &mut signals)
-                .await;
-            watched.floor("cooldown").await;
-            let mut so_far = outcome::build(&plan, &outcome, origin);
-            watched.fill(&mut so_far);
-            let why = cpu_trace::wanted(watched.plan.profile, &so_far);
-            if let (Some(why), true) = (why, watched.node_processes() > 0) {
-                if !signals.received && watched.alive() {
-                    profiles = cpu_trace::run(watched, &plan, why, origin, &mut signals).await;
-                }
-            }
-        }
+        profiles = after_load(watched, &plan, &outcome, origin, &mut signals).await;
         watched.stop().await;
     }
     let mut result = outcome::build(&plan, &outcome, origin);
-    if let Some(watched) = &watched {
+    if let Some(watched) = watched {
         watched.fill(&mut result);
     }
-    drop(watched);
     result.profiles = profiles;
     crate::analyse::annotate(&mut result);
     if let Some(watch) = &plan.watch {
@@ -172,8 +104,83 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         .iter()
         .map(|t| t.evaluate(&result))
         .collect();
-    print_result(&plan, &result)?;
-    if let Some(report) = crate::report::files::write_outputs(&plan.output, &result)? {
+    write_outputs(&plan, &result)?;
+    Ok(Finished {
+        code: exit_code(&outcome, &result, signals.received),
+        result: Some(result),
+    })
+}
+
+/// Starts (or finds) the target, if the plan has one, and waits until it serves. `Err` is
+/// the exit code of a target that never served (already reported).
+async fn start(
+    plan: &Plan,
+    origin: Instant,
+    signals: &mut Signals,
+) -> anyhow::Result<Result<Option<Watched>, u8>> {
+    let Some(watch) = &plan.watch else {
+        return Ok(Ok(None));
+    };
+    let echo = !plan.output.json && std::io::stderr().is_terminal();
+    let endpoint = watch::endpoint(&plan.load);
+    match watch::start(watch, endpoint, origin, echo, signals).await? {
+        Ok(watched) => Ok(Ok(Some(watched))),
+        Err(not_started) => {
+            let code = match not_started {
+                NotStarted::Interrupted => exit::INTERRUPTED,
+                NotStarted::Failed { why, stderr_tail } => {
+                    report_not_started(&why, &stderr_tail);
+                    exit::TARGET
+                }
+            };
+            write_failed_junit(plan)?;
+            Ok(Err(code))
+        }
+    }
+}
+
+/// The idle baseline and its GC floor.
+async fn baseline(watched: &mut Watched, origin: Instant, signals: &mut Signals) {
+    let length = watched.plan.baseline;
+    watched
+        .idle(PhaseName::Baseline, length, origin, signals)
+        .await;
+    watched.floor(PhaseName::Baseline).await;
+}
+
+/// After the load, unless it was cut short: the floors and the idle cooldown, then the CPU
+/// trace if the run so far asks for one. Returns its profiles.
+async fn after_load(
+    watched: &mut Watched,
+    plan: &Plan,
+    outcome: &LoadOutcome,
+    origin: Instant,
+    signals: &mut Signals,
+) -> Vec<crate::analyse::profile::CpuProfile> {
+    if signals.received || !watched.alive() {
+        return Vec::new();
+    }
+    watched.floor(PhaseName::Load).await;
+    let cooldown = watched.plan.cooldown;
+    watched
+        .idle(PhaseName::Cooldown, cooldown, origin, signals)
+        .await;
+    watched.floor(PhaseName::Cooldown).await;
+    let mut so_far = outcome::build(plan, outcome, origin);
+    watched.fill(&mut so_far);
+    let Some(why) = cpu_trace::wanted(watched.plan.profile, &so_far) else {
+        return Vec::new();
+    };
+    if watched.node_processes() == 0 || signals.received || !watched.alive() {
+        return Vec::new();
+    }
+    cpu_trace::run(watched, plan, why, origin, signals).await
+}
+
+/// Prints the result and writes the report, the JSON and JUnit files.
+fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
+    print_result(plan, result)?;
+    if let Some(report) = crate::report::files::write_outputs(&plan.output, result)? {
         if plan.output.json {
             eprintln!("report: {}", report.display());
         } else {
@@ -182,13 +189,10 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
     }
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
-        let xml = report::junit::render(&[report::junit::Suite::ran(name, &result)]);
+        let xml = report::junit::render(&[report::junit::Suite::ran(name, result)]);
         crate::report::files::write_whole(path, xml.as_bytes())?;
     }
-    Ok(Finished {
-        code: exit_code(&outcome, &result, signals.received),
-        result: Some(result),
-    })
+    Ok(())
 }
 
 /// Says why the target never served, with the last lines of its stderr.

@@ -6,8 +6,9 @@ use crate::load::recorder::ErrorKind;
 use crate::load::{LoadOutcome, StopReason};
 use crate::plan::{is_secret_header, Plan, Stop};
 use crate::result::{
-    encode, ErrorCount, Header, LatencyStats, Percentiles, Phase, RequestEntry, RequestStats,
-    RunResult, SeriesEntry, StageEntry, StatusCount, ThroughputStats, REDACTED, SCHEMA_VERSION,
+    encode, ErrorCount, Header, LatencyStats, Percentiles, Phase, PhaseName, RequestEntry,
+    RequestStats, RunResult, SeriesEntry, StageEntry, StatusCount, ThroughputStats, REDACTED,
+    SCHEMA_VERSION,
 };
 
 /// Builds the result of a run from its plan and what the load generator measured; `origin`
@@ -203,17 +204,17 @@ fn redacted(headers: &[(String, String)]) -> Vec<Header> {
 fn load_phases(warmup: f64, measure_start: f64, window: f64) -> Vec<Phase> {
     let mut phases = Vec::new();
     if warmup > 0.0 {
-        phases.push(Phase {
-            name: "warmup".to_string(),
-            start: round3(measure_start - warmup),
-            end: round3(measure_start),
-        });
+        phases.push(Phase::new(
+            PhaseName::Warmup,
+            round3(measure_start - warmup),
+            round3(measure_start),
+        ));
     }
-    phases.push(Phase {
-        name: "load".to_string(),
-        start: round3(measure_start),
-        end: round3(measure_start + window),
-    });
+    phases.push(Phase::new(
+        PhaseName::Load,
+        round3(measure_start),
+        round3(measure_start + window),
+    ));
     phases
 }
 

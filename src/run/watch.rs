@@ -9,9 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::time::Instant;
 
-use super::{round3, Signals, TARGET_GROUP};
+use super::round3;
+use super::signals::{Signals, TARGET_GROUP};
 use crate::plan::{LoadPlan, TargetSpec, TraceMode, WatchPlan};
-use crate::result::{AllocationSite, Phase, ProcessSample, RunResult, Sampling, TargetInfo};
+use crate::result::{
+    AllocationSite, Phase, PhaseName, ProcessSample, RunResult, Sampling, TargetInfo,
+};
 use crate::sample::{self, Tree};
 use crate::target::probe::{self, ProbeServer};
 use crate::target::{self, Endpoint, Target};
@@ -33,7 +36,7 @@ pub(super) struct Watched {
     pub info: TargetInfo,
     pub phases: Vec<Phase>,
     /// Heap snapshots taken, with the phase each ended.
-    pub snapshots: Vec<(String, probe::Snapshot)>,
+    pub snapshots: Vec<(PhaseName, probe::Snapshot)>,
     /// Allocation sites of what was still alive after the cooldown, per Node process.
     pub allocations: Vec<(u32, Vec<AllocationSite>)>,
 }
@@ -151,7 +154,7 @@ impl Watched {
     /// Idles for `length` as phase `name`, unless a signal or the target's exit cuts it short.
     pub async fn idle(
         &mut self,
-        name: &str,
+        name: PhaseName,
         length: Duration,
         origin: Instant,
         signals: &mut Signals,
@@ -173,18 +176,18 @@ impl Watched {
                 () = exited => {}
             }
         }
-        self.phases.push(Phase {
-            name: name.to_string(),
-            start: round3(start),
-            end: round3(origin.elapsed().as_secs_f64()),
-        });
+        self.phases.push(Phase::new(
+            name,
+            round3(start),
+            round3(origin.elapsed().as_secs_f64()),
+        ));
     }
 
     /// Forces a GC in every Node process and records the heap after it.
-    pub async fn floor(&mut self, phase: &str) {
+    pub async fn floor(&mut self, phase: PhaseName) {
         if let Some(probe) = &mut self.probe {
             if probe.connected() > 0 {
-                probe.floor(phase, FLOOR_TIMEOUT).await;
+                probe.floor(phase.as_str(), FLOOR_TIMEOUT).await;
             }
         }
     }
@@ -243,17 +246,16 @@ impl Watched {
     }
 
     /// Takes a heap snapshot of every Node process, unless heap snapshots are off.
-    pub async fn snapshot(&mut self, phase: &str) {
+    pub async fn snapshot(&mut self, phase: PhaseName) {
         if self.plan.heap == TraceMode::Off {
             return;
         }
         if let Some(probe) = &mut self.probe {
             if probe.connected() > 0 {
                 let taken = probe
-                    .snapshot(phase, self.plan.heap_limit, SNAPSHOT_TIMEOUT)
+                    .snapshot(phase.as_str(), self.plan.heap_limit, SNAPSHOT_TIMEOUT)
                     .await;
-                self.snapshots
-                    .extend(taken.into_iter().map(|s| (phase.to_string(), s)));
+                self.snapshots.extend(taken.into_iter().map(|s| (phase, s)));
             }
         }
     }

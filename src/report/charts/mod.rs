@@ -12,7 +12,7 @@ mod requests;
 
 use plotters::prelude::*;
 
-use crate::result::RunResult;
+use crate::result::{PhaseName, RunResult};
 
 /// Size of every chart, in SVG pixels.
 const SIZE: (u32, u32) = (900, 260);
@@ -31,9 +31,9 @@ const PALETTE: [RGBColor; 7] = [
 /// Phase shading colours: load, warmup, the CPU trace, and the idle phases.
 fn phase_colour(name: &str) -> RGBAColor {
     match name {
-        "load" => RGBColor(0, 114, 178).mix(0.07),
-        "warmup" => RGBColor(230, 159, 0).mix(0.10),
-        "profile" => RGBColor(204, 121, 167).mix(0.10),
+        name if name == PhaseName::Load.as_str() => RGBColor(0, 114, 178).mix(0.07),
+        name if name == PhaseName::Warmup.as_str() => RGBColor(230, 159, 0).mix(0.10),
+        name if name == PhaseName::Profile.as_str() => RGBColor(204, 121, 167).mix(0.10),
         _ => RGBColor(120, 120, 120).mix(0.10),
     }
 }

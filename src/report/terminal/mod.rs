@@ -1,0 +1,292 @@
+//! The terminal summary, laid out like autocannon's: a latency table, a Req/Sec and
+//! Bytes/Sec table, then counts of requests, bytes, status classes and errors. Latency is in
+//! milliseconds with microsecond precision. A pure function of the [`RunResult`].
+
+use std::fmt::Write;
+
+mod sections;
+
+use crate::analyse::stats::PERCENTILES;
+use crate::result::{Percentiles, RunResult};
+use crate::units::trim_float;
+pub use crate::units::{bytes, thousands};
+pub use sections::{heap_trace_lines, profile_heading};
+
+/// The line printed before the load starts.
+pub fn header(
+    result_url: &str,
+    what: &str,
+    connections: usize,
+    pipelining: usize,
+    workers: usize,
+) -> String {
+    let mut out = format!("Running {what} @ {result_url}\n{connections} connections");
+    if pipelining > 1 {
+        let _ = write!(out, " with {pipelining} pipelining factor");
+    }
+    let _ = write!(out, "\n{workers} workers\n");
+    out
+}
+
+/// Renders the summary; `latency_table` adds the full percentile table, `color` uses ANSI.
+pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
+    let style = Style { color };
+    let mut out = String::from("\n");
+    out += &summary_tables(result, &style);
+    out += "\nReq/Bytes counts sampled once per second.\n";
+    let _ = writeln!(out, "# of samples: {}\n", result.samples);
+    if latency_table {
+        out += &percentile_table(&result.latency.percentiles, &style);
+        out += "\n";
+    }
+    out += &open_model_lines(result);
+    out += &count_lines(result, &style);
+    out += &sections::target_lines(result, &style);
+    out += &sections::verdict_lines(result, &style);
+    out += &sections::profile_lines(result);
+    out += &sections::heap_lines(result);
+    out += &sections::threshold_lines(result, &style);
+    out
+}
+
+/// autocannon's two box tables: latency, then requests and bytes per second.
+fn summary_tables(result: &RunResult, style: &Style) -> String {
+    let l = &result.latency;
+    let mut out = table(
+        &[
+            row(&["Stat", "2.5%", "50%", "97.5%", "99%", "Avg", "Stdev", "Max"]),
+            [
+                "Latency".to_string(),
+                ms(l.percentiles.p2_5),
+                ms(l.percentiles.p50),
+                ms(l.percentiles.p97_5),
+                ms(l.percentiles.p99),
+                ms(l.average),
+                ms(l.stddev),
+                ms(l.max),
+            ]
+            .to_vec(),
+        ],
+        style,
+    );
+    let r = &result.requests;
+    let t = &result.throughput;
+    out += &table(
+        &[
+            row(&["Stat", "1%", "2.5%", "50%", "97.5%", "Avg", "Stdev", "Min"]),
+            [
+                "Req/Sec".to_string(),
+                count(r.percentiles.p1),
+                count(r.percentiles.p2_5),
+                count(r.percentiles.p50),
+                count(r.percentiles.p97_5),
+                format!("{:.2}", r.average),
+                format!("{:.2}", r.stddev),
+                count(r.min),
+            ]
+            .to_vec(),
+            [
+                "Bytes/Sec".to_string(),
+                bytes(t.percentiles.p1),
+                bytes(t.percentiles.p2_5),
+                bytes(t.percentiles.p50),
+                bytes(t.percentiles.p97_5),
+                bytes(t.average),
+                bytes(t.stddev),
+                bytes(t.min),
+            ]
+            .to_vec(),
+        ],
+        style,
+    );
+    out
+}
+
+/// With `-R`: the latency from the actual send, and how many requests went out late.
+fn open_model_lines(result: &RunResult) -> String {
+    let mut out = String::new();
+    if let Some(uncorrected) = &result.latency_uncorrected {
+        let _ = writeln!(
+            out,
+            "Latency counts from each request's planned send time ({} req/s). From the actual send: p50 {}, p99 {}, max {}.",
+            result.rate.unwrap_or_default(),
+            ms(uncorrected.percentiles.p50),
+            ms(uncorrected.percentiles.p99),
+            ms(uncorrected.max)
+        );
+        if let Some(late) = result.late_requests {
+            let _ = writeln!(
+                out,
+                "{late} requests were sent more than 10 ms after their planned time."
+            );
+        }
+    }
+    out
+}
+
+/// The counts: non-2xx responses, requests and bytes, errors by kind, requests in flight,
+/// and why the load stopped early.
+fn count_lines(result: &RunResult, style: &Style) -> String {
+    let mut out = String::new();
+    if result.non2xx > 0 {
+        let codes: Vec<String> = result
+            .status_code_stats
+            .iter()
+            .filter(|(code, _)| !code.starts_with('2'))
+            .map(|(code, stat)| format!("{code}: {}", stat.count))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} 2xx responses, {} non 2xx responses ({})",
+            result.status_2xx,
+            result.non2xx,
+            codes.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} requests in {}s, {} read",
+        result.requests.total,
+        trim_float(result.duration, 2),
+        bytes(result.throughput.total as f64)
+    );
+    if result.errors > 0 {
+        let line = format!("{} errors ({} timeouts)", result.errors, result.timeouts);
+        let _ = writeln!(out, "{}", style.warn(&line));
+        for (kind, error) in &result.errors_by_kind {
+            let example = error
+                .example
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {kind} {}{example}", error.count);
+        }
+    }
+    if result.unfinished > 0 {
+        let _ = writeln!(
+            out,
+            "{} requests were still in flight when the load stopped (not counted).",
+            result.unfinished
+        );
+    }
+    match result.stop_reason.as_str() {
+        "interrupted" => {
+            out += &style.warn("Interrupted: the results cover the load until Ctrl-C.\n")
+        }
+        "bailedOut" => out += &style.warn("Stopped early: --bailout errors were reached.\n"),
+        "targetExited" => out += &style.warn("Stopped early: the target exited during the load.\n"),
+        _ => {}
+    }
+    out
+}
+
+fn percentile_table(p: &Percentiles, style: &Style) -> String {
+    let mut rows = vec![row(&["Percentile", "Latency (ms)"])];
+    for (q, v) in PERCENTILES.iter().zip(p.values()) {
+        rows.push(vec![trim_float(*q, 3), format!("{v:.3}")]);
+    }
+    table(&rows, style)
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+pub(super) struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub(super) fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub(super) fn warn(&self, text: &str) -> String {
+        self.paint("33", text)
+    }
+
+    pub(super) fn verdict(&self, text: &str) -> String {
+        self.paint("1;31", text)
+    }
+
+    pub(super) fn ok(&self, text: &str) -> String {
+        self.paint("1;32", text)
+    }
+}
+
+/// Draws a box table; the first row is the header (cyan), the first column the row labels
+/// (bold).
+fn table(rows: &[Vec<String>], style: &Style) -> String {
+    super::table::boxed(rows, |row, column, cell| match (row, column) {
+        (0, _) => style.paint("36", &cell),
+        (_, 0) => style.paint("1", &cell),
+        _ => cell,
+    })
+}
+
+/// Milliseconds with microsecond precision.
+fn ms(value: f64) -> String {
+    format!("{value:.3} ms")
+}
+
+/// A per-second count: whole numbers stay whole.
+fn count(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_aligned_boxes() {
+        let rows = vec![row(&["Stat", "50%"]), row(&["Latency", "1.000 ms"])];
+        let drawn = table(&rows, &Style { color: false });
+        let expected = "\
+┌─────────┬──────────┐
+│ Stat    │ 50%      │
+├─────────┼──────────┤
+│ Latency │ 1.000 ms │
+└─────────┴──────────┘
+";
+        assert_eq!(drawn, expected);
+    }
+
+    /// The whole summary of a recorded run, against `testdata/summary.txt`
+    /// (regenerate with HARNESS_UPDATE_SNAPSHOTS=1 cargo test summary_snapshot).
+    #[test]
+    fn summary_snapshot() {
+        let mut result: RunResult =
+            serde_json::from_str(include_str!("../../analyse/testdata/base.json")).unwrap();
+        crate::analyse::annotate(&mut result);
+        let rendered = render(&result, true, false);
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/report/testdata/summary.txt"
+        );
+        if std::env::var_os("HARNESS_UPDATE_SNAPSHOTS").is_some() {
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            std::fs::write(path, &rendered).unwrap();
+        }
+        let expected = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            rendered == expected,
+            "summary changed; if on purpose, regenerate the snapshot:\n{rendered}"
+        );
+    }
+
+    #[test]
+    fn no_escape_codes_without_color() {
+        let rows = vec![row(&["Stat"]), row(&["x"])];
+        assert!(!table(&rows, &Style { color: false }).contains('\x1b'));
+        assert!(table(&rows, &Style { color: true }).contains('\x1b'));
+    }
+}
