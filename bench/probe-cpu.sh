@@ -3,7 +3,7 @@
 # throughput (which is noisy on a shared machine): a Node hello-world server on core 0 is
 # loaded by harness at a fixed rate (open model, below saturation) from core 1, and the
 # server's own CPU time (utime + stime from /proc) is divided by the responses. Variants,
-# alternating: no probe; the probe (src/target/probe.cjs, talking to a socket that discards
+# alternating: no probe; the probe (src/target/probe/probe.cjs, talking to a socket that discards
 # what it sends); the probe with its sampling heap profiler started, as harness does with
 # --heap; the probe without GC events (HARNESS_PROBE_GC=off).
 #
@@ -24,7 +24,7 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT INT TERM
-cp "$ROOT/src/target/probe.cjs" "$WORK/probe.cjs"
+cp "$ROOT/src/target/probe/probe.cjs" "$WORK/probe.cjs"
 # A socket that discards what probes send; on the second one, each probe is first asked to
 # start its sampling heap profiler.
 sink() {

@@ -2,31 +2,28 @@
 //!
 //! # Layout
 //!
-//! A run flows through one folder per stage:
+//! The crate is layered, bottom to top; a module imports only from its own layer's
+//! neighbours below it and from lower layers (a unit test, `layers`, fails on an import that
+//! points up):
 //!
-//! - [`cli`]: parses the command line (clap) and resolves it into a [`plan::Plan`]; the only
-//!   place that knows about clap. Owns the process exit codes ([`exit`]).
-//! - [`plan`]: the plain, validated description of a run that every later stage reads.
-//! - [`load`]: the load generator. Worker threads, each with a single-threaded tokio runtime,
-//!   drive connections (raw HTTP/1.1 with pipelining, or HTTP/2 through hyper), pace them
-//!   (closed loop or fixed rate) and record latency into HdrHistograms. Hands a
-//!   [`load::LoadOutcome`] to `report`.
-//! - [`target`]: starts the command after `--` in its own process group, waits until it
-//!   serves, stops the whole group at the end; injects the Node probe ([`target::probe`]) and
-//!   collects what it reports.
-//! - [`sample`]: samples the target's process tree (RSS, CPU, threads, descriptors) and
-//!   harness's own and the machine's CPU.
-//! - [`analyse`]: turns a saved result into findings with evidence and one verdict; reads
-//!   heap snapshots ([`analyse::heap`]) and CPU profiles ([`analyse::profile`]).
-//! - [`report`]: turns the outcome into the saved result ([`report::result::RunResult`], the
-//!   JSON wire format with a committed schema) and renders it: terminal tables, JSON, the
-//!   self-contained HTML report with SVG charts ([`report::html`], [`report::charts`]), the
-//!   progress bar. Renderers are pure functions of the saved result.
-//!
-//! - [`scenario`]: scenario files and thresholds.
-//!
-//! `run` strings the stages together: target, baseline, load, cooldown, the CPU trace, the
-//! analysis, the heap trace on a second copy of the target, outputs.
+//! 1. [`units`] (parsing and formatting durations, sizes, rates, percentages, counts),
+//!    [`result`] (the saved result: serde types only, with its committed JSON Schema and
+//!    [`result::load`]), [`exit`] (the process exit codes).
+//! 2. [`analyse`]: a result's findings and verdict ([`analyse::annotate`]), thresholds, the
+//!    measurements they share, statistics, `compare`, heap snapshots ([`analyse::heap`]) and
+//!    CPU profiles ([`analyse::profile`]). A pure function of a result.
+//! 3. [`plan`]: the plain, validated description of a run that every later stage reads.
+//! 4. [`scenario`] (scenario files), [`load`] (the load generator: worker threads with
+//!    single-threaded tokio runtimes, raw HTTP/1.1 with pipelining or HTTP/2, closed or open
+//!    model, HdrHistograms), [`target`] (the target process in its own group, and the Node
+//!    probe, [`target::probe`]), [`sample`] (the process tree's RSS, CPU, threads and
+//!    descriptors, and harness's and the machine's CPU).
+//! 5. [`report`]: renderers of a saved result, each a pure function of it: terminal tables,
+//!    JSON, the self-contained HTML report with SVG charts and a flame graph, JUnit XML, the
+//!    `compare`, `heap-diff` and `profile` texts.
+//! 6. `run`: one run from plan to output, phase by phase: signals, the watched target, the
+//!    load and its progress line, the CPU trace, building the result, the heap trace.
+//! 7. [`cli`]: the command line (clap), resolved into a [`plan::Plan`]; the subcommands.
 
 pub mod analyse;
 pub mod cli;
@@ -41,6 +38,8 @@ mod run;
 pub mod sample;
 pub mod scenario;
 pub mod target;
+#[cfg(test)]
+mod testing;
 pub mod units;
 
 pub use run::run;

@@ -1,25 +1,11 @@
 //! The verdict on real Node apps from `scenarios/apps/`: the article's leaks are leaks, their
 //! fixes are not, a CPU-bound handler blocks the loop, a slow timer is I/O wait.
 
-mod support;
-
-use support::{free_port, harness, APPS};
+use crate::support::NodeRun;
 
 /// Runs `app` under load and returns the result's findings as (kind, severity) and the verdict.
 fn verdict(app: &str, load: &[&str]) -> (Vec<(String, String)>, serde_json::Value) {
-    let url = format!("http://127.0.0.1:{}/", free_port());
-    let output = harness()
-        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "1s"])
-        .args(load)
-        .args([url.as_str(), "--", "node", &format!("{APPS}/{app}")])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let result = NodeRun::new(app).args(load).json();
     let findings = result["findings"]
         .as_array()
         .unwrap()

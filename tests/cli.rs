@@ -1,12 +1,10 @@
 //! The command line as a user meets it: bad input is refused in one line with exit status 2
 //! and nothing sent; output formats; the JSON schema; Ctrl-C.
 
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
-use support::{harness, run_json, Behaviour, TestServer};
+use crate::support::{harness, run_json, Behaviour, TestServer};
 
 /// Each case is refused with status 2, a single line naming `needle`, and no connection made.
 #[test]
@@ -182,4 +180,46 @@ fn interrupt_still_prints_the_result() {
     assert_eq!(result["stopReason"], "interrupted");
     assert!(result["requests"]["total"].as_f64().unwrap() > 0.0);
     assert!(result["duration"].as_f64().unwrap() < 5.0);
+}
+
+/// `harness … | head -c 100`: a reader that leaves early is not a failure. Printing stops
+/// quietly, the report files are still written, and the exit code is the run's own.
+#[test]
+fn a_reader_that_leaves_early_is_not_a_failure() {
+    use std::io::Read;
+    let server = TestServer::start(Behaviour::Fixed(Duration::from_millis(1)));
+    let dir = tempfile::tempdir().unwrap();
+    for json in [true, false] {
+        let report = dir.path().join(format!("json-{json}"));
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("harness"));
+        command.args(["-c", "2", "-d", "1", "-n", "--report"]);
+        command.arg(&report);
+        if json {
+            command.arg("--json");
+        }
+        let mut child = command
+            .arg(server.url())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 20];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's read end is closed here, before harness prints its result.
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "json {json}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            report.join("result.json").exists(),
+            "json {json}: no result.json"
+        );
+        assert!(
+            report.join("report.html").exists(),
+            "json {json}: no report.html"
+        );
+    }
 }

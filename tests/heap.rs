@@ -1,34 +1,11 @@
 //! "Where the memory goes": heap snapshots of real Node targets name the leaking class and
 //! what holds it, and name nothing on an app that does not leak.
 
-mod support;
+use crate::support::{harness, json_output, num, NodeRun};
 
-use support::{app, harness, json_output, num};
-
-/// Runs `app` with `args` and returns the parsed result.
+/// Runs `app` with `args` at 10 connections and returns the parsed result.
 fn run(app_name: &str, args: &[&str]) -> serde_json::Value {
-    run_with(app_name, args, &[])
-}
-
-/// Runs `app` with `args` and `env`, on a free port, and returns the parsed result.
-fn run_with(app_name: &str, args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
-    let output = harness()
-        .envs(env.iter().copied())
-        .args([
-            "--json",
-            "-n",
-            "--baseline",
-            "500ms",
-            "--cooldown",
-            "1s",
-            "-c",
-            "10",
-        ])
-        .args(args)
-        .args(["http://127.0.0.1:0/", "--", "node", &app(app_name)])
-        .output()
-        .unwrap();
-    json_output(&output)
+    NodeRun::new(app_name).args(["-c", "10"]).args(args).json()
 }
 
 fn analysis(result: &serde_json::Value) -> &serde_json::Value {
@@ -136,15 +113,12 @@ fn the_article_cache_leak_names_compute_term_and_the_buffer_data() {
 #[test]
 fn the_article_listener_leak_names_the_emitter_variable_and_the_listener() {
     // A fixed port: the second copy waits until the measured one has let go of it.
-    let port = support::free_port();
+    let port = crate::support::free_port();
     let url = format!("http://127.0.0.1:{port}/");
-    let output = harness()
-        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "1s"])
-        .args(["-c", "10", "-d", "2", &url, "--", "node"])
-        .arg(app("listener-leak.js"))
-        .output()
-        .unwrap();
-    let result = json_output(&output);
+    let result = NodeRun::new("listener-leak.js")
+        .args(["-c", "10", "-d", "2"])
+        .url(&url)
+        .json();
     assert_eq!(result["heapTrace"]["reason"], "listener leak found");
     assert_eq!(result["heapTrace"]["url"], url.as_str());
     let top = &analysis(&result)["groups"][0];
@@ -215,21 +189,10 @@ fn a_leak_of_closures_names_their_function_and_the_variable_that_holds_them() {
 fn a_target_that_cannot_start_twice_gets_a_warning_and_keeps_its_result() {
     let dir = tempfile::tempdir().unwrap();
     let lock = dir.path().join("app.lock");
-    let output = harness()
+    let output = NodeRun::new("single-instance.js")
+        .args(["-c", "10", "-a", "5000"])
         .env("LOCK_FILE", &lock)
-        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "1s"])
-        .args([
-            "-c",
-            "10",
-            "-a",
-            "5000",
-            "http://127.0.0.1:0/",
-            "--",
-            "node",
-        ])
-        .arg(app("single-instance.js"))
-        .output()
-        .unwrap();
+        .output();
     let result = json_output(&output);
     assert_eq!(output.status.code(), Some(0));
     assert!(
@@ -281,11 +244,10 @@ fn an_app_that_does_not_leak_gets_no_names_even_with_heap() {
 fn a_bounded_lru_is_no_leak_and_its_young_entries_are_not_named() {
     // 2,000 entries of ~2 kB, filled in the first tenth of the load: a plateau. With --heap,
     // the trace's entries are new and still alive at its end, yet nothing is named.
-    let result = run_with(
-        "lru-cache.js",
-        &["-a", "20000", "--heap"],
-        &[("LRU_SIZE", "2000")],
-    );
+    let result = NodeRun::new("lru-cache.js")
+        .args(["-c", "10", "-a", "20000", "--heap"])
+        .env("LRU_SIZE", "2000")
+        .json();
     assert!(!leak_found(&result), "{}", result["findings"]);
     analysis(&result);
     assert_eq!(named(&result), 0, "{}", result["heap"]);

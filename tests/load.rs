@@ -1,11 +1,9 @@
 //! The load engine against real servers on 127.0.0.1:0: exact counts, latency that matches a
 //! server's known delay, stalls under the open model, pipelining, errors by kind.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{num, run_json, Behaviour, TestServer};
+use crate::support::{num, run_json, Behaviour, TestServer};
 
 #[test]
 fn amount_sends_exactly_that_many_requests() {

@@ -2,32 +2,19 @@
 //! taken at the end of each phase, warnings carry their location, several processes report,
 //! and the probe is harmless where harness is not listening.
 
-mod support;
-
 use std::process::Command;
 
-use support::{free_port, harness, APPS};
+use crate::support::{NodeRun, APPS};
 
-const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/target/probe.cjs");
+const PROBE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/target/probe/probe.cjs");
 
 /// Runs harness on `app` with a short load and returns the JSON result.
 fn watch(app: &str, load: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
-    let url = format!("http://127.0.0.1:{}/", free_port());
-    let mut command = harness();
-    command
-        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "500ms"])
-        .args(load)
-        .args([url.as_str(), "--", "node", &format!("{APPS}/{app}")]);
-    for (k, v) in env {
-        command.env(k, v);
+    let mut run = NodeRun::new(app).args(["--cooldown", "500ms"]).args(load);
+    for (key, value) in env {
+        run = run.env(key, value);
     }
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    run.json()
 }
 
 fn floor(process: &serde_json::Value, phase: &str, field: &str) -> f64 {

@@ -2,9 +2,7 @@
 //! busy, the verdict names the function that burns the time with its file and line, and a
 //! healthy app gets no profile. `harness profile` reads profiles taken elsewhere.
 
-mod support;
-
-use support::{app, harness, json_output};
+use crate::support::{harness, json_output, NodeRun};
 
 /// Runs `app` (with `env`) at `connections` and returns the parsed result (2 s of load
 /// unless `args` say otherwise).
@@ -14,20 +12,19 @@ fn run(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> serde_json::Value {
-    let output = harness()
-        .envs(env.iter().copied())
-        .args(["--json", "-n", "--baseline", "500ms", "--cooldown", "1s"])
+    let duration: &[&str] = if args.contains(&"-d") {
+        &[]
+    } else {
+        &["-d", "2"]
+    };
+    let mut run = NodeRun::new(app_name)
         .args(["-c", connections])
-        .args(if args.contains(&"-d") {
-            &[][..]
-        } else {
-            &["-d", "2"][..]
-        })
-        .args(args)
-        .args(["http://127.0.0.1:0/", "--", "node", &app(app_name)])
-        .output()
-        .unwrap();
-    json_output(&output)
+        .args(duration)
+        .args(args);
+    for (key, value) in env {
+        run = run.env(key, value);
+    }
+    run.json()
 }
 
 fn verdict(result: &serde_json::Value) -> &str {

@@ -1,9 +1,7 @@
 //! HTTP/2 (h2c and ALPN over TLS), HTTP/1.1 over TLS, and Unix sockets, against real servers.
 
-mod support;
-
-use support::h2::HyperServer;
-use support::{harness, num, run_json, Behaviour, TestServer};
+use crate::support::h2::HyperServer;
+use crate::support::{harness, num, run_json, Behaviour, TestServer};
 
 #[test]
 fn http2_with_prior_knowledge_over_plain_tcp() {

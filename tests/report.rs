@@ -1,12 +1,10 @@
 //! The HTML report of a real run, opened in headless Chromium (installed by `.ci/run`), and
 //! `harness report` re-rendering a saved result.
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::{free_port, harness, APPS};
+use crate::support::{free_port, harness, APPS};
 
 /// Runs a short leak check with the report written into `dir`.
 fn run_with_report(dir: &Path) {

@@ -1,11 +1,9 @@
 //! Scenario files, thresholds, exit codes, JUnit and `harness compare`, on real processes.
 //! Includes the dogfood run: the example scenarios in `scenarios/`, one of which must fail.
 
-mod support;
-
 use std::path::Path;
 
-use support::{free_port, harness, Behaviour, TestServer};
+use crate::support::{free_port, harness, Behaviour, TestServer};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios");
 
@@ -221,7 +219,7 @@ fn a_target_that_never_serves_exits_3_with_errors_in_junit() {
         &format!(
             "[target]\nurl = \"http://127.0.0.1:{}/\"\ncommand = [\"node\", {:?}]\nready_timeout = \"1s\"\n[check]\nthresholds = [\"p99<1s\"]\n[output]\njunit = \"out/junit.xml\"\n",
             free_port(),
-            support::app("never-listens.js")
+            crate::support::app("never-listens.js")
         ),
     );
     let output = harness().arg("run").arg(&path).output().unwrap();
@@ -259,7 +257,7 @@ fn placeholders_make_every_request_unique() {
         .arg("--json")
         .output()
         .unwrap();
-    let result = support::json_output(&output);
+    let result = crate::support::json_output(&output);
     let tail = result["target"]["stdoutTail"].to_string();
     let counted = tail
         .split("distinct ")
@@ -267,7 +265,7 @@ fn placeholders_make_every_request_unique() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no count in {tail}"));
-    let total = support::num(&result, "/latency/totalCount") as u64;
+    let total = crate::support::num(&result, "/latency/totalCount") as u64;
     assert!(total >= 400, "{total}");
     assert_eq!(counted, total, "every path was unique: {tail}");
     assert_eq!(result["requestMix"].as_array().unwrap().len(), 2);
@@ -292,7 +290,7 @@ fn compare_tells_a_regression_from_noise() {
         let requests = entry["requests"].as_u64().unwrap();
         entry["requests"] = (requests / 2).into();
     }
-    let overall = support::num(&base, "/requests/overall");
+    let overall = crate::support::num(&base, "/requests/overall");
     slow["requests"]["overall"] = (overall / 2.0).into();
     let slow_path = dir.path().join("slow.json");
     std::fs::write(&slow_path, slow.to_string()).unwrap();

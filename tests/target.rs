@@ -2,12 +2,10 @@
 //! stop sequence, and no process left behind on any path. Real `node` processes from
 //! `scenarios/apps/`.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{app, free_port, harness, num};
+use crate::support::{app, free_port, harness, num};
 
 /// Live (non-zombie) processes whose process group is `group`.
 fn group_members(group: u32) -> Vec<u32> {

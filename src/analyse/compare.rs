@@ -76,13 +76,37 @@ impl Comparison {
 
 /// Compares NEW with BASE.
 pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Comparison {
-    let mut rows = Vec::new();
+    let mut rows = vec![throughput(base, new, tolerances)];
+    rows.extend(latencies(base, new, tolerances));
+    rows.push(error_rate_row(base, new, tolerances));
+    if let (Ok(b), Ok(n)) = (memory_growth(base), memory_growth(new)) {
+        rows.push(Row {
+            name: "Memory kept".to_string(),
+            unit: "B",
+            base: b as f64,
+            new: n as f64,
+            change: relative(b as f64, n as f64),
+            p: None,
+            failed: false,
+            note: "one value per run: see the leak finding".to_string(),
+        });
+    }
+    let (new_findings, resolved_findings) = findings(base, new);
+    Comparison {
+        rows,
+        new_findings,
+        resolved_findings,
+    }
+}
+
+/// Requests per second, tested over the per-second rates.
+fn throughput(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Row {
     let rps = |r: &RunResult| -> Vec<f64> {
         full_seconds(r)
             .map(|s| s.requests as f64 / s.covered)
             .collect()
     };
-    rows.push(tested(
+    tested(
         "Requests/s",
         "req/s",
         base.requests.overall,
@@ -91,7 +115,11 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
         |change| change < -tolerances.rps_drop,
         format!("fails below −{} %", tolerances.rps_drop),
         tolerances.alpha,
-    ));
+    )
+}
+
+/// Latency p50, p90 and p99, tested over the per-second percentiles.
+fn latencies(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Vec<Row> {
     type Pick = fn(&crate::result::SeriesEntry) -> f64;
     let latencies: [(&str, f64, f64, Pick); 3] = [
         (
@@ -113,24 +141,32 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
             |s| s.latency_p99,
         ),
     ];
-    for (name, b, n, pick) in latencies {
-        let samples = |r: &RunResult| {
-            full_seconds(r)
-                .filter(|s| s.requests > 0)
-                .map(pick)
-                .collect()
-        };
-        rows.push(tested(
-            name,
-            "ms",
-            b,
-            n,
-            (samples(base), samples(new)),
-            |change| change > tolerances.latency_rise,
-            format!("fails above +{} %", tolerances.latency_rise),
-            tolerances.alpha,
-        ));
-    }
+    latencies
+        .into_iter()
+        .map(|(name, b, n, pick)| {
+            let samples = |r: &RunResult| {
+                full_seconds(r)
+                    .filter(|s| s.requests > 0)
+                    .map(pick)
+                    .collect()
+            };
+            tested(
+                name,
+                "ms",
+                b,
+                n,
+                (samples(base), samples(new)),
+                |change| change > tolerances.latency_rise,
+                format!("fails above +{} %", tolerances.latency_rise),
+                tolerances.alpha,
+            )
+        })
+        .collect()
+}
+
+/// The error rate (the same as the findings' and thresholds'), its rise in points tested
+/// over the per-second rates; any errors where there were none count as significant.
+fn error_rate_row(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Row {
     let percent_failed = |r: &RunResult| 100.0 * error_rate(r).unwrap_or(0.0);
     let per_second_errors = |r: &RunResult| -> Vec<f64> {
         full_seconds(r)
@@ -148,7 +184,7 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
     let p = welch(&per_second_errors(base), &per_second_errors(new));
     let rise = n - b;
     let significant = p.is_some_and(|p| p < tolerances.alpha) || (b == 0.0 && n > 0.0);
-    rows.push(Row {
+    Row {
         name: "Error rate".to_string(),
         unit: "%",
         base: b,
@@ -157,19 +193,11 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
         p,
         failed: rise > tolerances.error_rise && significant,
         note: format!("fails above +{} points", tolerances.error_rise),
-    });
-    if let (Ok(b), Ok(n)) = (memory_growth(base), memory_growth(new)) {
-        rows.push(Row {
-            name: "Memory kept".to_string(),
-            unit: "B",
-            base: b as f64,
-            new: n as f64,
-            change: relative(b as f64, n as f64),
-            p: None,
-            failed: false,
-            note: "one value per run: see the leak finding".to_string(),
-        });
     }
+}
+
+/// The problem findings (not info) that NEW has and BASE has not, and the reverse, by kind.
+fn findings(base: &RunResult, new: &RunResult) -> (Vec<String>, Vec<String>) {
     let problems = |r: &RunResult| -> Vec<(String, String)> {
         r.findings
             .iter()
@@ -178,21 +206,14 @@ pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Co
             .collect()
     };
     let (before, after) = (problems(base), problems(new));
-    let new_findings = after
-        .iter()
-        .filter(|(kind, _)| !before.iter().any(|(k, _)| k == kind))
-        .map(|(_, title)| title.clone())
-        .collect();
-    let resolved_findings = before
-        .iter()
-        .filter(|(kind, _)| !after.iter().any(|(k, _)| k == kind))
-        .map(|(_, title)| title.clone())
-        .collect();
-    Comparison {
-        rows,
-        new_findings,
-        resolved_findings,
-    }
+    let only = |these: &[(String, String)], not: &[(String, String)]| {
+        these
+            .iter()
+            .filter(|(kind, _)| !not.iter().any(|(k, _)| k == kind))
+            .map(|(_, title)| title.clone())
+            .collect()
+    };
+    (only(&after, &before), only(&before, &after))
 }
 
 /// The series' whole seconds (the last, partial one is left out).

@@ -367,7 +367,7 @@ impl Finding {
 
     /// Whether a CPU profile would name code worth looking at: a blocked loop, GC pressure,
     /// or a server at capacity whose requests queue or cost enough CPU each
-    /// ([`capacity::PROFILE_CPU_PER_REQUEST_MS`]).
+    /// (`capacity::PROFILE_CPU_PER_REQUEST_MS`).
     pub fn wants_profile(&self) -> bool {
         match self {
             Finding::BlockedEventLoop { .. } | Finding::GcPressure { .. } => true,

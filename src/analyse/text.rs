@@ -152,7 +152,6 @@ impl Finding {
 
     /// The evidence as label and value pairs.
     pub fn evidence(&self) -> Vec<(String, String)> {
-        let pair = |label: &str, value: String| (label.to_string(), value);
         match self {
             Finding::TargetCrashed {
                 status, last_error, ..
@@ -163,24 +162,7 @@ impl Finding {
                 }
                 out
             }
-            Finding::Errors {
-                errors,
-                timeouts,
-                rate,
-                main_kind,
-                cause,
-            } => {
-                let mut out = vec![
-                    pair("errors", errors.to_string()),
-                    pair("timeouts", timeouts.to_string()),
-                    pair("error rate", format!("{:.2} %", rate * 100.0)),
-                    pair("most frequent", main_kind.clone()),
-                ];
-                if let Some(cause) = cause {
-                    out.push(pair("caused by", (*cause).to_string()));
-                }
-                out
-            }
+            Finding::Errors { .. } => self.errors_evidence(),
             Finding::Non2xx {
                 count,
                 rate,
@@ -208,67 +190,8 @@ impl Finding {
                     location.clone().unwrap_or_else(|| "unknown".to_string()),
                 ),
             ],
-            Finding::BlockedEventLoop {
-                pid,
-                delay_p90_ms,
-                delay_max_ms,
-                elu,
-                per_request_ms,
-                hot,
-                ..
-            } => {
-                let mut out = vec![
-                    pair("process", pid.to_string()),
-                    pair(
-                        "delay, 90th percentile of intervals",
-                        format!("{delay_p90_ms:.1} ms"),
-                    ),
-                    pair("worst delay", format!("{delay_max_ms:.1} ms")),
-                    pair("event-loop utilisation", format!("{:.0} %", elu * 100.0)),
-                ];
-                if let Some(per) = per_request_ms {
-                    out.push(pair("event-loop time per request", millis(*per)));
-                }
-                out.extend(hot_evidence(hot.as_ref()));
-                out
-            }
-            Finding::GcPressure {
-                pid,
-                share,
-                worst_second,
-                longest_ms,
-                collections,
-                observed,
-                garbage,
-                ..
-            } => {
-                let mut evidence = vec![
-                    pair("process", pid.to_string()),
-                    pair("time in GC", format!("{:.1} %", share * 100.0)),
-                    pair(
-                        "worst second",
-                        format!("{:.1} % in GC", worst_second * 100.0),
-                    ),
-                    pair("longest pause", format!("{longest_ms:.1} ms")),
-                    pair("collections", collections.to_string()),
-                ];
-                if *observed < 1.0 {
-                    evidence.push(pair(
-                        "GC events observed",
-                        format!(
-                            "{:.0} % of the load (sampled: the process collected 50+ times a second)",
-                            observed * 100.0
-                        ),
-                    ));
-                }
-                if let Some((code, share)) = garbage {
-                    evidence.push(pair(
-                        "most allocated by",
-                        format!("{code}, {:.0} % of the sampled bytes", share * 100.0),
-                    ));
-                }
-                evidence
-            }
+            Finding::BlockedEventLoop { .. } => self.blocked_evidence(),
+            Finding::GcPressure { .. } => self.gc_evidence(),
             Finding::IoWait {
                 latency_p50_ms,
                 elu,
@@ -278,32 +201,7 @@ impl Finding {
                 *cpu,
                 *elu,
             ),
-            Finding::CpuSaturated {
-                elu,
-                cpu,
-                requests_per_second,
-                per_request_ms,
-                queued_ms,
-                hot,
-                ..
-            } => {
-                let mut out = busy_evidence(
-                    pair("requests/s", format!("{requests_per_second:.0}")),
-                    *cpu,
-                    *elu,
-                );
-                if let Some(per) = per_request_ms {
-                    out.push(pair("CPU per request", millis(*per)));
-                }
-                if let Some(queued) = queued_ms {
-                    out.push(pair(
-                        "queueing delay, 90th percentile of intervals",
-                        format!("{queued:.1} ms"),
-                    ));
-                }
-                out.extend(hot_evidence(hot.as_ref()));
-                out
-            }
+            Finding::CpuSaturated { .. } => self.capacity_evidence(),
             Finding::GeneratorLimited {
                 harness_cpu,
                 machine_cpu,
@@ -317,6 +215,136 @@ impl Finding {
             ],
         }
     }
+
+    fn errors_evidence(&self) -> Vec<(String, String)> {
+        let Finding::Errors {
+            errors,
+            timeouts,
+            rate,
+            main_kind,
+            cause,
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = vec![
+            pair("errors", errors.to_string()),
+            pair("timeouts", timeouts.to_string()),
+            pair("error rate", format!("{:.2} %", rate * 100.0)),
+            pair("most frequent", main_kind.clone()),
+        ];
+        if let Some(cause) = cause {
+            out.push(pair("caused by", (*cause).to_string()));
+        }
+        out
+    }
+
+    fn blocked_evidence(&self) -> Vec<(String, String)> {
+        let Finding::BlockedEventLoop {
+            pid,
+            delay_p90_ms,
+            delay_max_ms,
+            elu,
+            per_request_ms,
+            hot,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = vec![
+            pair("process", pid.to_string()),
+            pair(
+                "delay, 90th percentile of intervals",
+                format!("{delay_p90_ms:.1} ms"),
+            ),
+            pair("worst delay", format!("{delay_max_ms:.1} ms")),
+            pair("event-loop utilisation", format!("{:.0} %", elu * 100.0)),
+        ];
+        if let Some(per) = per_request_ms {
+            out.push(pair("event-loop time per request", millis(*per)));
+        }
+        out.extend(hot_evidence(hot.as_ref()));
+        out
+    }
+
+    fn gc_evidence(&self) -> Vec<(String, String)> {
+        let Finding::GcPressure {
+            pid,
+            share,
+            worst_second,
+            longest_ms,
+            collections,
+            observed,
+            garbage,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = vec![
+            pair("process", pid.to_string()),
+            pair("time in GC", format!("{:.1} %", share * 100.0)),
+            pair(
+                "worst second",
+                format!("{:.1} % in GC", worst_second * 100.0),
+            ),
+            pair("longest pause", format!("{longest_ms:.1} ms")),
+            pair("collections", collections.to_string()),
+        ];
+        if *observed < 1.0 {
+            out.push(pair(
+                "GC events observed",
+                format!(
+                    "{:.0} % of the load (sampled: the process collected 50+ times a second)",
+                    observed * 100.0
+                ),
+            ));
+        }
+        if let Some((code, share)) = garbage {
+            out.push(pair(
+                "most allocated by",
+                format!("{code}, {:.0} % of the sampled bytes", share * 100.0),
+            ));
+        }
+        out
+    }
+
+    fn capacity_evidence(&self) -> Vec<(String, String)> {
+        let Finding::CpuSaturated {
+            elu,
+            cpu,
+            requests_per_second,
+            per_request_ms,
+            queued_ms,
+            hot,
+            ..
+        } = self
+        else {
+            return Vec::new();
+        };
+        let mut out = busy_evidence(
+            pair("requests/s", format!("{requests_per_second:.0}")),
+            *cpu,
+            *elu,
+        );
+        if let Some(per) = per_request_ms {
+            out.push(pair("CPU per request", millis(*per)));
+        }
+        if let Some(queued) = queued_ms {
+            out.push(pair(
+                "queueing delay, 90th percentile of intervals",
+                format!("{queued:.1} ms"),
+            ));
+        }
+        out.extend(hot_evidence(hot.as_ref()));
+        out
+    }
+}
+
+/// One line of evidence.
+fn pair(label: &str, value: String) -> (String, String) {
+    (label.to_string(), value)
 }
 
 /// The hot code and its share, when a CPU profile named it.

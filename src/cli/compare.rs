@@ -80,10 +80,12 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     let comparison = compare(&base, &new, &tolerances);
-    print!(
-        "{}",
-        crate::report::compare::render(&cli.base, &cli.new, &comparison, &tolerances)
-    );
+    crate::report::stdout::say(&crate::report::compare::render(
+        &cli.base,
+        &cli.new,
+        &comparison,
+        &tolerances,
+    ));
     ExitCode::from(if comparison.failed() {
         exit::FAILED
     } else {

@@ -44,7 +44,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     };
     match run(&cli) {
         Ok(text) => {
-            print!("{text}");
+            crate::report::stdout::say(&text);
             ExitCode::from(exit::OK)
         }
         Err(err) => {

@@ -256,7 +256,7 @@ fn report_main(args: &[std::ffi::OsString]) -> ExitCode {
     };
     match rerender(&cli, &result) {
         Ok(path) => {
-            println!("{}", path.display());
+            crate::report::stdout::say(&format!("{}\n", path.display()));
             ExitCode::from(exit::OK)
         }
         Err(err) => {

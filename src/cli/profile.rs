@@ -58,6 +58,6 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     } else {
         crate::report::profile::render(&summary)
     };
-    print!("{text}");
+    crate::report::stdout::say(&text);
     ExitCode::from(exit::OK)
 }

@@ -63,7 +63,11 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     let mut suites = Vec::new();
     for (scenario, plan) in plans {
         if many {
-            println!("\n=== {} ({})", scenario.name, scenario.path.display());
+            crate::report::stdout::say(&format!(
+                "\n=== {} ({})\n",
+                scenario.name,
+                scenario.path.display()
+            ));
         }
         let thresholds = plan.thresholds.clone();
         let code = match crate::run(plan) {
@@ -103,7 +107,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     }
     if many {
-        print!("{}", crate::report::scenarios::summary(&rows));
+        crate::report::stdout::say(&crate::report::scenarios::summary(&rows));
     }
     ExitCode::from(exit::combine(rows.iter().map(|r| r.code)))
 }
@@ -139,73 +143,9 @@ fn plan(
     given: &dyn Fn(&str) -> bool,
 ) -> Result<Plan, UsageError> {
     let file = &scenario.file;
-    let (target, load) = (&file.target, &file.load);
-    // The file's value, unless the flag was given.
-    macro_rules! from_file {
-        ($flag:ident, Some $value:expr) => {
-            if !given(stringify!($flag)) && $value.is_some() {
-                opts.$flag = $value.clone();
-            }
-        };
-        ($flag:ident, $value:expr) => {
-            if !given(stringify!($flag)) {
-                if let Some(value) = $value.clone() {
-                    opts.$flag = value;
-                }
-            }
-        };
-    }
-    from_file!(connections, load.connections);
-    from_file!(pipelining, load.pipelining);
-    from_file!(timeout, load.timeout);
-    from_file!(warmup, Some load.warmup);
-    from_file!(workers, Some load.workers);
-    from_file!(bailout, Some load.bailout);
-    from_file!(http2, load.http2);
-    from_file!(ready_timeout, target.ready_timeout);
-    from_file!(baseline, target.baseline);
-    from_file!(cooldown, target.cooldown);
-    from_file!(grace, target.grace);
-    from_file!(sample_interval, target.sample_interval);
-    if !given("no_probe") {
-        if let Some(probe) = target.probe {
-            opts.no_probe = !probe;
-        }
-    }
-    if !given("heap") && !given("no_heap") {
-        match target.heap {
-            Some(TraceMode::Always) => opts.heap = true,
-            Some(TraceMode::Off) => opts.no_heap = true,
-            Some(TraceMode::Auto) | None => {}
-        }
-    }
-    if !given("profile") && !given("no_profile") {
-        match target.profile {
-            Some(TraceMode::Always) => opts.profile = true,
-            Some(TraceMode::Off) => opts.no_profile = true,
-            Some(TraceMode::Auto) | None => {}
-        }
-    }
-    from_file!(heap_limit, target.heap_limit);
-    let cli_shape = given("duration") || given("amount") || given("rate");
-    let mut stages = Vec::new();
-    if !cli_shape {
-        opts.duration = load.duration;
-        opts.amount = load.amount;
-        opts.rate = load.rate;
-        if !load.stages.is_empty() {
-            stages = load
-                .stages
-                .iter()
-                .map(|s| Stage {
-                    duration: s.duration,
-                    rate: s.rate,
-                })
-                .collect();
-            opts.rate = stages.first().map(|s| s.rate);
-            opts.duration = Some(stages.iter().map(|s| s.duration).sum::<Duration>());
-        }
-    }
+    let target = &file.target;
+    target_and_load_flags(scenario, &mut opts, given);
+    let stages = load_shape(scenario, &mut opts, given);
     let cli_request = ["method", "headers", "body", "input"]
         .iter()
         .any(|id| given(id));
@@ -247,12 +187,101 @@ fn plan(
             watch.env.push(("PORT".into(), target.env["PORT"].clone()));
         }
     }
-    if !given("report") && file.output.dir.is_none() && plan.output.report_dir.is_some() {
-        // The default folder is named after the scenario rather than the command.
+    outputs(scenario, &mut plan, given)?;
+    Ok(plan)
+}
+
+/// The file's `[target]` and `[load]` values for every flag not given on the command line.
+fn target_and_load_flags(scenario: &Scenario, opts: &mut Options, given: &dyn Fn(&str) -> bool) {
+    let (target, load) = (&scenario.file.target, &scenario.file.load);
+    // The file's value, unless the flag was given.
+    macro_rules! from_file {
+        ($flag:ident, Some $value:expr) => {
+            if !given(stringify!($flag)) && $value.is_some() {
+                opts.$flag = $value.clone();
+            }
+        };
+        ($flag:ident, $value:expr) => {
+            if !given(stringify!($flag)) {
+                if let Some(value) = $value.clone() {
+                    opts.$flag = value;
+                }
+            }
+        };
+    }
+    from_file!(connections, load.connections);
+    from_file!(pipelining, load.pipelining);
+    from_file!(timeout, load.timeout);
+    from_file!(warmup, Some load.warmup);
+    from_file!(workers, Some load.workers);
+    from_file!(bailout, Some load.bailout);
+    from_file!(http2, load.http2);
+    from_file!(ready_timeout, target.ready_timeout);
+    from_file!(baseline, target.baseline);
+    from_file!(cooldown, target.cooldown);
+    from_file!(grace, target.grace);
+    from_file!(sample_interval, target.sample_interval);
+    from_file!(heap_limit, target.heap_limit);
+    if !given("no_probe") {
+        if let Some(probe) = target.probe {
+            opts.no_probe = !probe;
+        }
+    }
+    if !given("heap") && !given("no_heap") {
+        match target.heap {
+            Some(TraceMode::Always) => opts.heap = true,
+            Some(TraceMode::Off) => opts.no_heap = true,
+            Some(TraceMode::Auto) | None => {}
+        }
+    }
+    if !given("profile") && !given("no_profile") {
+        match target.profile {
+            Some(TraceMode::Always) => opts.profile = true,
+            Some(TraceMode::Off) => opts.no_profile = true,
+            Some(TraceMode::Auto) | None => {}
+        }
+    }
+}
+
+/// The file's load shape (duration, amount, rate, stages), unless the command line gives
+/// one: a shape on the command line replaces the file's whole shape. Returns the stages.
+fn load_shape(scenario: &Scenario, opts: &mut Options, given: &dyn Fn(&str) -> bool) -> Vec<Stage> {
+    let load = &scenario.file.load;
+    if given("duration") || given("amount") || given("rate") {
+        return Vec::new();
+    }
+    opts.duration = load.duration;
+    opts.amount = load.amount;
+    opts.rate = load.rate;
+    if load.stages.is_empty() {
+        return Vec::new();
+    }
+    let stages: Vec<Stage> = load
+        .stages
+        .iter()
+        .map(|s| Stage {
+            duration: s.duration,
+            rate: s.rate,
+        })
+        .collect();
+    opts.rate = stages.first().map(|s| s.rate);
+    opts.duration = Some(stages.iter().map(|s| s.duration).sum::<Duration>());
+    stages
+}
+
+/// The file's `[output]`: the report folder (named after the scenario by default) and the
+/// extra copies, whose folders are created now, before any load.
+fn outputs(
+    scenario: &Scenario,
+    plan: &mut Plan,
+    given: &dyn Fn(&str) -> bool,
+) -> Result<(), UsageError> {
+    let output = &scenario.file.output;
+    if !given("report") && output.dir.is_none() && plan.output.report_dir.is_some() {
         plan.output.report_dir = Some(crate::report::files::named_dir(&scenario.name));
     }
-    plan.output.html = file.output.html.clone();
-    plan.output.json_file = file.output.json.clone();
+    plan.output.html = output.html.clone();
+    plan.output.json_file = output.json.clone();
     for path in [
         &plan.output.html,
         &plan.output.json_file,
@@ -270,7 +299,7 @@ fn plan(
             })?;
         }
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// The file's requests, with bodies read and placeholders checked.

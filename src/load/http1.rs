@@ -243,6 +243,11 @@ struct Flight {
 }
 
 /// Drives one connection until it must be reopened or the run wants no more requests.
+///
+/// It is one piece on purpose: the per-request hot loop of the generator, whose state (the
+/// read buffer, the requests in flight, the pacer, the deadline) stays in locals across the
+/// `select!` of writing, reading and waiting; split into functions, that state would be
+/// passed around or re-borrowed on every request (`bench/load.sh` holds it to wrk's cost).
 pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> SessionEnd {
     let depth = worker.plan.pipelining;
     // Closed model: refill only once half the pipeline is free, so each write carries at least

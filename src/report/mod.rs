@@ -11,6 +11,7 @@ pub mod html;
 pub mod junit;
 pub mod profile;
 pub mod scenarios;
+pub mod stdout;
 pub mod table;
 pub mod terminal;
 

@@ -211,7 +211,7 @@ impl From<&[f64; 15]> for Percentiles {
 }
 
 impl Percentiles {
-    /// The values in [`stats::PERCENTILES`] order.
+    /// The values in the order of `analyse::stats::PERCENTILES`.
     pub fn values(&self) -> [f64; 15] {
         [
             self.p0_001,

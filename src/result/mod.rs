@@ -3,8 +3,8 @@
 //! committed as `result.schema.json` beside this file and checked by a test. Every renderer
 //! reads a [`RunResult`], so any saved run can be rendered again.
 //!
-//! The bottom layer of the crate: serde types only, split by section ([`load`], [`target`],
-//! [`node`], [`heap`], [`profile`], [`finding`]), importing nothing else from the crate. The
+//! The bottom layer of the crate: serde types only, split by section (`load`, `target`,
+//! `node`, `heap`, `profile`, `finding`), importing nothing else from the crate. The
 //! run builds a result (`run::outcome`), the analysis annotates it (`analyse::annotate`), and
 //! every reader loads it with [`load`].
 
@@ -230,15 +230,10 @@ mod tests {
 
     #[test]
     fn committed_schema_matches_the_types() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/result/result.schema.json");
-        let generated = schema();
-        if std::env::var_os("HARNESS_UPDATE_SCHEMA").is_some() {
-            std::fs::write(path, &generated).unwrap();
-        }
-        let committed = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            committed == generated,
-            "src/result/result.schema.json is out of date: run HARNESS_UPDATE_SCHEMA=1 cargo test and commit it"
+        crate::testing::snapshot(
+            "src/result/result.schema.json",
+            &schema(),
+            "HARNESS_UPDATE_SCHEMA",
         );
     }
 }

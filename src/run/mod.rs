@@ -18,7 +18,7 @@ mod progress;
 mod signals;
 mod watch;
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::pin::pin;
 
 use anyhow::Context;
@@ -71,7 +71,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         panic!("HARNESS_FAULT=panic-after-ready");
     }
     if !plan.output.json {
-        print!("{}", header(&plan));
+        report::stdout::say(&header(&plan));
     }
     if let Some(watched) = &mut watched {
         baseline(watched, origin, &mut signals).await;
@@ -177,20 +177,22 @@ async fn after_load(
     cpu_trace::run(watched, plan, why, origin, signals).await
 }
 
-/// Prints the result and writes the report, the JSON and JUnit files.
+/// Writes the report, the JSON and JUnit files, then prints the result (files first, so
+/// that a reader who leaves early loses nothing but the printout).
 fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
-    print_result(plan, result)?;
-    if let Some(report) = crate::report::files::write_outputs(&plan.output, result)? {
-        if plan.output.json {
-            eprintln!("report: {}", report.display());
-        } else {
-            println!("\nReport: {}", report.display());
-        }
-    }
+    let report = crate::report::files::write_outputs(&plan.output, result)?;
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
         let xml = report::junit::render(&[report::junit::Suite::ran(name, result)]);
         crate::report::files::write_whole(path, xml.as_bytes())?;
+    }
+    print_result(plan, result)?;
+    if let Some(report) = report {
+        if plan.output.json {
+            eprintln!("report: {}", report.display());
+        } else {
+            report::stdout::print(&format!("\nReport: {}\n", report.display()))?;
+        }
     }
     Ok(())
 }
@@ -312,17 +314,12 @@ async fn drive_load(
 }
 
 fn print_result(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    if plan.output.json {
-        writeln!(stdout, "{}", report::json(result)?)?;
+    let text = if plan.output.json {
+        format!("{}\n", report::json(result)?)
     } else {
-        write!(
-            stdout,
-            "{}",
-            terminal::render(result, plan.output.latency_table, plan.output.color)
-        )?;
-    }
-    stdout.flush()?;
+        terminal::render(result, plan.output.latency_table, plan.output.color)
+    };
+    report::stdout::print(&text).context("could not print the result")?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@ use crate::result::{
 
 /// Builds the result of a run from its plan and what the load generator measured; `origin`
 /// is the start of the run's clock. Findings, the target and the traces are added later.
+/// It is one piece: one struct literal, a field per line of the wire format.
 pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -> RunResult {
     let measure_start = outcome
         .measure_start
@@ -20,25 +21,8 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         .as_secs_f64();
     let load = &plan.load;
     let totals = &outcome.totals;
-    let full: Vec<_> = outcome
-        .series
-        .iter()
-        .filter(|p| p.covered.as_secs_f64() >= 0.999)
-        .collect();
     let window = outcome.elapsed.as_secs_f64();
-    // A run shorter than a second still has one sample: its rate over the window.
-    let (per_second, bytes_per_second): (Vec<f64>, Vec<f64>) = if full.is_empty() && window > 0.0 {
-        (
-            vec![totals.completed as f64 / window],
-            vec![totals.bytes as f64 / window],
-        )
-    } else {
-        full.iter()
-            .map(|p| (p.requests as f64, p.bytes as f64))
-            .unzip()
-    };
-    let requests = stats::samples(&per_second);
-    let throughput = stats::samples(&bytes_per_second);
+    let (requests, throughput) = per_second(outcome);
     let class = |range: std::ops::Range<usize>| totals.status[range].iter().sum::<u64>();
     let finish = outcome.started + outcome.elapsed;
     RunResult {
@@ -53,20 +37,7 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         method: load.requests[0].method.clone(),
         headers: redacted(&load.requests[0].headers),
         body_bytes: load.requests[0].body.len() as u64,
-        requests_sent: if load.requests.len() > 1 || load.requests[0].placeholders {
-            load.requests
-                .iter()
-                .map(|r| RequestEntry {
-                    method: r.method.clone(),
-                    path: r.path.clone(),
-                    weight: r.weight,
-                    headers: redacted(&r.headers),
-                    body_bytes: r.body.len() as u64,
-                })
-                .collect()
-        } else {
-            Vec::new()
-        },
+        requests_sent: request_mix(plan),
         stages: load
             .stages
             .iter()
@@ -89,56 +60,18 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         start: humantime::format_rfc3339_millis(outcome.started).to_string(),
         finish: humantime::format_rfc3339_millis(finish).to_string(),
         duration: round3(window),
-        stop_reason: match outcome.stop {
-            StopReason::Completed => "completed",
-            StopReason::Interrupted => "interrupted",
-            StopReason::BailedOut => "bailedOut",
-            StopReason::TargetExited => "targetExited",
-        }
-        .to_string(),
+        stop_reason: stop_reason(outcome.stop).to_string(),
         latency: LatencyStats::from(&stats::latency_ms(&totals.latency)),
         latency_uncorrected: totals
             .uncorrected
             .as_ref()
             .map(|h| LatencyStats::from(&stats::latency_ms(h))),
-        requests: RequestStats {
-            average: round2(requests.mean),
-            mean: round2(requests.mean),
-            stddev: round2(requests.stddev),
-            min: round2(requests.min),
-            max: round2(requests.max),
-            total: totals.completed,
-            sent: totals.sent,
-            overall: if window > 0.0 {
-                round2(totals.completed as f64 / window)
-            } else {
-                0.0
-            },
-            percentiles: Percentiles::from(&requests.percentiles.map(round2)),
-        },
-        throughput: ThroughputStats {
-            average: round2(throughput.mean),
-            mean: round2(throughput.mean),
-            stddev: round2(throughput.stddev),
-            min: round2(throughput.min),
-            max: round2(throughput.max),
-            total: totals.bytes,
-            percentiles: Percentiles::from(&throughput.percentiles.map(round2)),
-        },
         samples: requests.count,
+        requests: request_stats(&requests, outcome),
+        throughput: throughput_stats(&throughput, totals.bytes),
         errors: totals.error_count(),
         timeouts: totals.errors[ErrorKind::Timeout as usize],
-        errors_by_kind: ErrorKind::ALL
-            .iter()
-            .filter(|kind| totals.errors[**kind as usize] > 0)
-            .map(|kind| {
-                let count = ErrorCount {
-                    count: totals.errors[*kind as usize],
-                    example: totals.error_samples[*kind as usize].clone(),
-                };
-                (kind.name().to_string(), count)
-            })
-            .collect(),
+        errors_by_kind: errors_by_kind(outcome),
         non2xx: class(100..200) + class(300..1000),
         status_1xx: class(100..200),
         status_2xx: class(200..300),
@@ -155,21 +88,7 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         late_requests: load.rate.map(|_| totals.late),
         unfinished: outcome.unfinished,
         histogram: encode(&totals.latency),
-        series: outcome
-            .series
-            .iter()
-            .map(|p| SeriesEntry {
-                second: p.second,
-                covered: round3(p.covered.as_secs_f64()),
-                requests: p.requests,
-                bytes: p.bytes,
-                errors: p.errors,
-                latency_p50: p.latency_p50 as f64 / 1000.0,
-                latency_p90: p.latency_p90 as f64 / 1000.0,
-                latency_p99: p.latency_p99 as f64 / 1000.0,
-                latency_max: p.latency_max as f64 / 1000.0,
-            })
-            .collect(),
+        series: series(outcome),
         measure_start: round3(measure_start),
         phases: load_phases(load.warmup.as_secs_f64(), measure_start, window),
         target: None,
@@ -183,6 +102,125 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         profiles: Vec::new(),
         heap_trace: None,
     }
+}
+
+/// Statistics of the responses and of the bytes per second, over the full seconds of the
+/// window; a run shorter than a second still has one sample: its rate over the window.
+fn per_second(outcome: &LoadOutcome) -> (Summary, Summary) {
+    let totals = &outcome.totals;
+    let window = outcome.elapsed.as_secs_f64();
+    let full: Vec<_> = outcome
+        .series
+        .iter()
+        .filter(|p| p.covered.as_secs_f64() >= 0.999)
+        .collect();
+    let (per_second, bytes_per_second): (Vec<f64>, Vec<f64>) = if full.is_empty() && window > 0.0 {
+        (
+            vec![totals.completed as f64 / window],
+            vec![totals.bytes as f64 / window],
+        )
+    } else {
+        full.iter()
+            .map(|p| (p.requests as f64, p.bytes as f64))
+            .unzip()
+    };
+    (
+        stats::samples(&per_second),
+        stats::samples(&bytes_per_second),
+    )
+}
+
+fn request_stats(requests: &Summary, outcome: &LoadOutcome) -> RequestStats {
+    let totals = &outcome.totals;
+    let window = outcome.elapsed.as_secs_f64();
+    RequestStats {
+        average: round2(requests.mean),
+        mean: round2(requests.mean),
+        stddev: round2(requests.stddev),
+        min: round2(requests.min),
+        max: round2(requests.max),
+        total: totals.completed,
+        sent: totals.sent,
+        overall: if window > 0.0 {
+            round2(totals.completed as f64 / window)
+        } else {
+            0.0
+        },
+        percentiles: Percentiles::from(&requests.percentiles.map(round2)),
+    }
+}
+
+fn throughput_stats(throughput: &Summary, total: u64) -> ThroughputStats {
+    ThroughputStats {
+        average: round2(throughput.mean),
+        mean: round2(throughput.mean),
+        stddev: round2(throughput.stddev),
+        min: round2(throughput.min),
+        max: round2(throughput.max),
+        total,
+        percentiles: Percentiles::from(&throughput.percentiles.map(round2)),
+    }
+}
+
+/// Every kind of request of a mix, when there were several or they had placeholders.
+fn request_mix(plan: &Plan) -> Vec<RequestEntry> {
+    let requests = &plan.load.requests;
+    if requests.len() == 1 && !requests[0].placeholders {
+        return Vec::new();
+    }
+    requests
+        .iter()
+        .map(|r| RequestEntry {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            weight: r.weight,
+            headers: redacted(&r.headers),
+            body_bytes: r.body.len() as u64,
+        })
+        .collect()
+}
+
+fn stop_reason(stop: StopReason) -> &'static str {
+    match stop {
+        StopReason::Completed => "completed",
+        StopReason::Interrupted => "interrupted",
+        StopReason::BailedOut => "bailedOut",
+        StopReason::TargetExited => "targetExited",
+    }
+}
+
+fn errors_by_kind(outcome: &LoadOutcome) -> std::collections::BTreeMap<String, ErrorCount> {
+    let totals = &outcome.totals;
+    ErrorKind::ALL
+        .iter()
+        .filter(|kind| totals.errors[**kind as usize] > 0)
+        .map(|kind| {
+            let count = ErrorCount {
+                count: totals.errors[*kind as usize],
+                example: totals.error_samples[*kind as usize].clone(),
+            };
+            (kind.name().to_string(), count)
+        })
+        .collect()
+}
+
+/// One entry per second of the window, latencies in ms.
+fn series(outcome: &LoadOutcome) -> Vec<SeriesEntry> {
+    outcome
+        .series
+        .iter()
+        .map(|p| SeriesEntry {
+            second: p.second,
+            covered: round3(p.covered.as_secs_f64()),
+            requests: p.requests,
+            bytes: p.bytes,
+            errors: p.errors,
+            latency_p50: p.latency_p50 as f64 / 1000.0,
+            latency_p90: p.latency_p90 as f64 / 1000.0,
+            latency_p99: p.latency_p99 as f64 / 1000.0,
+            latency_max: p.latency_max as f64 / 1000.0,
+        })
+        .collect()
 }
 
 /// Headers for saving, secret values redacted.

@@ -89,39 +89,11 @@ pub(super) async fn start(
             };
             let mut env = watch.env.clone();
             env.extend(probe.iter().flat_map(ProbeServer::env));
-            let mut target = match Target::spawn(argv, &env, watch.cwd.as_deref(), echo) {
+            let started = spawn(watch, argv, &env, &endpoint, echo, signals, &mut info).await;
+            let target = match started {
                 Ok(target) => target,
-                Err(err) => {
-                    let why = format!("{err:#}");
-                    return Ok(Err(NotStarted::Failed {
-                        why,
-                        stderr_tail: Vec::new(),
-                    }));
-                }
+                Err(not_started) => return Ok(Err(not_started)),
             };
-            TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
-            info.command = argv.clone();
-            info.pid = target.pid;
-            info.started = true;
-            let ready = tokio::select! {
-                ready = target.wait_ready(&endpoint, watch.ready_timeout) => ready,
-                // Dropping the target kills its group at once.
-                () = signals.recv() => return Ok(Err(NotStarted::Interrupted)),
-            };
-            match ready {
-                Ok(after) => info.ready_after = Some(round3(after.as_secs_f64())),
-                Err(err) => {
-                    // Give the output readers a moment to catch the last lines.
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    let stderr_tail = target.output.stderr_tail(STDERR_LINES);
-                    target.stop(watch.grace).await;
-                    TARGET_GROUP.store(0, Ordering::Relaxed);
-                    return Ok(Err(NotStarted::Failed {
-                        why: err.to_string(),
-                        stderr_tail,
-                    }));
-                }
-            }
             let tree = Tree {
                 root: target.pid,
                 group: Some(target.pid),
@@ -148,6 +120,50 @@ pub(super) async fn start(
         snapshots: Vec::new(),
         allocations: Vec::new(),
     }))
+}
+
+/// Starts the command and waits until it serves at `endpoint`, noting in `info` what
+/// happened; a target that never serves is stopped again.
+async fn spawn(
+    watch: &WatchPlan,
+    argv: &[String],
+    env: &[(String, String)],
+    endpoint: &Endpoint,
+    echo: bool,
+    signals: &mut Signals,
+    info: &mut TargetInfo,
+) -> Result<Target, NotStarted> {
+    let mut target =
+        Target::spawn(argv, env, watch.cwd.as_deref(), echo).map_err(|err| NotStarted::Failed {
+            why: format!("{err:#}"),
+            stderr_tail: Vec::new(),
+        })?;
+    TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
+    info.command = argv.to_vec();
+    info.pid = target.pid;
+    info.started = true;
+    let ready = tokio::select! {
+        ready = target.wait_ready(endpoint, watch.ready_timeout) => ready,
+        // Dropping the target kills its group at once.
+        () = signals.recv() => return Err(NotStarted::Interrupted),
+    };
+    match ready {
+        Ok(after) => {
+            info.ready_after = Some(round3(after.as_secs_f64()));
+            Ok(target)
+        }
+        Err(err) => {
+            // Give the output readers a moment to catch the last lines.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let stderr_tail = target.output.stderr_tail(STDERR_LINES);
+            target.stop(watch.grace).await;
+            TARGET_GROUP.store(0, Ordering::Relaxed);
+            Err(NotStarted::Failed {
+                why: err.to_string(),
+                stderr_tail,
+            })
+        }
+    }
 }
 
 impl Watched {

@@ -316,3 +316,70 @@ pub fn num(result: &serde_json::Value, pointer: &str) -> f64 {
         .and_then(serde_json::Value::as_f64)
         .unwrap_or_else(|| panic!("no number at {pointer} in {result}"))
 }
+
+/// harness run on a Node app from `scenarios/apps/`, the one builder the tests share:
+/// `--json -n`, a 500 ms baseline and a 1 s cooldown, a free port (URL port 0) unless
+/// [`NodeRun::url`] says otherwise, then the test's own flags and environment.
+pub struct NodeRun {
+    app: String,
+    url: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl NodeRun {
+    /// A run of `app` (a file in `scenarios/apps/`).
+    pub fn new(app_name: &str) -> NodeRun {
+        NodeRun {
+            app: app(app_name),
+            url: "http://127.0.0.1:0/".to_string(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    /// More flags (`--baseline` or `--cooldown` among them replace the defaults).
+    pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> NodeRun {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_string()));
+        self
+    }
+
+    /// An environment variable for harness and so for the target.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> NodeRun {
+        self.env.push((
+            key.to_string(),
+            value.as_ref().to_string_lossy().into_owned(),
+        ));
+        self
+    }
+
+    /// Load this URL instead of a free port.
+    pub fn url(mut self, url: &str) -> NodeRun {
+        self.url = url.to_string();
+        self
+    }
+
+    /// Runs it and returns what harness did.
+    pub fn output(self) -> std::process::Output {
+        let mut defaults = Vec::new();
+        for (flag, value) in [("--baseline", "500ms"), ("--cooldown", "1s")] {
+            if !self.args.iter().any(|a| a == flag) {
+                defaults.extend([flag, value]);
+            }
+        }
+        harness()
+            .envs(self.env)
+            .args(["--json", "-n"])
+            .args(defaults)
+            .args(&self.args)
+            .args([self.url.as_str(), "--", "node", &self.app])
+            .output()
+            .unwrap()
+    }
+
+    /// Runs it, checks it succeeded, and returns the parsed result.
+    pub fn json(self) -> serde_json::Value {
+        json_output(&self.output())
+    }
+}

@@ -57,41 +57,81 @@ impl Summary {
 /// Compares snapshots: `first` before the load, `middle` after it (optional), `last` after
 /// the cooldown (or simply the later snapshot).
 pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapAnalysis {
+    let parents = shortest_paths(last);
+    let census = census(first, middle, last, &parents);
+    let mut is_leaked = vec![false; last.node_count()];
+    for &node in census.leaked.values().flatten() {
+        is_leaked[node] = true;
+    }
+    let leaked_objects = census.leaked.values().map(|v| v.len() as u64).sum();
+    let leaked_bytes = census
+        .leaked
+        .values()
+        .flatten()
+        .map(|&n| last.self_size(n))
+        .sum();
+    let classes = comparison(first, &census);
+    HeapAnalysis {
+        leaked_objects,
+        leaked_bytes,
+        groups: named_groups(last, &parents, census.leaked, &is_leaked),
+        classes,
+    }
+}
+
+/// The last snapshot counted: each class's objects and size, the objects new since the first
+/// snapshot by class, and the leak candidates by group key.
+struct Census {
+    last_classes: HashMap<String, (u64, u64)>,
+    new_by_class: HashMap<String, u64>,
+    leaked: HashMap<String, Vec<usize>>,
+}
+
+/// Leak candidates are new since `first`, in `middle` (added during the load), reachable,
+/// and of a kind that is the app's (not V8's code, shapes or internals).
+fn census(first: &Summary, middle: Option<&Summary>, last: &Graph, parents: &[u32]) -> Census {
     let kept_type = |node: usize| {
         !matches!(
             last.node_type(node),
             "hidden" | "code" | "object shape" | "synthetic" | "unknown"
         )
     };
-    let parents = shortest_paths(last);
-    let mut leaked: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut new_by_class: HashMap<String, u64> = HashMap::new();
-    let mut last_classes: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut census = Census {
+        last_classes: HashMap::new(),
+        new_by_class: HashMap::new(),
+        leaked: HashMap::new(),
+    };
     for (node, &parent) in parents.iter().enumerate() {
         let class = last.class_name(node);
-        let entry = last_classes.entry(class.clone()).or_default();
+        let entry = census.last_classes.entry(class.clone()).or_default();
         entry.0 += 1;
         entry.1 += last.self_size(node);
         let id = last.id(node);
         if first.contains(id) {
             continue;
         }
-        *new_by_class.entry(class.clone()).or_default() += 1;
+        *census.new_by_class.entry(class.clone()).or_default() += 1;
         let added_during_load = middle.is_none_or(|m| m.contains(id));
         let reachable = parent != UNREACHED;
         if added_during_load && reachable && kept_type(node) && node != 0 {
-            leaked
+            census
+                .leaked
                 .entry(group_key(last, node, class))
                 .or_default()
                 .push(node);
         }
     }
-    let mut is_leaked = vec![false; last.node_count()];
-    for &node in leaked.values().flatten() {
-        is_leaked[node] = true;
-    }
-    let leaked_objects = leaked.values().map(|v| v.len() as u64).sum();
-    let leaked_bytes = leaked.values().flatten().map(|&n| last.self_size(n)).sum();
+    census
+}
+
+/// The groups big enough to name (or listeners on an emitter), with their paths and
+/// holders, holders first.
+fn named_groups(
+    last: &Graph,
+    parents: &[u32],
+    leaked: HashMap<String, Vec<usize>>,
+    is_leaked: &[bool],
+) -> Vec<LeakGroup> {
     let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
         .into_iter()
         .filter(|(_, nodes)| nodes.len() >= MIN_LISTENERS)
@@ -104,7 +144,7 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
     groups.truncate(MAX_CANDIDATES);
     let mut groups: Vec<(LeakGroup, Option<usize>)> = groups
         .into_iter()
-        .map(|(class, nodes, bytes)| group(last, &parents, class, &nodes, bytes))
+        .map(|(class, nodes, bytes)| group(last, parents, class, &nodes, bytes))
         .filter(|(g, _)| {
             g.count >= MIN_GROUP_OBJECTS || g.bytes >= MIN_GROUP_BYTES || g.is_listeners()
         })
@@ -119,19 +159,25 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
     });
     groups.truncate(MAX_GROUPS);
     let mut retained: HashMap<usize, u64> = HashMap::new();
-    let groups = groups
+    groups
         .into_iter()
         .map(|(mut group, holder)| {
             group.holder_retains =
                 holder.map(|h| *retained.entry(h).or_insert_with(|| retained_size(last, h)));
             group
         })
-        .collect();
-    let mut classes: Vec<ClassChange> = last_classes
+        .collect()
+}
+
+/// DevTools' Comparison view: per class, objects new and deleted and the size's change
+/// between the first and the last snapshot, biggest growth first.
+fn comparison(first: &Summary, census: &Census) -> Vec<ClassChange> {
+    let mut classes: Vec<ClassChange> = census
+        .last_classes
         .iter()
         .map(|(class, &(count, size))| {
             let (before_count, before_size) = first.classes.get(class).copied().unwrap_or_default();
-            let new = new_by_class.get(class).copied().unwrap_or(0);
+            let new = census.new_by_class.get(class).copied().unwrap_or(0);
             let survivors = count - new;
             let deleted = before_count.saturating_sub(survivors);
             ClassChange {
@@ -144,7 +190,7 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
         })
         .collect();
     for (class, &(count, size)) in &first.classes {
-        if !last_classes.contains_key(class) {
+        if !census.last_classes.contains_key(class) {
             classes.push(ClassChange {
                 class: class.clone(),
                 new: 0,
@@ -161,12 +207,7 @@ pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapA
             .then_with(|| a.class.cmp(&b.class))
     });
     classes.truncate(MAX_CLASSES);
-    HeapAnalysis {
-        leaked_objects,
-        leaked_bytes,
-        groups,
-        classes,
-    }
+    classes
 }
 
 /// What leaked objects are grouped by: their class, and for closures also their function

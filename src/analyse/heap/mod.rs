@@ -191,33 +191,7 @@ impl Graph {
         if snapshot.nodes.is_empty() {
             return Err(GraphError("the snapshot has no nodes".into()));
         }
-        let node_count = snapshot.nodes.len() / node_fields;
-        let edge_count = snapshot.edges.len() / edge_fields;
-        let strings = snapshot.string_count() as u64;
-        let mut first_edge = Vec::with_capacity(node_count + 1);
-        let mut total: u64 = 0;
-        for n in 0..node_count {
-            first_edge.push(total as u32);
-            let at = n * node_fields;
-            total += u64::from(snapshot.nodes[at + f_edges]);
-            if total > edge_count as u64 {
-                return Err(GraphError(
-                    "the nodes claim more edges than the snapshot has".into(),
-                ));
-            }
-            if u64::from(snapshot.nodes[at + f_name]) >= strings {
-                return Err(GraphError(format!(
-                    "node {n} names string {} of {strings}",
-                    snapshot.nodes[at + f_name]
-                )));
-            }
-        }
-        if total != edge_count as u64 {
-            return Err(GraphError(format!(
-                "the nodes have {total} edges but the snapshot lists {edge_count}"
-            )));
-        }
-        first_edge.push(total as u32);
+        let first_edge = first_edges(&snapshot, node_fields, edge_fields, f_edges, f_name)?;
         let edge_type_index = |name: &str| {
             snapshot
                 .edge_types
@@ -225,46 +199,24 @@ impl Graph {
                 .position(|t| t == name)
                 .map(|i| i as u32)
         };
-        let weak = edge_type_index("weak");
-        let element = edge_type_index("element");
-        let hidden_edge = edge_type_index("hidden");
-        let context = edge_type_index("context");
-        for e in 0..edge_count {
-            let at = e * edge_fields;
-            let to = snapshot.edges[at + e_to] as usize;
-            if to % node_fields != 0 || to >= snapshot.nodes.len() {
-                return Err(GraphError(format!("edge {e} points to no node ({to})")));
-            }
-            let kind = snapshot.edges[at + e_type];
-            let by_index = Some(kind) == element || Some(kind) == hidden_edge;
-            if !by_index && u64::from(snapshot.edges[at + e_name]) >= strings {
-                return Err(GraphError(format!(
-                    "edge {e} names a string that is not there"
-                )));
-            }
-        }
-        let closure = snapshot
-            .node_types
-            .iter()
-            .position(|t| t == "closure")
-            .map(|i| i as u32);
-        let lf = &snapshot.location_fields;
-        let locations = match (
-            lf.iter().position(|f| f == "object_index"),
-            lf.iter().position(|f| f == "script_id"),
-            lf.iter().position(|f| f == "line"),
-            lf.iter().position(|f| f == "column"),
-        ) {
-            (Some(o), Some(s), Some(l), Some(c)) if !lf.is_empty() => snapshot
-                .locations
-                .chunks_exact(lf.len())
-                .map(|r| (r[o] / node_fields as u32, r[s], r[l], r[c]))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let mut locations = locations;
-        locations.sort_unstable();
+        let (element, hidden_edge) = (edge_type_index("element"), edge_type_index("hidden"));
+        let by_index = [element, hidden_edge];
+        check_edges(
+            &snapshot,
+            node_fields,
+            edge_fields,
+            (e_type, e_name, e_to),
+            by_index,
+        )?;
+        let locations = locations(&snapshot, node_fields);
         Ok(Graph {
+            weak: edge_type_index("weak"),
+            context: edge_type_index("context"),
+            closure: snapshot
+                .node_types
+                .iter()
+                .position(|t| t == "closure")
+                .map(|i| i as u32),
             snapshot,
             node_fields,
             edge_fields,
@@ -276,11 +228,8 @@ impl Graph {
             e_name,
             e_to,
             first_edge,
-            weak,
             element,
             hidden_edge,
-            context,
-            closure,
             locations,
         })
     }
@@ -402,6 +351,92 @@ impl Graph {
         let name = self.name(script);
         (!name.is_empty()).then(|| name.to_string())
     }
+}
+
+/// Index (in edges) of each node's first edge, one more entry at the end, after checking
+/// that the nodes' edge counts add up to the edges there are and that their names exist.
+fn first_edges(
+    snapshot: &Snapshot,
+    node_fields: usize,
+    edge_fields: usize,
+    f_edges: usize,
+    f_name: usize,
+) -> Result<Vec<u32>, GraphError> {
+    let node_count = snapshot.nodes.len() / node_fields;
+    let edge_count = snapshot.edges.len() / edge_fields;
+    let strings = snapshot.string_count() as u64;
+    let mut first_edge = Vec::with_capacity(node_count + 1);
+    let mut total: u64 = 0;
+    for n in 0..node_count {
+        first_edge.push(total as u32);
+        let at = n * node_fields;
+        total += u64::from(snapshot.nodes[at + f_edges]);
+        if total > edge_count as u64 {
+            return Err(GraphError(
+                "the nodes claim more edges than the snapshot has".into(),
+            ));
+        }
+        if u64::from(snapshot.nodes[at + f_name]) >= strings {
+            return Err(GraphError(format!(
+                "node {n} names string {} of {strings}",
+                snapshot.nodes[at + f_name]
+            )));
+        }
+    }
+    if total != edge_count as u64 {
+        return Err(GraphError(format!(
+            "the nodes have {total} edges but the snapshot lists {edge_count}"
+        )));
+    }
+    first_edge.push(total as u32);
+    Ok(first_edge)
+}
+
+/// Checks that every edge points to a node and that named edges name a string;
+/// `(type, name, to)` are the edge fields' positions, `by_index` the edge types named by an
+/// index (elements, hidden edges).
+fn check_edges(
+    snapshot: &Snapshot,
+    node_fields: usize,
+    edge_fields: usize,
+    (e_type, e_name, e_to): (usize, usize, usize),
+    by_index: [Option<u32>; 2],
+) -> Result<(), GraphError> {
+    let strings = snapshot.string_count() as u64;
+    for e in 0..snapshot.edges.len() / edge_fields {
+        let at = e * edge_fields;
+        let to = snapshot.edges[at + e_to] as usize;
+        if to % node_fields != 0 || to >= snapshot.nodes.len() {
+            return Err(GraphError(format!("edge {e} points to no node ({to})")));
+        }
+        let kind = Some(snapshot.edges[at + e_type]);
+        if !by_index.contains(&kind) && u64::from(snapshot.edges[at + e_name]) >= strings {
+            return Err(GraphError(format!(
+                "edge {e} names a string that is not there"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Closure locations: (node, script id, line, column), sorted by node.
+fn locations(snapshot: &Snapshot, node_fields: usize) -> Vec<(u32, u32, u32, u32)> {
+    let lf = &snapshot.location_fields;
+    let mut locations: Vec<(u32, u32, u32, u32)> = match (
+        lf.iter().position(|f| f == "object_index"),
+        lf.iter().position(|f| f == "script_id"),
+        lf.iter().position(|f| f == "line"),
+        lf.iter().position(|f| f == "column"),
+    ) {
+        (Some(o), Some(s), Some(l), Some(c)) if !lf.is_empty() => snapshot
+            .locations
+            .chunks_exact(lf.len())
+            .map(|r| (r[o] / node_fields as u32, r[s], r[l], r[c]))
+            .collect(),
+        _ => Vec::new(),
+    };
+    locations.sort_unstable();
+    locations
 }
 
 #[cfg(test)]

@@ -115,33 +115,81 @@ fn name(frame: &Frame) -> String {
     }
 }
 
+/// Time per frame and per node, summed over a profile's samples (µs).
+struct Times {
+    /// Per frame: running at the sample.
+    self_us: Vec<f64>,
+    /// Per frame: on the stack (once per sample, however deep the recursion).
+    total_us: Vec<f64>,
+    /// Per node (call path): running at the sample.
+    node_self: Vec<f64>,
+    /// Per frame: its own time and what it called outside the app.
+    credited: HashMap<u32, f64>,
+    /// Per (app frame, the frame it called outside the app): time below that call.
+    callees: HashMap<(u32, u32), f64>,
+    busy: f64,
+    gc: f64,
+    idle: f64,
+    program: f64,
+}
+
 /// Summarises a checked profile.
 pub fn summarise(profile: &Profile) -> CpuProfile {
+    let times = times(profile);
+    let durations: f64 = profile.durations.iter().sum();
+    let ms = |us: f64| round3(us / 1000.0);
+    CpuProfile {
+        pid: None,
+        reason: String::new(),
+        file: None,
+        responses: None,
+        seconds: round3(durations / 1e6),
+        samples: profile.samples.len() as u64,
+        interval_us: round3(parse::median(&profile.durations)),
+        busy_ms: ms(times.busy),
+        gc_ms: ms(times.gc),
+        idle_ms: ms(times.idle),
+        program_ms: ms(times.program),
+        hot: hot(profile, &times),
+        by_self: table(profile, &times, &times.self_us),
+        by_total: table(profile, &times, &times.total_us),
+        flame: flame(profile, &times.node_self, times.busy),
+        allocations: Vec::new(),
+    }
+}
+
+/// Walks every sample from its leaf to the root.
+fn times(profile: &Profile) -> Times {
     let frames = &profile.frames;
-    let mut self_us = vec![0.0; frames.len()];
-    let mut total_us = vec![0.0; frames.len()];
-    let mut node_self = vec![0.0; profile.parent.len()];
+    let mut t = Times {
+        self_us: vec![0.0; frames.len()],
+        total_us: vec![0.0; frames.len()],
+        node_self: vec![0.0; profile.parent.len()],
+        credited: HashMap::new(),
+        callees: HashMap::new(),
+        busy: 0.0,
+        gc: 0.0,
+        idle: 0.0,
+        program: 0.0,
+    };
     let mut stamp = vec![usize::MAX; frames.len()];
-    let mut credited: HashMap<u32, f64> = HashMap::new();
-    let mut callees: HashMap<(u32, u32), f64> = HashMap::new();
-    let (mut busy, mut gc, mut idle, mut program) = (0.0, 0.0, 0.0, 0.0);
     for (i, (&node, &us)) in profile.samples.iter().zip(&profile.durations).enumerate() {
         let leaf = profile.node_frame[node as usize];
         match kind(&frames[leaf as usize]) {
             Kind::Idle => {
-                idle += us;
+                t.idle += us;
                 continue;
             }
             Kind::Program => {
-                program += us;
+                t.program += us;
                 continue;
             }
-            Kind::Gc => gc += us,
+            Kind::Gc => t.gc += us,
             Kind::Busy => {}
         }
-        busy += us;
-        self_us[leaf as usize] += us;
-        node_self[node as usize] += us;
+        t.busy += us;
+        t.self_us[leaf as usize] += us;
+        t.node_self[node as usize] += us;
         // Walk to the root: total time once per frame, and the nearest app frame.
         let mut at = Some(node);
         let mut below: Option<u32> = None;
@@ -150,7 +198,7 @@ pub fn summarise(profile: &Profile) -> CpuProfile {
             let frame = profile.node_frame[n as usize];
             if stamp[frame as usize] != i {
                 stamp[frame as usize] = i;
-                total_us[frame as usize] += us;
+                t.total_us[frame as usize] += us;
             }
             if app.is_none() && is_app(&frames[frame as usize]) {
                 app = Some((frame, below));
@@ -159,21 +207,25 @@ pub fn summarise(profile: &Profile) -> CpuProfile {
             at = profile.parent[n as usize];
         }
         let (owner, callee) = app.unwrap_or((leaf, None));
-        *credited.entry(owner).or_default() += us;
+        *t.credited.entry(owner).or_default() += us;
         if let Some(callee) = callee {
-            *callees.entry((owner, callee)).or_default() += us;
+            *t.callees.entry((owner, callee)).or_default() += us;
         }
     }
-    let share = |us: f64| if busy > 0.0 { us / busy } else { 0.0 };
-    let ms = |us: f64| round3(us / 1000.0);
-    let mut hot: Vec<(u32, f64)> = credited.into_iter().collect();
+    t
+}
+
+/// The hot code: the frames with the most credited time, each with its biggest callee.
+fn hot(profile: &Profile, times: &Times) -> Vec<HotFunction> {
+    let frames = &profile.frames;
+    let mut hot: Vec<(u32, f64)> = times.credited.iter().map(|(&f, &us)| (f, us)).collect();
     hot.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let hot = hot
-        .into_iter()
+    hot.into_iter()
         .take(TOP)
         .map(|(f, us)| {
             let frame = &frames[f as usize];
-            let callee = callees
+            let callee = times
+                .callees
                 .iter()
                 .filter(|((owner, _), _)| *owner == f)
                 .max_by(|a, b| a.1.total_cmp(b.1).then(b.0 .1.cmp(&a.0 .1)))
@@ -184,7 +236,7 @@ pub fn summarise(profile: &Profile) -> CpuProfile {
                         function: name(callee),
                         url: callee.url.clone(),
                         line: callee.line,
-                        ms: ms(c),
+                        ms: round3(c / 1000.0),
                         share: round3(c / us),
                     }
                 });
@@ -194,49 +246,42 @@ pub fn summarise(profile: &Profile) -> CpuProfile {
                 line: frame.line,
                 column: frame.column,
                 app: is_app(frame),
-                ms: ms(us),
-                share: round3(share(us)),
+                ms: round3(us / 1000.0),
+                share: round3(share(us, times.busy)),
                 callee,
             }
         })
+        .collect()
+}
+
+/// The top frames by `by` (self or total time).
+fn table(profile: &Profile, times: &Times, by: &[f64]) -> Vec<FunctionTime> {
+    let frames = &profile.frames;
+    let mut order: Vec<usize> = (0..frames.len())
+        .filter(|&f| by[f] > 0.0 && frames[f].function != "(root)")
         .collect();
-    let table = |by: &[f64]| {
-        let mut order: Vec<usize> = (0..frames.len())
-            .filter(|&f| by[f] > 0.0 && frames[f].function != "(root)")
-            .collect();
-        order.sort_by(|&a, &b| by[b].total_cmp(&by[a]).then(a.cmp(&b)));
-        order
-            .into_iter()
-            .take(TOP)
-            .map(|f| FunctionTime {
-                function: name(&frames[f]),
-                url: frames[f].url.clone(),
-                line: frames[f].line,
-                self_ms: ms(self_us[f]),
-                total_ms: ms(total_us[f]),
-                self_share: round3(share(self_us[f])),
-                total_share: round3(share(total_us[f])),
-            })
-            .collect()
-    };
-    let durations: f64 = profile.durations.iter().sum();
-    CpuProfile {
-        pid: None,
-        reason: String::new(),
-        file: None,
-        responses: None,
-        seconds: round3(durations / 1e6),
-        samples: profile.samples.len() as u64,
-        interval_us: round3(parse::median(&profile.durations)),
-        busy_ms: ms(busy),
-        gc_ms: ms(gc),
-        idle_ms: ms(idle),
-        program_ms: ms(program),
-        hot,
-        by_self: table(&self_us),
-        by_total: table(&total_us),
-        flame: flame(profile, &node_self, busy),
-        allocations: Vec::new(),
+    order.sort_by(|&a, &b| by[b].total_cmp(&by[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(TOP)
+        .map(|f| FunctionTime {
+            function: name(&frames[f]),
+            url: frames[f].url.clone(),
+            line: frames[f].line,
+            self_ms: round3(times.self_us[f] / 1000.0),
+            total_ms: round3(times.total_us[f] / 1000.0),
+            self_share: round3(share(times.self_us[f], times.busy)),
+            total_share: round3(share(times.total_us[f], times.busy)),
+        })
+        .collect()
+}
+
+/// `part` of `busy`, 0 when nothing was busy.
+fn share(part: f64, busy: f64) -> f64 {
+    if busy > 0.0 {
+        part / busy
+    } else {
+        0.0
     }
 }
 

@@ -268,18 +268,10 @@ mod tests {
             serde_json::from_str(include_str!("../../analyse/testdata/base.json")).unwrap();
         crate::analyse::annotate(&mut result);
         let rendered = render(&result, true, false);
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/src/report/testdata/summary.txt"
-        );
-        if std::env::var_os("HARNESS_UPDATE_SNAPSHOTS").is_some() {
-            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
-            std::fs::write(path, &rendered).unwrap();
-        }
-        let expected = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            rendered == expected,
-            "summary changed; if on purpose, regenerate the snapshot:\n{rendered}"
+        crate::testing::snapshot(
+            "src/report/testdata/summary.txt",
+            &rendered,
+            "HARNESS_UPDATE_SNAPSHOTS",
         );
     }
 

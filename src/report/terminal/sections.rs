@@ -299,29 +299,46 @@ pub(super) fn target_lines(result: &RunResult, style: &Style) -> String {
         (None, _) => String::new(),
     };
     let _ = writeln!(out, "Target: {name}{ready}{ended}");
-    if let Some(process) = &result.process {
-        let points = &process.points;
-        let peak_rss = points.iter().map(|p| p.rss).max().unwrap_or(0);
-        let in_load: Vec<_> = points
-            .iter()
-            .filter(|p| {
-                p.t >= result.measure_start && p.t <= result.measure_start + result.duration
-            })
-            .collect();
-        let usage = if in_load.is_empty() {
-            String::new()
-        } else {
-            let mean = |f: fn(&&crate::result::ProcessSample) -> f64| {
-                in_load.iter().map(f).sum::<f64>() / in_load.len() as f64
-            };
-            format!(
-                ", CPU during the load {:.0} % of a core (harness {:.0} %)",
-                mean(|p| p.cpu),
-                mean(|p| p.harness_cpu)
-            )
-        };
-        let _ = writeln!(out, "  peak RSS {}{usage}", bytes(peak_rss as f64));
+    out += &footprint_line(result);
+    out += &node_lines(result, style);
+    if let Some(failure) = &target.failure {
+        let _ = writeln!(out, "{}", style.warn(&format!("Target failed: {failure}")));
+        for line in target.stderr_tail.iter().rev().take(10).rev() {
+            let _ = writeln!(out, "  {line}");
+        }
     }
+    out
+}
+
+/// The target's peak RSS and its (and harness's) CPU during the load.
+fn footprint_line(result: &RunResult) -> String {
+    let Some(process) = &result.process else {
+        return String::new();
+    };
+    let points = &process.points;
+    let peak_rss = points.iter().map(|p| p.rss).max().unwrap_or(0);
+    let in_load: Vec<_> = points
+        .iter()
+        .filter(|p| p.t >= result.measure_start && p.t <= result.measure_start + result.duration)
+        .collect();
+    let usage = if in_load.is_empty() {
+        String::new()
+    } else {
+        let mean = |f: fn(&&crate::result::ProcessSample) -> f64| {
+            in_load.iter().map(f).sum::<f64>() / in_load.len() as f64
+        };
+        format!(
+            ", CPU during the load {:.0} % of a core (harness {:.0} %)",
+            mean(|p| p.cpu),
+            mean(|p| p.harness_cpu)
+        )
+    };
+    format!("  peak RSS {}{usage}\n", bytes(peak_rss as f64))
+}
+
+/// Each Node process's GC floors and warnings.
+fn node_lines(result: &RunResult, style: &Style) -> String {
+    let mut out = String::new();
     for node in &result.node {
         let floors: Vec<String> = node
             .floors
@@ -354,12 +371,6 @@ pub(super) fn target_lines(result: &RunResult, style: &Style) -> String {
                 "  {}",
                 style.warn(&format!("{}{at}: {}", warning.name, warning.message))
             );
-        }
-    }
-    if let Some(failure) = &target.failure {
-        let _ = writeln!(out, "{}", style.warn(&format!("Target failed: {failure}")));
-        for line in target.stderr_tail.iter().rev().take(10).rev() {
-            let _ = writeln!(out, "  {line}");
         }
     }
     out

@@ -13,13 +13,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::UnixListener;
 use tokio::time::Instant;
 
-use crate::result::{AllocationSite, Floor, GcEvent, NodeProcess, NodeSample, Warning};
+mod message;
+
+use message::Message;
+
+use crate::result::{AllocationSite, NodeProcess};
 
 /// The probe script, injected into every Node process of the target.
 const SCRIPT: &str = include_str!("probe.cjs");
@@ -73,128 +76,6 @@ pub struct Snapshot {
     pub heap_used: u64,
     /// Why there is none: over the size limit, or writing failed.
     pub skipped: Option<String>,
-}
-
-/// A message from a probe.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-enum Message {
-    Hello {
-        pid: u32,
-        #[serde(default)]
-        ppid: u32,
-        #[serde(default)]
-        node: String,
-        #[serde(default)]
-        argv: Vec<String>,
-        #[serde(default, rename = "heapSizeLimit")]
-        heap_size_limit: u64,
-    },
-    Sample {
-        pid: u32,
-        #[serde(default)]
-        delay: Delay,
-        #[serde(default)]
-        elu: f64,
-        #[serde(default)]
-        memory: Memory,
-        #[serde(default)]
-        gc: Vec<RawGc>,
-        #[serde(default)]
-        handles: BTreeMap<String, u64>,
-        #[serde(default = "observed", rename = "gcObserved")]
-        gc_observed: bool,
-    },
-    Warning {
-        pid: u32,
-        #[serde(default)]
-        name: String,
-        #[serde(default)]
-        message: String,
-        #[serde(default)]
-        stack: Option<String>,
-        #[serde(default)]
-        location: Option<String>,
-        #[serde(default)]
-        event: Option<String>,
-        #[serde(default)]
-        count: Option<u64>,
-        #[serde(default)]
-        emitter: Option<String>,
-    },
-    Floor {
-        pid: u32,
-        id: u64,
-        #[serde(flatten)]
-        memory: Memory,
-        #[serde(default)]
-        ms: f64,
-    },
-    Allocations {
-        pid: u32,
-        id: u64,
-        #[serde(default)]
-        sites: Vec<AllocationSite>,
-    },
-    Profile {
-        pid: u32,
-        id: u64,
-        #[serde(default)]
-        samples: u64,
-        #[serde(default)]
-        error: Option<String>,
-    },
-    Snapshot {
-        pid: u32,
-        id: u64,
-        #[serde(default)]
-        ms: f64,
-        #[serde(default, rename = "heapUsed")]
-        heap_used: u64,
-        #[serde(default)]
-        skipped: Option<String>,
-        #[serde(default)]
-        error: Option<String>,
-    },
-}
-
-fn observed() -> bool {
-    true
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Delay {
-    #[serde(default)]
-    p50: f64,
-    #[serde(default)]
-    p99: f64,
-    #[serde(default)]
-    max: f64,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Memory {
-    #[serde(default)]
-    rss: u64,
-    #[serde(default)]
-    heap_total: u64,
-    #[serde(default)]
-    heap_used: u64,
-    #[serde(default)]
-    external: u64,
-    #[serde(default)]
-    array_buffers: u64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawGc {
-    kind: String,
-    #[serde(default)]
-    ms: f64,
-    #[serde(default)]
-    heap_after: Option<u64>,
 }
 
 impl ProbeServer {
@@ -460,146 +341,15 @@ async fn accept(listener: UnixListener, state: Arc<Mutex<State>>, origin: Instan
                 };
                 let t = (origin.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
                 let Ok(mut state) = state.lock() else { return };
-                if let Message::Hello { pid: hello, .. } = &message {
+                if let Message::Hello(hello) = &message {
                     if let Some(write) = writer.take() {
-                        state.writers.push((*hello, write));
-                        pid = Some(*hello);
+                        state.writers.push((hello.pid, write));
+                        pid = Some(hello.pid);
                     }
                 }
-                record(&mut state, message, t);
+                message.record(&mut state, t);
             }
         });
-    }
-}
-
-fn record(state: &mut State, message: Message, t: f64) {
-    match message {
-        Message::Hello {
-            pid,
-            ppid,
-            node,
-            argv,
-            heap_size_limit,
-        } => {
-            let process = state.processes.entry(pid).or_default();
-            process.pid = pid;
-            process.ppid = ppid;
-            process.node = node;
-            process.argv = argv;
-            process.heap_size_limit = heap_size_limit;
-        }
-        Message::Sample {
-            pid,
-            delay,
-            elu,
-            memory,
-            gc,
-            handles,
-            gc_observed,
-        } => {
-            let process = state.processes.entry(pid).or_default();
-            process.pid = pid;
-            process.samples.push(NodeSample {
-                t,
-                delay_p50: delay.p50,
-                delay_p99: delay.p99,
-                delay_max: delay.max,
-                elu,
-                rss: memory.rss,
-                heap_total: memory.heap_total,
-                heap_used: memory.heap_used,
-                external: memory.external,
-                array_buffers: memory.array_buffers,
-                handles,
-                gc_observed,
-            });
-            process.gc.extend(gc.into_iter().map(|g| GcEvent {
-                t,
-                kind: g.kind,
-                ms: g.ms,
-                heap_after: g.heap_after,
-            }));
-        }
-        Message::Warning {
-            pid,
-            name,
-            message,
-            stack,
-            location,
-            event,
-            count,
-            emitter,
-        } => {
-            let process = state.processes.entry(pid).or_default();
-            process.warnings.push(Warning {
-                t,
-                name,
-                message,
-                stack,
-                location,
-                event,
-                count,
-                emitter,
-            });
-        }
-        Message::Allocations { pid, id, sites } => {
-            if let Some(list) = state.allocations.get_mut(&id) {
-                list.push((pid, sites));
-            }
-        }
-        Message::Profile {
-            pid,
-            id,
-            samples,
-            error,
-        } => {
-            if let Some(list) = state.profiles.get_mut(&id) {
-                list.push(CpuProfileFile {
-                    pid,
-                    path: PathBuf::new(),
-                    samples,
-                    error,
-                });
-            }
-        }
-        Message::Snapshot {
-            pid,
-            id,
-            ms,
-            heap_used,
-            skipped,
-            error,
-        } => {
-            if let Some(list) = state.snapshots.get_mut(&id) {
-                list.push(Snapshot {
-                    pid,
-                    path: PathBuf::new(),
-                    ms,
-                    heap_used,
-                    skipped: skipped.or(error.map(|e| format!("writing it failed: {e}"))),
-                });
-            }
-        }
-        Message::Floor {
-            pid,
-            id,
-            memory,
-            ms,
-        } => {
-            *state.floors_answered.entry(id).or_default() += 1;
-            let phase = state.floor_phases.get(&id).cloned().unwrap_or_default();
-            let process = state.processes.entry(pid).or_default();
-            process.floors.push(Floor {
-                t,
-                phase,
-                heap_used: memory.heap_used,
-                heap_total: memory.heap_total,
-                external: memory.external,
-                array_buffers: memory.array_buffers,
-                rss: memory.rss,
-                ms,
-            });
-        }
     }
 }
 
