@@ -160,7 +160,7 @@ fn timeouts_caused_by_a_blocked_loop_are_its_consequence_not_the_verdict() {
 
 #[test]
 fn many_short_callbacks_are_a_server_at_capacity_not_a_blocked_loop() {
-    let result = run("short-work.js", "100", &[], &[]);
+    let result = run("short-work.js", "200", &["-d", "3"], &[]);
     let kinds = kinds(&result);
     assert_eq!(kinds[0], "cpuSaturated", "{}", verdict(&result));
     assert!(!kinds.contains(&"blockedEventLoop"), "{kinds:?}");

@@ -568,3 +568,38 @@ fn timers_that_pile_up_are_named_in_a_leak() {
         .iter()
         .any(|(label, _)| label == "Timeout handles"));
 }
+
+#[test]
+fn a_blocked_loop_that_reports_late_is_still_blocked() {
+    // A queue of 100 requests of 80 ms: the probe's timer fires only between batches, so
+    // three samples cover the whole 20 s load, two of them 8 s long and late.
+    let mut result = run();
+    let sample = |t: f64, delay: f64| NodeSample {
+        t,
+        delay_p50: delay,
+        delay_p99: delay,
+        delay_max: delay,
+        elu: 1.0,
+        rss: 0,
+        heap_total: 0,
+        heap_used: 0,
+        external: 0,
+        array_buffers: 0,
+        handles: Default::default(),
+        gc_observed: true,
+    };
+    result.node[0].samples = vec![
+        sample(START + 0.1, 1.0),
+        sample(START + 8.1, 7990.0),
+        sample(START + 16.1, 7990.0),
+        sample(START + 24.1, 7990.0),
+    ];
+    served(&mut result, 12);
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind().name(), "blockedEventLoop");
+    let Finding::BlockedEventLoop { delay_p90_ms, .. } = verdict else {
+        unreachable!()
+    };
+    assert_eq!(*delay_p90_ms, 7990.0);
+}

@@ -39,7 +39,7 @@ impl Finding {
                     _ => String::new(),
                 };
                 format!(
-                    "Blocked event loop: {holder}callbacks waited {delay_p90_ms:.0} ms or more in 10 % of intervals (worst {delay_max_ms:.0} ms){}",
+                    "Blocked event loop: {holder}callbacks waited {delay_p90_ms:.0} ms or more for 10 % of the load (worst {delay_max_ms:.0} ms){}",
                     self.consequence_text()
                 )
             }
@@ -71,7 +71,7 @@ impl Finding {
                 });
                 match queued_ms {
                     Some(queued) => format!(
-                        "At capacity: {busy} with short callbacks ({cost}{requests_per_second:.0} requests/s), and requests queued {queued:.0} ms or more in 10 % of intervals{hot}{}",
+                        "At capacity: {busy} with short callbacks ({cost}{requests_per_second:.0} requests/s), and requests queued {queued:.0} ms or more for 10 % of the load{hot}{}",
                         self.consequence_text()
                     ),
                     None => format!("CPU-bound: {busy} at {requests_per_second:.0} requests/s{}{hot}",
@@ -255,7 +255,7 @@ impl Finding {
         let mut out = vec![
             pair("process", pid.to_string()),
             pair(
-                "delay, 90th percentile of intervals",
+                "delay, 90th percentile over the load's time",
                 format!("{delay_p90_ms:.1} ms"),
             ),
             pair("worst delay", format!("{delay_max_ms:.1} ms")),
@@ -333,7 +333,7 @@ impl Finding {
         }
         if let Some(queued) = queued_ms {
             out.push(pair(
-                "queueing delay, 90th percentile of intervals",
+                "queueing delay, 90th percentile over the load's time",
                 format!("{queued:.1} ms"),
             ));
         }

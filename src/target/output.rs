@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Lines kept from each stream.
 const KEPT_LINES: usize = 100;
@@ -30,32 +30,45 @@ impl OutputTail {
         OutputTail::default()
     }
 
-    /// Reads `stream` on a background task until it closes.
+    /// Reads `stream` on a background task until it closes. Bytes are read up to each
+    /// newline, at most [`MAX_LINE`] of a line kept (the rest is skipped, never held), and
+    /// converted lossily: no byte the target writes can stop the draining, which would leave
+    /// it to die of a broken pipe.
     pub fn capture(
         &self,
-        stream: impl AsyncRead + Unpin + Send + 'static,
+        mut stream: impl AsyncRead + Unpin + Send + 'static,
         is_stderr: bool,
         echo: bool,
     ) {
         let tails = self.inner.clone();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                if echo {
-                    // Dimmed, so the target's words stand apart from harness's own.
-                    let _ = writeln!(std::io::stderr(), "\x1b[2m{line}\x1b[0m");
-                }
-                let line = cut(line);
-                let Ok(mut tails) = tails.lock() else { return };
-                let tail = if is_stderr {
-                    &mut tails.stderr
-                } else {
-                    &mut tails.stdout
+            let mut chunk = vec![0u8; 16 * 1024];
+            let mut line: Vec<u8> = Vec::new();
+            let mut cut_short = false;
+            loop {
+                let n = match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
                 };
-                if tail.len() == KEPT_LINES {
-                    tail.pop_front();
+                for piece in chunk[..n].split_inclusive(|&b| b == b'\n') {
+                    let (bytes, ends) = match piece.strip_suffix(b"\n") {
+                        Some(bytes) => (bytes, true),
+                        None => (piece, false),
+                    };
+                    let room = (MAX_LINE + 4).saturating_sub(line.len());
+                    cut_short |= bytes.len() > room;
+                    line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                    if ends {
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        keep(&tails, is_stderr, echo, text, cut_short);
+                        line.clear();
+                        cut_short = false;
+                    }
                 }
-                tail.push_back(line);
+            }
+            if !line.is_empty() {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                keep(&tails, is_stderr, echo, text, cut_short);
             }
         });
     }
@@ -83,6 +96,42 @@ impl OutputTail {
     }
 }
 
+/// Echoes a line (dimmed, control characters made visible) and keeps it in its tail.
+fn keep(tails: &Mutex<Tails>, is_stderr: bool, echo: bool, line: String, cut_short: bool) {
+    let mut line = cut(line);
+    if cut_short && !line.ends_with('…') {
+        line.push('…');
+    }
+    if echo {
+        // Dimmed, so the target's words stand apart from harness's own.
+        let _ = writeln!(std::io::stderr(), "\x1b[2m{}\x1b[0m", visible(&line));
+    }
+    let Ok(mut tails) = tails.lock() else { return };
+    let tail = if is_stderr {
+        &mut tails.stderr
+    } else {
+        &mut tails.stdout
+    };
+    if tail.len() == KEPT_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line);
+}
+
+/// The line with control characters (escape sequences that would clear the screen or set
+/// the title) shown as escapes, tabs kept.
+pub fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn cut(mut line: String) -> String {
     if line.len() > MAX_LINE {
         let mut end = MAX_LINE;
@@ -93,4 +142,29 @@ fn cut(mut line: String) -> String {
         line.push('…');
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn invalid_bytes_and_long_lines_never_stop_the_draining() {
+        let tail = OutputTail::new();
+        let mut input = b"first \xff\xfe line\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 100_000));
+        input.extend(b"\nlast\n");
+        tail.capture(std::io::Cursor::new(input), false, false);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let lines = tail.stdout();
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert_eq!(lines[0], "first \u{fffd}\u{fffd} line");
+        assert!(lines[1].len() <= MAX_LINE + 4 && lines[1].ends_with('…'));
+        assert_eq!(lines[2], "last");
+    }
+
+    #[test]
+    fn escape_sequences_are_shown_not_run() {
+        assert_eq!(visible("a\x1b[2Jb\tc"), "a\\u{1b}[2Jb\tc");
+    }
 }
