@@ -451,3 +451,128 @@ fn a_non_node_target_gets_process_samples_only() {
         "a Python target has no Node probe data"
     );
 }
+
+/// Starts harness on `command` with `args` (JSON out), waits `after`, then sends `signals`
+/// one by one, `between` apart; returns (exit code, seconds from the first signal to the
+/// exit, the JSON result or null).
+fn signalled(
+    args: &[&str],
+    env: &[(&str, &str)],
+    command: &[&str],
+    after: Duration,
+    signals: &[libc::c_int],
+    between: Duration,
+) -> (Option<i32>, f64, serde_json::Value) {
+    let port = free_port();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args(["--json", "-n", "-c", "2"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .arg("--")
+        .args(command)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    let first = Instant::now();
+    for (i, signal) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(between);
+        }
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(child.id() as i32, *signal) };
+    }
+    let output = child.wait_with_output().unwrap();
+    let seconds = first.elapsed().as_secs_f64();
+    let result = serde_json::from_slice(&output.stdout).unwrap_or(serde_json::Value::Null);
+    assert!(
+        leftovers(port).is_empty(),
+        "a process of the target is left"
+    );
+    (output.status.code(), seconds, result)
+}
+
+/// It used to run the whole load anyway: the baseline took the signal, and the load never
+/// looked again.
+#[test]
+fn a_signal_during_the_baseline_stops_the_run_at_once() {
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        let (code, seconds, result) = signalled(
+            &["-d", "30", "--baseline", "20s"],
+            &[],
+            &["node", &app("hello.js")],
+            Duration::from_millis(1500),
+            &[signal],
+            Duration::ZERO,
+        );
+        assert_eq!(code, Some(130), "signal {signal}");
+        assert!(
+            seconds < 10.0,
+            "signal {signal}: the run went on for {seconds:.1} s"
+        );
+        assert_eq!(result["stopReason"], "interrupted", "signal {signal}");
+    }
+}
+
+/// It used to ignore every signal after the first: a target that ignores SIGINT and SIGTERM
+/// kept harness in its stop sequence for the whole grace.
+#[test]
+fn a_second_signal_while_stopping_a_stubborn_target_kills_it_at_once() {
+    let (code, seconds, _) = signalled(
+        &["-d", "30", "--baseline", "0s", "--grace", "30s"],
+        &[("IGNORE_TERM", "1")],
+        &["node", &app("ignores-signals.js")],
+        Duration::from_millis(1500),
+        &[libc::SIGINT, libc::SIGINT],
+        Duration::from_millis(1500),
+    );
+    assert_eq!(code, Some(130));
+    assert!(seconds < 8.0, "harness took {seconds:.1} s to leave");
+}
+
+/// `PR_SET_PDEATHSIG` kills only the leader: its children used to live on under PID 1.
+#[test]
+fn a_harness_killed_outright_leaves_no_process_of_the_target() {
+    let port = free_port();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("harness"))
+        .args(["-n", "-c", "2", "-d", "30"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .args(["--", "node", &app("spawns-child.js")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while leftovers(port).len() < 2 && Instant::now() < deadline {}
+    assert!(
+        leftovers(port).len() >= 2,
+        "the target and its child never ran"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !leftovers(port).is_empty() && Instant::now() < deadline {}
+    assert!(
+        leftovers(port).is_empty(),
+        "{:?} outlived harness",
+        leftovers(port)
+    );
+}
+
+/// One invalid UTF-8 byte used to stop the reader and leave the target to die of EPIPE.
+#[test]
+fn an_invalid_utf8_byte_in_the_targets_output_does_not_break_its_pipe() {
+    let server = "require('http').createServer((q, s) => { process.stdout.write(Buffer.from([0xff, 0xfe, 10])); \
+                  process.stderr.write(Buffer.from([0xc3, 10])); s.end('ok') }).listen(process.env.PORT, '127.0.0.1')";
+    let (code, result, stderr) = run_target(&["-d", "2"], &[], &["node", "-e", server]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(result["errors"], 0, "{}", result["errorsByKind"]);
+    assert!(
+        result["target"].get("failure").is_none(),
+        "{}",
+        result["target"]
+    );
+    assert!(result["requests"]["total"].as_u64().unwrap() > 100);
+}

@@ -216,6 +216,9 @@ pub fn main() -> ExitCode {
         Some("compare") => return compare::main(&args[2..]),
         Some("heap-diff") => return heap::main(&args[2..]),
         Some("profile") => return profile::main(&args[2..]),
+        Some(crate::target::watchdog::SUBCOMMAND) => {
+            return crate::target::watchdog::main(&args[2..])
+        }
         _ => {}
     }
     let cli = match Cli::try_parse() {

@@ -74,7 +74,7 @@ pub(super) async fn run(
     plan: &Plan,
     why: Why,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Vec<profile::CpuProfile> {
     let trace = trace_load(&plan.load);
     let prepared = match load::prepare(&trace) {

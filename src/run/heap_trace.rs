@@ -85,7 +85,7 @@ pub(super) async fn after_run(
     watch: &WatchPlan,
     result: &RunResult,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Traced {
     if watch.heap == TraceMode::Off {
         return Traced::default();
@@ -103,7 +103,7 @@ pub(super) async fn after_run(
     }
     let note = match why {
         None => "no leak was found, so no heap snapshots were taken (--heap takes them always)",
-        Some(_) if signals.received => "the run was interrupted before the heap trace",
+        Some(_) if signals.received() => "the run was interrupted before the heap trace",
         Some(_) if result.target.as_ref().is_some_and(|t| t.failure.is_some()) => {
             "the target failed during the run, so no heap trace ran"
         }
@@ -255,7 +255,7 @@ async fn fresh(
     why: Why,
     measured: &RunResult,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Traced {
     let size = size(&why, measured.requests.total, measured.requests.overall);
     let start = round3(origin.elapsed().as_secs_f64());
@@ -308,7 +308,7 @@ async fn start_second(
     plan: &Plan,
     watch: &WatchPlan,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
     record: &mut HeapTrace,
 ) -> Result<(Watched, LoadPlan), String> {
     let (load, watch) = second_copy(plan, watch)
@@ -354,7 +354,7 @@ async fn drive(
     size: Size,
     record: &mut HeapTrace,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Result<(), String> {
     let warm_plan = trace_load(load, size.rate, size.warmup);
     let trace_plan = trace_load(load, size.rate, size.requests);
@@ -397,7 +397,7 @@ async fn run_load(
     plan: &LoadPlan,
     prepared: load::Prepared,
     what: &'static str,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Result<load::LoadOutcome, String> {
     let spec = LoadRun {
         plan,
@@ -436,7 +436,7 @@ async fn snapshot(second: &mut Watched, phase: PhaseName, signals: &Signals) -> 
 
 /// `Err` once a signal has arrived or the second copy has exited.
 fn still_going(second: &mut Watched, signals: &Signals) -> Result<(), String> {
-    if signals.received {
+    if signals.received() {
         return Err("interrupted".to_string());
     }
     if let Some(failure) = &second.info.failure {

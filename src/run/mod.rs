@@ -61,8 +61,8 @@ pub fn run(plan: Plan) -> anyhow::Result<Finished> {
 /// analyse the result, run the heap trace if wanted, check the thresholds, write the outputs.
 async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
     let origin = Instant::now();
-    let mut signals = Signals::new()?;
-    let mut watched = match start(&plan, origin, &mut signals).await? {
+    let signals = Signals::new()?;
+    let mut watched = match start(&plan, origin, &signals).await? {
         Ok(watched) => watched,
         Err(code) => return Ok(Finished { code, result: None }),
     };
@@ -74,17 +74,17 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         report::stdout::say(&header(&plan));
     }
     if let Some(watched) = &mut watched {
-        baseline(watched, origin, &mut signals).await;
+        baseline(watched, origin, &signals).await;
     }
     let load = LoadRun {
         plan: &plan.load,
         progress: plan.output.progress,
         during: "the load",
     };
-    let outcome = drive_load(load, prepared, watched.as_mut(), &mut signals).await?;
+    let outcome = drive_load(load, prepared, watched.as_mut(), &signals).await?;
     let mut profiles = Vec::new();
     if let Some(watched) = &mut watched {
-        profiles = after_load(watched, &plan, &outcome, origin, &mut signals).await;
+        profiles = after_load(watched, &plan, &outcome, origin, &signals).await;
         watched.stop().await;
     }
     let mut result = outcome::build(&plan, &outcome, origin);
@@ -94,7 +94,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
     result.profiles = profiles;
     crate::analyse::annotate(&mut result);
     if let Some(watch) = &plan.watch {
-        let trace = heap_trace::after_run(&plan, watch, &result, origin, &mut signals).await;
+        let trace = heap_trace::after_run(&plan, watch, &result, origin, &signals).await;
         result.heap_trace = trace.record;
         result.heap = trace.heap;
     }
@@ -106,7 +106,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         .collect();
     write_outputs(&plan, &result)?;
     Ok(Finished {
-        code: exit_code(&outcome, &result, signals.received),
+        code: exit_code(&outcome, &result, signals.received()),
         result: Some(result),
     })
 }
@@ -116,7 +116,7 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
 async fn start(
     plan: &Plan,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> anyhow::Result<Result<Option<Watched>, u8>> {
     let Some(watch) = &plan.watch else {
         return Ok(Ok(None));
@@ -140,7 +140,7 @@ async fn start(
 }
 
 /// The idle baseline and its GC floor.
-async fn baseline(watched: &mut Watched, origin: Instant, signals: &mut Signals) {
+async fn baseline(watched: &mut Watched, origin: Instant, signals: &Signals) {
     let length = watched.plan.baseline;
     watched
         .idle(PhaseName::Baseline, length, origin, signals)
@@ -155,9 +155,9 @@ async fn after_load(
     plan: &Plan,
     outcome: &LoadOutcome,
     origin: Instant,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> Vec<crate::analyse::profile::CpuProfile> {
-    if signals.received || !watched.alive() {
+    if signals.received() || !watched.alive() {
         return Vec::new();
     }
     watched.floor(PhaseName::Load).await;
@@ -171,7 +171,7 @@ async fn after_load(
     let Some(why) = cpu_trace::wanted(watched.plan.profile, &so_far) else {
         return Vec::new();
     };
-    if watched.node_processes() == 0 || signals.received || !watched.alive() {
+    if watched.node_processes() == 0 || signals.received() || !watched.alive() {
         return Vec::new();
     }
     cpu_trace::run(watched, plan, why, origin, signals).await
@@ -276,11 +276,13 @@ async fn drive_load(
     spec: LoadRun<'_>,
     prepared: load::Prepared,
     mut watched: Option<&mut Watched>,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> anyhow::Result<LoadOutcome> {
     let stopper = prepared.stopper();
     let mut progress = Progress::start(spec.plan, spec.progress);
     let mut target_gone = false;
+    // A signal that arrived before the load (in the baseline) stops it at once.
+    let mut interrupted = false;
     let outcome = {
         let mut load = pin!(load::run(prepared, |point| {
             if let Some(progress) = &mut progress {
@@ -296,7 +298,10 @@ async fn drive_load(
             };
             tokio::select! {
                 outcome = &mut load => break outcome,
-                () = signals.recv(), if !signals.received => stopper.stop(StopReason::Interrupted),
+                () = signals.wait(), if !interrupted => {
+                    interrupted = true;
+                    stopper.stop(StopReason::Interrupted);
+                }
                 status = target_exit => {
                     target_gone = true;
                     stopper.stop(StopReason::TargetExited);

@@ -39,6 +39,8 @@ pub(super) struct Watched {
     pub snapshots: Vec<(PhaseName, probe::Snapshot)>,
     /// Allocation sites of what was still alive after the cooldown, per Node process.
     pub allocations: Vec<(u32, Vec<AllocationSite>)>,
+    /// The run's signals: every wait on the probe or the target ends when one arrives.
+    signals: Signals,
 }
 
 /// Why the target never served.
@@ -69,7 +71,7 @@ pub(super) async fn start(
     endpoint: Endpoint,
     origin: Instant,
     echo: bool,
-    signals: &mut Signals,
+    signals: &Signals,
 ) -> anyhow::Result<Result<Watched, NotStarted>> {
     let mut info = TargetInfo::default();
     let (target, probe, tree) = match &watch.target {
@@ -119,6 +121,7 @@ pub(super) async fn start(
         phases: Vec::new(),
         snapshots: Vec::new(),
         allocations: Vec::new(),
+        signals: signals.clone(),
     }))
 }
 
@@ -130,7 +133,7 @@ async fn spawn(
     env: &[(String, String)],
     endpoint: &Endpoint,
     echo: bool,
-    signals: &mut Signals,
+    signals: &Signals,
     info: &mut TargetInfo,
 ) -> Result<Target, NotStarted> {
     let mut target =
@@ -145,7 +148,7 @@ async fn spawn(
     let ready = tokio::select! {
         ready = target.wait_ready(endpoint, watch.ready_timeout) => ready,
         // Dropping the target kills its group at once.
-        () = signals.recv() => return Err(NotStarted::Interrupted),
+        () = signals.wait() => return Err(NotStarted::Interrupted),
     };
     match ready {
         Ok(after) => {
@@ -156,7 +159,7 @@ async fn spawn(
             // Give the output readers a moment to catch the last lines.
             tokio::time::sleep(Duration::from_millis(100)).await;
             let stderr_tail = target.output.stderr_tail(STDERR_LINES);
-            target.stop(watch.grace).await;
+            target.stop(watch.grace, || false).await;
             TARGET_GROUP.store(0, Ordering::Relaxed);
             Err(NotStarted::Failed {
                 why: err.to_string(),
@@ -173,10 +176,10 @@ impl Watched {
         name: PhaseName,
         length: Duration,
         origin: Instant,
-        signals: &mut Signals,
+        signals: &Signals,
     ) {
         let start = origin.elapsed().as_secs_f64();
-        if !length.is_zero() && !signals.received && self.alive() {
+        if !length.is_zero() && !signals.received() && self.alive() {
             let target = self.target.as_mut();
             let exited = async {
                 match target {
@@ -188,7 +191,7 @@ impl Watched {
             };
             tokio::select! {
                 () = tokio::time::sleep(length) => {}
-                () = signals.recv() => {}
+                () = signals.wait() => {}
                 () = exited => {}
             }
         }
@@ -201,10 +204,22 @@ impl Watched {
 
     /// Forces a GC in every Node process and records the heap after it.
     pub async fn floor(&mut self, phase: PhaseName) {
-        if let Some(probe) = &mut self.probe {
-            if probe.connected() > 0 {
-                probe.floor(phase.as_str(), FLOOR_TIMEOUT).await;
-            }
+        let Some(probe) = &mut self.probe else {
+            return;
+        };
+        if probe.connected() == 0 || self.signals.received() {
+            return;
+        }
+        let missing = tokio::select! {
+            missing = probe.floor(phase.as_str(), FLOOR_TIMEOUT) => missing,
+            () = self.signals.wait() => 0,
+        };
+        if missing > 0 {
+            eprintln!(
+                "warning: {missing} Node process(es) did not answer the forced GC at the end of the {} within {} s (a blocked event loop?); their heap floor is missing",
+                phase.as_str(),
+                FLOOR_TIMEOUT.as_secs()
+            );
         }
     }
 
@@ -240,7 +255,11 @@ impl Watched {
             return;
         };
         let crashed = target.try_status();
-        let (status, signals) = target.stop(self.plan.grace).await;
+        // A signal that arrives while stopping skips the rest of the grace: SIGKILL now.
+        let (signals, before) = (&self.signals, self.signals.count());
+        let (status, signals) = target
+            .stop(self.plan.grace, || signals.count() > before)
+            .await;
         self.info.stop_signals = signals;
         if let Some(status) = status {
             use std::os::unix::process::ExitStatusExt;
@@ -266,14 +285,30 @@ impl Watched {
         if self.plan.heap == TraceMode::Off {
             return;
         }
-        if let Some(probe) = &mut self.probe {
-            if probe.connected() > 0 {
-                let taken = probe
-                    .snapshot(phase.as_str(), self.plan.heap_limit, SNAPSHOT_TIMEOUT)
-                    .await;
-                self.snapshots.extend(taken.into_iter().map(|s| (phase, s)));
+        let Some(probe) = &mut self.probe else {
+            return;
+        };
+        if probe.connected() == 0 || self.signals.received() {
+            return;
+        }
+        let taken = tokio::select! {
+            taken = probe.snapshot(phase.as_str(), self.plan.heap_limit, SNAPSHOT_TIMEOUT) => taken,
+            () = self.signals.wait() => Vec::new(),
+        };
+        for snapshot in &taken {
+            if let Some(why) = snapshot
+                .skipped
+                .as_ref()
+                .filter(|w| w.starts_with("no answer"))
+            {
+                eprintln!(
+                    "warning: no heap snapshot of pid {} at the end of its {}: {why}",
+                    snapshot.pid,
+                    phase.as_str()
+                );
             }
         }
+        self.snapshots.extend(taken.into_iter().map(|s| (phase, s)));
     }
 
     /// Starts the sampling heap profiler in every Node process. It slows every allocation
@@ -306,9 +341,15 @@ impl Watched {
         let Some(probe) = &mut self.probe else {
             return (Vec::new(), Vec::new());
         };
-        let files = probe.stop_profile(timeout).await;
+        let files = tokio::select! {
+            files = probe.stop_profile(timeout) => files,
+            () = self.signals.wait() => return (Vec::new(), Vec::new()),
+        };
         let sites = if garbage {
-            probe.allocations(FLOOR_TIMEOUT).await
+            tokio::select! {
+                sites = probe.allocations(FLOOR_TIMEOUT) => sites,
+                () = self.signals.wait() => Vec::new(),
+            }
         } else {
             Vec::new()
         };
@@ -319,7 +360,10 @@ impl Watched {
     pub async fn read_allocations(&mut self) {
         if let Some(probe) = &mut self.probe {
             if probe.connected() > 0 {
-                self.allocations = probe.allocations(FLOOR_TIMEOUT).await;
+                self.allocations = tokio::select! {
+                    sites = probe.allocations(FLOOR_TIMEOUT) => sites,
+                    () = self.signals.wait() => Vec::new(),
+                };
             }
         }
     }

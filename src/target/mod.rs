@@ -5,6 +5,7 @@
 
 pub mod output;
 pub mod probe;
+pub mod watchdog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -54,6 +55,8 @@ pub struct Target {
     pub output: OutputTail,
     status: Option<ExitStatus>,
     group_gone: bool,
+    /// Kills the group if harness dies without stopping it.
+    watchdog: Option<watchdog::Watchdog>,
 }
 
 impl Target {
@@ -102,6 +105,7 @@ impl Target {
             output,
             status: None,
             group_gone: false,
+            watchdog: watchdog::Watchdog::start(pid),
         })
     }
 
@@ -154,8 +158,13 @@ impl Target {
     }
 
     /// Stops the whole group: SIGINT and up to `grace` to exit, then SIGTERM and two more
-    /// seconds, then SIGKILL. Returns the leader's exit status and the signals it took.
-    pub async fn stop(&mut self, grace: Duration) -> (Option<ExitStatus>, Vec<String>) {
+    /// seconds, then SIGKILL; as soon as `hurry()` says so, SIGKILL at once. Returns the
+    /// leader's exit status and the signals it took.
+    pub async fn stop(
+        &mut self,
+        grace: Duration,
+        hurry: impl Fn() -> bool,
+    ) -> (Option<ExitStatus>, Vec<String>) {
         let mut sent = Vec::new();
         for (signal, wait) in [
             (libc::SIGINT, grace),
@@ -165,10 +174,14 @@ impl Target {
             if self.group_empty() {
                 break;
             }
+            if hurry() && signal != libc::SIGKILL {
+                continue;
+            }
             self.signal(signal);
             sent.push(signal_name(signal).to_string());
             let deadline = Instant::now() + wait;
-            while Instant::now() < deadline && !self.group_empty() {
+            let killed = signal == libc::SIGKILL;
+            while Instant::now() < deadline && !self.group_empty() && (killed || !hurry()) {
                 tokio::time::sleep(POLL).await;
             }
         }
@@ -184,6 +197,11 @@ impl Target {
         // SAFETY: signal 0 only checks whether any process of the group exists.
         let alive = unsafe { libc::killpg(self.pid as i32, 0) } == 0;
         self.group_gone = self.status.is_some() && !alive;
+        if self.group_gone {
+            if let Some(watchdog) = &mut self.watchdog {
+                watchdog.release();
+            }
+        }
         self.group_gone
     }
 

@@ -132,7 +132,8 @@ impl ProbeServer {
 
     /// Asks every connected process for a full GC and waits (up to `timeout`) for each to
     /// answer with its heap after it; the floors are recorded under `phase`.
-    pub async fn floor(&mut self, phase: &str, timeout: Duration) {
+    /// Returns how many of the processes asked did not answer in time.
+    pub async fn floor(&mut self, phase: &str, timeout: Duration) -> usize {
         self.next_id += 1;
         let id = self.next_id;
         if let Ok(mut state) = self.state.lock() {
@@ -141,24 +142,30 @@ impl ProbeServer {
         }
         let asked = self
             .broadcast(|_| format!("{{\"type\":\"gc\",\"id\":{id}}}\n"))
-            .await;
+            .await
+            .len();
         self.wait(timeout, |s| {
             s.floors_answered.get(&id).copied().unwrap_or(0) >= asked
         })
         .await;
+        let answered = self
+            .state
+            .lock()
+            .map_or(0, |s| s.floors_answered.get(&id).copied().unwrap_or(0));
+        asked.saturating_sub(answered)
     }
 
     /// Writes a message (built for each process's pid) to every connected probe; returns
-    /// how many were written.
-    async fn broadcast(&mut self, message: impl Fn(u32) -> String) -> usize {
+    /// the pids it was written to.
+    async fn broadcast(&mut self, message: impl Fn(u32) -> String) -> Vec<u32> {
         let mut writers = match self.state.lock() {
             Ok(mut state) => std::mem::take(&mut state.writers),
-            Err(_) => return 0,
+            Err(_) => return Vec::new(),
         };
-        let mut asked = 0;
+        let mut asked = Vec::new();
         for (pid, writer) in &mut writers {
             if writer.write_all(message(*pid).as_bytes()).await.is_ok() {
-                asked += 1;
+                asked.push(*pid);
             }
         }
         if let Ok(mut state) = self.state.lock() {
@@ -203,7 +210,7 @@ impl ProbeServer {
             })
             .await;
         self.wait(timeout, |s| {
-            s.snapshots.get(&id).map_or(0, Vec::len) >= asked
+            s.snapshots.get(&id).map_or(0, Vec::len) >= asked.len()
         })
         .await;
         let mut taken = self
@@ -214,6 +221,21 @@ impl ProbeServer {
             .unwrap_or_default();
         for snapshot in &mut taken {
             snapshot.path = path(snapshot.pid);
+        }
+        // A process that never answered is a snapshot skipped, and says why.
+        for pid in asked {
+            if !taken.iter().any(|s| s.pid == pid) {
+                taken.push(Snapshot {
+                    pid,
+                    path: path(pid),
+                    ms: 0.0,
+                    heap_used: 0,
+                    skipped: Some(format!(
+                        "no answer within {} s (is its event loop blocked?)",
+                        timeout.as_secs()
+                    )),
+                });
+            }
         }
         taken
     }
@@ -254,7 +276,7 @@ impl ProbeServer {
             })
             .await;
         self.wait(timeout, |s| {
-            s.profiles.get(&id).map_or(0, Vec::len) >= asked
+            s.profiles.get(&id).map_or(0, Vec::len) >= asked.len()
         })
         .await;
         let mut written = self
@@ -281,7 +303,7 @@ impl ProbeServer {
             .broadcast(|_| format!("{{\"type\":\"sampling\",\"action\":\"stop\",\"id\":{id}}}\n"))
             .await;
         self.wait(timeout, |s| {
-            s.allocations.get(&id).map_or(0, Vec::len) >= asked
+            s.allocations.get(&id).map_or(0, Vec::len) >= asked.len()
         })
         .await;
         self.state

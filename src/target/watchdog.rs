@@ -1,0 +1,81 @@
+//! The watchdog: a tiny process (harness itself, run as `harness __watchdog PGID`) that holds
+//! the read end of a pipe from harness and kills the target's process group when the pipe
+//! closes. Harness closes it once the group is gone; if harness is killed outright
+//! (SIGKILL, the OOM killer), the kernel closes it, and the watchdog kills what is left of
+//! the group, children and grandchildren included, which `PR_SET_PDEATHSIG` (the leader
+//! only) cannot. It runs in a group of its own and ignores the terminal's signals, so a
+//! Ctrl-C meant for harness does not stop it before its job is done.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+
+/// The hidden subcommand that runs the watchdog.
+pub const SUBCOMMAND: &str = "__watchdog";
+
+/// A running watchdog, owned by the target it guards.
+pub struct Watchdog {
+    child: Child,
+    pipe: Option<ChildStdin>,
+}
+
+impl Watchdog {
+    /// Starts a watchdog for the process group `group`; `None` if it cannot start (then
+    /// only `PR_SET_PDEATHSIG` guards the leader).
+    pub fn start(group: u32) -> Option<Watchdog> {
+        let exe = std::env::current_exe().ok()?;
+        let mut child = Command::new(exe)
+            .args([SUBCOMMAND, &group.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .ok()?;
+        let pipe = child.stdin.take();
+        Some(Watchdog { child, pipe })
+    }
+
+    /// Releases the watchdog once the group is gone: it sees the pipe close, finds nothing
+    /// left to kill, and exits.
+    pub fn release(&mut self) {
+        self.pipe = None;
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        if self.pipe.is_some() {
+            self.release();
+        }
+    }
+}
+
+/// `harness __watchdog PGID`: waits until its stdin closes, then kills the group.
+pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
+    let Some(group) = args
+        .first()
+        .and_then(|a| a.to_str())
+        .and_then(|a| a.parse::<i32>().ok())
+        .filter(|g| *g > 1)
+    else {
+        return ExitCode::from(2);
+    };
+    for signal in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGPIPE,
+    ] {
+        // SAFETY: ignoring a signal is always sound.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+    let mut buffer = [0u8; 64];
+    let mut stdin = std::io::stdin();
+    while matches!(stdin.read(&mut buffer), Ok(n) if n > 0) {}
+    // SAFETY: kills the group harness created; an error means it is gone already.
+    unsafe { libc::killpg(group, libc::SIGKILL) };
+    ExitCode::SUCCESS
+}
