@@ -216,6 +216,8 @@ pub struct OutputPlan {
     pub color: bool,
     /// Write `result.json` and `report.html` here.
     pub report_dir: Option<PathBuf>,
+    /// `report_dir` is harness's default: a new directory, never one that exists.
+    pub fresh_dir: bool,
     /// Also write the HTML report to this path.
     pub html: Option<PathBuf>,
     /// Also write the JSON result to this path.

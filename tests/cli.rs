@@ -223,3 +223,126 @@ fn a_reader_that_leaves_early_is_not_a_failure() {
         );
     }
 }
+
+/// Results used to be written to `<path>.partial` and renamed, which replaced a FIFO, a
+/// device or a symlink given as the output path with a regular file.
+#[test]
+fn output_paths_that_are_not_regular_files_are_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let server = TestServer::start(Behaviour::Fixed(Duration::from_millis(1)));
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("junit.fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: creates a FIFO at a path we own.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let output = harness()
+        .args(["-c", "1", "-d", "1", "-n", "--junit"])
+        .arg(&fifo)
+        .arg(server.url())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(reader.join().unwrap().contains("<testsuites"));
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    let real = dir.path().join("real.xml");
+    std::fs::write(&real, "old").unwrap();
+    let link = dir.path().join("link.xml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let output = harness()
+        .args(["-c", "1", "-d", "1", "-n", "--junit"])
+        .arg(&link)
+        .arg(server.url())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(&real)
+        .unwrap()
+        .contains("<testsuites"));
+    let stray: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(stray.is_empty(), "temporary files left: {stray:?}");
+}
+
+/// A JUnit file in a folder that does not exist used to fail only after the whole run.
+#[test]
+fn an_output_file_in_a_missing_folder_is_refused_before_the_load() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::from_millis(1)));
+    let output = harness()
+        .args([
+            "-c",
+            "1",
+            "-d",
+            "1",
+            "-n",
+            "--junit",
+            "/nonexistent/dir/out.xml",
+        ])
+        .arg(server.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--junit") && stderr.contains("/nonexistent/dir"),
+        "{stderr}"
+    );
+    assert_eq!(server.requests(), 0, "nothing is sent");
+}
+
+/// Two runs in the same second used to share the default report folder, and one result
+/// was lost.
+#[test]
+fn runs_in_the_same_second_get_their_own_report_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("harness"))
+                .current_dir(dir.path())
+                .args([
+                    "-c",
+                    "1",
+                    "-d",
+                    "1",
+                    "-n",
+                    "--baseline",
+                    "0s",
+                    "--cooldown",
+                    "0s",
+                ])
+                .args(["http://127.0.0.1:0/", "--", "node"])
+                .arg(crate::support::app("hello.js"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut run in runs {
+        assert!(run.wait().unwrap().success());
+    }
+    let folders: Vec<_> = std::fs::read_dir(dir.path().join("reports"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("result.json").exists())
+        .collect();
+    assert_eq!(folders.len(), 3, "{folders:?}");
+}

@@ -71,6 +71,7 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         progress: !cli.opts.no_progress && !cli.opts.json && std::io::stderr().is_terminal(),
         color: stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         report_dir: cli.opts.report.clone(),
+        fresh_dir: false,
         html: None,
         json_file: None,
         junit: cli.opts.junit.clone(),
@@ -100,6 +101,7 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         }) = &watch
         {
             output.report_dir = Some(crate::report::files::default_dir(command));
+            output.fresh_dir = true;
         }
     }
     Ok(Plan {

@@ -279,6 +279,7 @@ fn outputs(
     let output = &scenario.file.output;
     if !given("report") && output.dir.is_none() && plan.output.report_dir.is_some() {
         plan.output.report_dir = Some(crate::report::files::named_dir(&scenario.name));
+        plan.output.fresh_dir = true;
     }
     plan.output.html = output.html.clone();
     plan.output.json_file = output.json.clone();

@@ -54,14 +54,68 @@ fn clean(text: &str) -> String {
     }
 }
 
-/// Creates the report directory now, before any load.
-pub fn prepare(dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
+/// Creates the report directory now, before any load, and returns it. A `fresh` directory
+/// (harness's default, named after the run and the second it started) never reuses one that
+/// exists: two runs in the same second get `NAME-TIME` and `NAME-TIME-2`.
+pub fn prepare(dir: &Path, fresh: bool) -> anyhow::Result<PathBuf> {
+    let failed = || {
         format!(
             "--report: could not create the report directory '{}'",
             dir.display()
         )
-    })
+    };
+    if !fresh {
+        std::fs::create_dir_all(dir).with_context(failed)?;
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(failed)?;
+    }
+    for n in 1..1000 {
+        let candidate = if n == 1 {
+            dir.to_path_buf()
+        } else {
+            let mut name = dir.as_os_str().to_owned();
+            name.push(format!("-{n}"));
+            PathBuf::from(name)
+        };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(err) => return Err(err).with_context(failed),
+        }
+    }
+    anyhow::bail!(
+        "--report: '{}' and 998 more like it exist; clean up reports/ or give --report",
+        dir.display()
+    )
+}
+
+/// Checks, before any load, that the extra output files can be written where asked: their
+/// folder exists, and a file that exists is not read-only or a folder.
+pub fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
+    let paths = [
+        ("--junit", &output.junit),
+        ("output.html", &output.html),
+        ("output.json", &output.json_file),
+    ];
+    for (what, path) in paths {
+        let Some(path) = path else { continue };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{what}: the folder '{}' does not exist; create it or write elsewhere",
+                dir.display()
+            );
+        }
+        if path.is_dir() {
+            anyhow::bail!("{what}: '{}' is a folder; give a file name", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Writes `result.json` and `report.html` into `dir`; returns the report's path.
@@ -106,12 +160,46 @@ pub fn named_dir(name: &str) -> PathBuf {
     PathBuf::from("reports").join(format!("{}-{stamp}", clean(name)))
 }
 
-/// Writes a file under a temporary name and renames it into place.
+/// Writes a file whole: a regular file (or a new one) through a unique temporary file in the
+/// same directory, renamed into place, so that a reader never sees half of it and a full
+/// disk leaves nothing behind; a symlink is followed and its target replaced, not the link;
+/// anything else (a device such as `/dev/stdout`, a FIFO) is written in place, since
+/// renaming over it would replace it.
 pub fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes)
-        .with_context(|| format!("could not write '{}'", partial.display()))?;
-    std::fs::rename(&partial, path).with_context(|| format!("could not write '{}'", path.display()))
+    use std::io::Write;
+    let failed = || format!("could not write '{}'", path.display());
+    let target = match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(failed)?;
+            return file.write_all(bytes).with_context(failed);
+        }
+        Ok(_) => std::fs::canonicalize(path).with_context(failed)?,
+        Err(_) => path.to_path_buf(),
+    };
+    let dir = match target.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".harness-")
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(failed)?;
+    temporary.write_all(bytes).with_context(failed)?;
+    use std::os::unix::fs::PermissionsExt;
+    let readable = std::fs::Permissions::from_mode(0o644);
+    temporary
+        .as_file()
+        .set_permissions(readable)
+        .with_context(failed)?;
+    temporary
+        .persist(&target)
+        .map_err(|e| e.error)
+        .with_context(failed)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -43,12 +43,15 @@ pub struct Finished {
 }
 
 /// Runs the plan, prints its result and writes its files.
-pub fn run(plan: Plan) -> anyhow::Result<Finished> {
+pub fn run(mut plan: Plan) -> anyhow::Result<Finished> {
     let prepared = load::prepare(&plan.load)?;
     if let Some(dir) = &plan.output.report_dir {
-        crate::report::files::prepare(dir)
+        let dir = crate::report::files::prepare(dir, plan.output.fresh_dir)
             .map_err(|err| crate::plan::UsageError(format!("{err:#}")))?;
+        plan.output.report_dir = Some(dir);
     }
+    crate::report::files::check_paths(&plan.output)
+        .map_err(|err| crate::plan::UsageError(format!("{err:#}")))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
