@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{num, run_json, Behaviour, TestServer};
+use crate::support::{harness, json_output, num, run_json, Behaviour, TestServer};
 
 #[test]
 fn amount_sends_exactly_that_many_requests() {
@@ -183,4 +183,24 @@ fn per_second_series_covers_the_run() {
         .iter()
         .all(|s| s["latencyP50"].as_f64().unwrap() >= 1.0));
     assert_eq!(num(&result, "/samples"), 2.0);
+}
+
+/// `--timeout` used not to cover writing the request: against a server that never reads, a
+/// large body hung the run until it was killed.
+#[test]
+fn a_request_the_server_never_reads_times_out() {
+    let server = TestServer::start(Behaviour::NeverReads);
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body");
+    std::fs::write(&body, vec![b'x'; 10 * 1024 * 1024]).unwrap();
+    let output = harness()
+        .args(["-m", "POST", "-i"])
+        .arg(&body)
+        .args(["-a", "4", "-c", "2", "-t", "1", "--json", "-n"])
+        .arg(server.url())
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let result = json_output(&output);
+    assert_eq!(result["timeouts"], 4, "{}", result["errorsByKind"]);
 }

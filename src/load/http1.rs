@@ -300,14 +300,26 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
                 for (flight, head) in flights.range_mut(sent..).zip(&heads) {
                     flight.head = *head;
                 }
-                if let Err(err) = write(&mut stream, bytes).await {
-                    fail_all(
-                        worker,
-                        &mut flights,
-                        ErrorKind::of_io(&err),
-                        &err.to_string(),
-                    );
-                    return SessionEnd::Reconnect;
+                match write_within(&mut stream, bytes, timeout).await {
+                    Ok(()) => {}
+                    Err(None) => {
+                        fail_all(
+                            worker,
+                            &mut flights,
+                            ErrorKind::Timeout,
+                            "the request could not be written within --timeout (the server does not read)",
+                        );
+                        return SessionEnd::Reconnect;
+                    }
+                    Err(Some(err)) => {
+                        fail_all(
+                            worker,
+                            &mut flights,
+                            ErrorKind::of_io(&err),
+                            &err.to_string(),
+                        );
+                        return SessionEnd::Reconnect;
+                    }
                 }
             }
         }
@@ -402,6 +414,26 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
                 }
             }
         }
+    }
+}
+
+/// Writes the requests, within `timeout` when the socket does not take them at once (a
+/// server that stops reading); `Err(None)` is that timeout. The usual write completes on its
+/// first poll and arms no timer.
+async fn write_within(
+    stream: &mut Stream,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<(), Option<std::io::Error>> {
+    let write = write(stream, bytes);
+    tokio::pin!(write);
+    tokio::select! {
+        biased;
+        written = &mut write => written.map_err(Some),
+        () = std::future::ready(()) => match tokio::time::timeout(timeout, write).await {
+            Ok(written) => written.map_err(Some),
+            Err(_) => Err(None),
+        },
     }
 }
 

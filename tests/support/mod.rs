@@ -31,6 +31,8 @@ pub enum Behaviour {
     Large(usize),
     /// Bytes that are not HTTP.
     Malformed,
+    /// Accepts connections and never reads from them.
+    NeverReads,
 }
 
 /// A running test server; stops when dropped.
@@ -150,6 +152,12 @@ enum Answer {
 
 /// Reads pipelined requests and answers each in order.
 async fn serve<S: AsyncRead + AsyncWrite + Unpin + IntoReset>(mut stream: S, state: Arc<State>) {
+    if matches!(state.behaviour, Behaviour::NeverReads) {
+        // Hold the connection open, unread, until the test ends.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(stream);
+        return;
+    }
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
     let mut on_connection = 0u64;
@@ -202,6 +210,7 @@ async fn answer(state: &State, global: u64, on_connection: u64) -> Answer {
             tokio::time::sleep(*delay).await;
             Answer::Bytes(hello)
         }
+        Behaviour::NeverReads => unreachable!("a server that never reads never answers"),
         Behaviour::Stall { period, stall } => {
             let elapsed = state.started.elapsed();
             let phase = Duration::from_nanos((elapsed.as_nanos() % period.as_nanos()) as u64);
