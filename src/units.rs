@@ -168,6 +168,20 @@ pub fn short_millis(ms: f64) -> String {
     }
 }
 
+/// The line with control characters (escape sequences that would clear the screen or set
+/// the title) shown as escapes, tabs kept.
+pub fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// Formats with at most `decimals` decimals and no trailing zeros.
 pub fn trim_float(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
@@ -246,5 +260,6 @@ mod tests {
         assert_eq!(signed_bytes(-512.0), "-512 B");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(short_millis(987e-3), "987 µs");
+        assert_eq!(printable("a\x1b[2Jb\tc"), "a\\u{1b}[2Jb\tc");
     }
 }

@@ -255,3 +255,47 @@ fn the_probe_never_blocks_an_app_whose_harness_reads_slowly() {
     let samples = lines.iter().filter(|l| l["type"] == "sample").count();
     assert!(samples > 0, "no sample got through after the burst");
 }
+
+/// A server that warned on every request took harness to 323 MB in 5 s, with a 43 MB
+/// result: warnings of one kind are now kept once, with a count.
+#[test]
+fn a_warning_on_every_request_is_kept_once_with_its_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("warns.js");
+    std::fs::write(
+        &app,
+        "require('http').createServer((q, s) => { process.emitWarning('slow path taken', 'SlowPathWarning'); \
+         s.end('ok') }).listen(process.env.PORT, '127.0.0.1')",
+    )
+    .unwrap();
+    let output = crate::support::harness()
+        .args([
+            "--json",
+            "-n",
+            "-c",
+            "10",
+            "-d",
+            "2",
+            "--baseline",
+            "0s",
+            "--cooldown",
+            "0s",
+        ])
+        .args(["http://127.0.0.1:0/", "--", "node"])
+        .arg(&app)
+        .output()
+        .unwrap();
+    let result = crate::support::json_output(&output);
+    let warnings = result["node"][0]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]["occurrences"].as_u64().unwrap() > 1000,
+        "{}",
+        warnings[0]
+    );
+    assert!(
+        output.stdout.len() < 2_000_000,
+        "the result is {} bytes",
+        output.stdout.len()
+    );
+}

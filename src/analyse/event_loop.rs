@@ -199,9 +199,10 @@ fn listener_leaks(process: &NodeProcess) -> Vec<Finding> {
             warning.emitter.clone().unwrap_or_default(),
             warning.event.clone().unwrap_or_default(),
         );
+        let times = warning.occurrences as usize;
         match seen.iter_mut().find(|s| s.0 == key.0 && s.1 == key.1) {
-            Some(entry) => entry.3 += 1,
-            None => seen.push((key.0, key.1, i, 1)),
+            Some(entry) => entry.3 += times,
+            None => seen.push((key.0, key.1, i, times)),
         }
     }
     seen.into_iter()

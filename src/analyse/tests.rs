@@ -489,6 +489,7 @@ fn warning(t: f64) -> Warning {
         event: Some("connected".to_string()),
         count: Some(11),
         emitter: Some("EventEmitter".to_string()),
+        occurrences: 1,
     }
 }
 

@@ -32,8 +32,11 @@ pub struct NodeProcess {
     pub gc: Vec<GcEvent>,
     /// Heap after forced full collections ("GC floors").
     pub floors: Vec<Floor>,
-    /// Warnings the process emitted.
+    /// Warnings the process emitted, each kind once with its count (at most 100 kinds).
     pub warnings: Vec<Warning>,
+    /// Warnings of further kinds, beyond the 100 kept, counted only.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub warnings_dropped: u64,
 }
 
 /// One interval of a Node process.
@@ -139,4 +142,20 @@ pub struct Warning {
     /// For a listener leak: the emitter's class.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub emitter: Option<String>,
+    /// How often the process emitted it (the same name, place, event and emitter); `t`,
+    /// `message` and `stack` are the first time's.
+    #[serde(default = "once", skip_serializing_if = "is_once")]
+    pub occurrences: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn once() -> u64 {
+    1
+}
+
+fn is_once(n: &u64) -> bool {
+    *n == 1
 }

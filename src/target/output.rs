@@ -104,7 +104,11 @@ fn keep(tails: &Mutex<Tails>, is_stderr: bool, echo: bool, line: String, cut_sho
     }
     if echo {
         // Dimmed, so the target's words stand apart from harness's own.
-        let _ = writeln!(std::io::stderr(), "\x1b[2m{}\x1b[0m", visible(&line));
+        let _ = writeln!(
+            std::io::stderr(),
+            "\x1b[2m{}\x1b[0m",
+            crate::units::printable(&line)
+        );
     }
     let Ok(mut tails) = tails.lock() else { return };
     let tail = if is_stderr {
@@ -116,20 +120,6 @@ fn keep(tails: &Mutex<Tails>, is_stderr: bool, echo: bool, line: String, cut_sho
         tail.pop_front();
     }
     tail.push_back(line);
-}
-
-/// The line with control characters (escape sequences that would clear the screen or set
-/// the title) shown as escapes, tabs kept.
-pub fn visible(line: &str) -> String {
-    line.chars()
-        .map(|c| {
-            if c.is_control() && c != '\t' {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 fn cut(mut line: String) -> String {
@@ -161,10 +151,5 @@ mod tests {
         assert_eq!(lines[0], "first \u{fffd}\u{fffd} line");
         assert!(lines[1].len() <= MAX_LINE + 4 && lines[1].ends_with('…'));
         assert_eq!(lines[2], "last");
-    }
-
-    #[test]
-    fn escape_sequences_are_shown_not_run() {
-        assert_eq!(visible("a\x1b[2Jb\tc"), "a\\u{1b}[2Jb\tc");
     }
 }

@@ -323,9 +323,14 @@ fn warnings(result: &RunResult) -> String {
     for (pid, warning) in all {
         let _ = write!(
             out,
-            "<p><strong>{}</strong> (pid {pid}, at {:.1} s){}: {}</p>",
+            "<p><strong>{}</strong> (pid {pid}, at {:.1} s{}){}: {}</p>",
             escape(&warning.name),
             warning.t,
+            if warning.occurrences > 1 {
+                format!(", {} times", warning.occurrences)
+            } else {
+                String::new()
+            },
             warning
                 .location
                 .as_deref()

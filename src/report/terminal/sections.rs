@@ -366,11 +366,13 @@ fn node_lines(result: &RunResult, style: &Style) -> String {
                 .as_deref()
                 .map(|l| format!(" at {l}"))
                 .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {}",
-                style.warn(&format!("{}{at}: {}", warning.name, warning.message))
-            );
+            let times = if warning.occurrences > 1 {
+                format!(" ({} times)", warning.occurrences)
+            } else {
+                String::new()
+            };
+            let line = format!("{}{at}{times}: {}", warning.name, warning.message);
+            let _ = writeln!(out, "  {}", style.warn(&crate::units::printable(&line)));
         }
     }
     out
