@@ -271,6 +271,35 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+/// Checks a request path from a scenario file (`/search?q={{counter}}`): it starts with `/`,
+/// has no space or control byte (they would end the request line or inject a header), and
+/// other non-ASCII characters are percent-encoded as a URL on the command line would be.
+pub fn request_path(text: &str) -> Result<String, String> {
+    if !text.starts_with('/') {
+        return Err(format!(
+            "'{text}' does not start with '/'; write e.g. /search?q=x"
+        ));
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == ' ' || c.is_control() {
+            return Err(format!(
+                "{:?} has a space or control character; percent-encode it (%20 for a space)",
+                text
+            ));
+        }
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut utf8 = [0u8; 4];
+            for byte in c.encode_utf8(&mut utf8).bytes() {
+                out.push_str(&format!("%{byte:02X}"));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Whether a header's value must be redacted in every output.
 pub fn is_secret_header(name: &str) -> bool {
     Plan::REDACTED_HEADERS
@@ -281,6 +310,24 @@ pub fn is_secret_header(name: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn request_paths_refuse_injection_and_encode_non_ascii() {
+        assert_eq!(
+            request_path("/a?q={{counter}}"),
+            Ok("/a?q={{counter}}".to_string())
+        );
+        assert_eq!(request_path("/caf\u{e9}"), Ok("/caf%C3%A9".to_string()));
+        for bad in [
+            "/a HTTP/1.1\r\nX-Injected: yes",
+            "/a b",
+            "/a\u{7f}",
+            "a",
+            "",
+        ] {
+            assert!(request_path(bad).is_err(), "{bad:?}");
+        }
+    }
 
     /// A closed-model plan for 127.0.0.1:1 sending `requests`, for unit tests.
     pub fn load_plan(requests: Vec<RequestSpec>) -> LoadPlan {

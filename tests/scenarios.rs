@@ -340,3 +340,36 @@ fn compare_tells_a_regression_from_noise() {
         .unwrap();
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// A path with a line break used to put an injected header on the wire; a file of millions
+/// of `[[requests]]` used 3.5 GB before any check.
+#[test]
+fn hostile_scenario_files_are_refused_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let injected = write(
+        dir.path(),
+        "inject.toml",
+        "[target]\nurl = \"http://127.0.0.1:1/\"\n[[requests]]\npath = \"/a HTTP/1.1\\r\\nX-Injected: yes\\r\\n\"\n",
+    );
+    let output = harness().arg("run").arg(&injected).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("requests") && stderr.contains("path") && stderr.contains("control"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    let mut big = String::from("[target]\nurl = \"http://127.0.0.1:1/\"\n");
+    while big.len() < 2 * 1024 * 1024 {
+        big.push_str("[[requests]]\npath = \"/x\"\n");
+    }
+    let huge = write(dir.path(), "huge.toml", &big);
+    let output = harness().arg("run").arg(&huge).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("huge.toml") && stderr.contains("at most"),
+        "{stderr}"
+    );
+}

@@ -134,7 +134,10 @@ pub struct StageSection {
 pub struct RequestSection {
     #[serde(default = "get", deserialize_with = "method")]
     pub method: String,
-    /// Path and query, starting with `/` (default: the URL's).
+    /// Path and query, starting with `/` (default: the URL's); spaces and control bytes are
+    /// refused (they would end the request line or inject headers), other non-ASCII
+    /// characters are percent-encoded.
+    #[serde(default, deserialize_with = "request_path")]
     pub path: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -186,8 +189,23 @@ pub struct OutputSection {
     pub junit: Option<PathBuf>,
 }
 
+/// Largest scenario file read: a scenario is a page of settings; 2.5 million `[[requests]]`
+/// once took 3.5 GB before any check.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+/// Most `[[requests]]` in a scenario.
+pub const MAX_REQUESTS: usize = 1000;
+
 /// Reads and checks one scenario file.
 pub fn load(path: &Path) -> Result<Scenario, UsageError> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        return Err(UsageError(format!(
+            "{}: the file is {} bytes; a scenario is at most {} (1 MiB)",
+            path.display(),
+            size,
+            MAX_FILE_BYTES
+        )));
+    }
     let text = std::fs::read_to_string(path).map_err(|err| {
         UsageError(format!(
             "could not read scenario '{}': {err}",
@@ -195,6 +213,13 @@ pub fn load(path: &Path) -> Result<Scenario, UsageError> {
         ))
     })?;
     let mut file = parse(&text).map_err(|err| UsageError(format!("{}:{err}", path.display())))?;
+    if file.requests.len() > MAX_REQUESTS {
+        return Err(UsageError(format!(
+            "{}: requests: {} entries; at most {MAX_REQUESTS} kinds of request (use placeholders for variety)",
+            path.display(),
+            file.requests.len()
+        )));
+    }
     let folder = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -403,6 +428,13 @@ fn command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Er
         return Err(de::Error::custom("the command is empty"));
     }
     Ok(Some(words))
+}
+
+fn request_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::plan::request_path(&text)
+        .map(Some)
+        .map_err(de::Error::custom)
 }
 
 fn trace_mode<'de, D: Deserializer<'de>>(d: D) -> Result<Option<crate::plan::TraceMode>, D::Error> {
