@@ -204,3 +204,24 @@ fn a_request_the_server_never_reads_times_out() {
     let result = json_output(&output);
     assert_eq!(result["timeouts"], 4, "{}", result["errorsByKind"]);
 }
+
+/// Extra responses (two for one request) used to be dropped silently.
+#[test]
+fn extra_responses_are_invalid_responses() {
+    let server = TestServer::start(Behaviour::TwoResponses);
+    let result = run_json(&["-c", "1", "-a", "20", &server.url()]);
+    assert!(
+        num(&result, "/errorsByKind/invalidResponse/count") >= 1.0,
+        "{}",
+        result["errorsByKind"]
+    );
+}
+
+/// `-t 50ms` against a 50 ms server used to count responses of up to 54 ms as successes.
+#[test]
+fn a_response_after_its_deadline_is_a_timeout() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::from_millis(50)));
+    let result = run_json(&["-c", "2", "-a", "20", "-t", "50ms", &server.url()]);
+    assert_eq!(result["requests"]["total"], 0, "{}", result["latency"]);
+    assert_eq!(result["timeouts"], 20, "{}", result["errorsByKind"]);
+}

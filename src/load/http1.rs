@@ -384,9 +384,16 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
                         continue;
                     };
                     let Some(flight) = flights.pop_front() else {
-                        fail_all(worker, &mut flights, ErrorKind::InvalidResponse, "a response arrived with no request in flight");
+                        // An extra response (two for one request, a 204 with a body): counted.
+                        worker.fail(ErrorKind::InvalidResponse, None, done, || "a response arrived with no request in flight".to_string());
                         return SessionEnd::Reconnect;
                     };
+                    if done.saturating_duration_since(flight.sent) > timeout {
+                        // It came after its deadline: a timeout, even if the timer lost the race.
+                        worker.fail(ErrorKind::Timeout, Some(flight.sent), done, || "no response within --timeout".to_string());
+                        response_bytes = 0;
+                        continue;
+                    }
                     worker.rec.borrow_mut().response(flight.planned, flight.sent, done, response.status, response_bytes);
                     response_bytes = 0;
                     if response.close {

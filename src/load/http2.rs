@@ -238,7 +238,7 @@ async fn stream_loop(
             }
             Ok(Err(err)) => {
                 let kind = hyper_error_kind(&err);
-                worker.fail(kind, Some(now), Instant::now(), || err.to_string());
+                worker.fail(kind, Some(now), Instant::now(), || describe(&err));
                 if sender.is_closed() {
                     return SessionEnd::Reconnect;
                 }
@@ -251,6 +251,24 @@ async fn stream_loop(
             }
         }
     }
+}
+
+/// hyper's error with its cause; a protocol error from a server that answered in HTTP/1 says
+/// so (hyper says only "http2 error").
+fn describe(err: &hyper::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        text = format!("{text}: {inner}");
+        source = inner.source();
+    }
+    if text.contains("frame with invalid size")
+        || text.contains("PROTOCOL_ERROR")
+        || text == "http2 error"
+    {
+        text.push_str(" (does the server speak HTTP/2? --http2 over http:// needs prior-knowledge h2c; drop --http2, or use https:// where ALPN chooses)");
+    }
+    text
 }
 
 fn hyper_error_kind(err: &hyper::Error) -> ErrorKind {

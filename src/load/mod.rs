@@ -173,6 +173,9 @@ pub async fn run(
             anyhow::bail!("a worker thread panicked");
         }
     }
+    if seed.shared.panicked.load(Ordering::Relaxed) {
+        anyhow::bail!("a load worker failed (a bug in harness; please report it)");
+    }
     let totals = totals.context("no worker reported its totals")?;
     let series = series.finish();
     let elapsed = series.iter().map(|p| p.covered).sum();
@@ -205,6 +208,8 @@ struct Shared {
     stop: StopSignal,
     errors: AtomicU64,
     bailout: Option<u64>,
+    /// A connection task panicked.
+    panicked: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -213,6 +218,7 @@ impl Shared {
             stop: StopSignal::default(),
             errors: AtomicU64::new(0),
             bailout,
+            panicked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -351,7 +357,11 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
         let ticker = tokio::task::spawn_local(tick(worker.clone(), measure_start));
         let all_done = async {
             for connection in connections {
-                let _ = connection.await;
+                if connection.await.is_err_and(|err| err.is_panic()) {
+                    // A bug of harness's own: the run fails rather than report what is left.
+                    seed.shared.panicked.store(true, Ordering::Relaxed);
+                    seed.shared.stop.trigger(StopReason::Interrupted);
+                }
             }
         };
         let until_deadline = async {

@@ -33,6 +33,8 @@ pub enum Behaviour {
     Malformed,
     /// Accepts connections and never reads from them.
     NeverReads,
+    /// Two responses for every request.
+    TwoResponses,
 }
 
 /// A running test server; stops when dropped.
@@ -233,6 +235,7 @@ async fn answer(state: &State, global: u64, on_connection: u64) -> Answer {
         }),
         Behaviour::Large(size) => Answer::Bytes(ok(&"y".repeat(*size))),
         Behaviour::Malformed => Answer::Bytes(b"SPDY/9 what\r\n\r\n".to_vec()),
+        Behaviour::TwoResponses => Answer::Bytes([hello.clone(), hello].concat()),
     }
 }
 
