@@ -89,6 +89,9 @@ pub fn positive(text: &str) -> Result<u64, String> {
     Ok(value)
 }
 
+/// The lowest request rate: below it, a connection's interval overflows any clock.
+pub const MIN_RATE: f64 = 0.001;
+
 /// Parses a request rate in requests per second; must be positive and finite.
 pub fn rate(text: &str) -> Result<f64, String> {
     let value: f64 = text
@@ -97,6 +100,11 @@ pub fn rate(text: &str) -> Result<f64, String> {
         .map_err(|_| format!("'{text}' is not a number of requests per second"))?;
     if !value.is_finite() || value <= 0.0 {
         return Err("must be a positive number of requests per second".to_string());
+    }
+    if value < MIN_RATE {
+        return Err(format!(
+            "must be at least {MIN_RATE} requests per second (one every 1,000 s)"
+        ));
     }
     Ok(value)
 }

@@ -346,3 +346,61 @@ fn runs_in_the_same_second_get_their_own_report_folders() {
         .collect();
     assert_eq!(folders.len(), 3, "{folders:?}");
 }
+
+/// `-R 1e-19` made every worker panic, and harness printed "0 requests" and exit 0;
+/// `-i /dev/zero` read until memory ran out.
+#[test]
+fn absurd_rates_and_bodies_are_refused_before_anything_is_sent() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.bin");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
+    let huge = huge.to_str().unwrap();
+    for (args, flag) in [
+        (vec!["-R", "1e-19"], "--rate"),
+        (vec!["-m", "POST", "-i", huge], "--input"),
+        (vec!["-m", "POST", "-i", "/dev/zero"], "--input"),
+    ] {
+        let output = harness()
+            .args(&args)
+            .args(["-d", "1", &server.url()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    assert_eq!(server.requests(), 0);
+}
+
+/// Secrets in `X-Auth-Token`-style headers and `token=` query values used to appear in the
+/// terminal, the JSON and the report.
+#[test]
+fn secrets_in_headers_and_queries_are_redacted_everywhere() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let url = format!("{}?q=1&access_token=s3cr3t", server.url());
+    let output = harness()
+        .args([
+            "-c",
+            "1",
+            "-a",
+            "5",
+            "--json",
+            "-n",
+            "-H",
+            "X-Auth-Token: hunter2",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        !text.contains("s3cr3t") && !text.contains("hunter2"),
+        "{text}"
+    );
+    assert!(text.contains("access_token=[redacted]"), "{text}");
+}

@@ -373,3 +373,21 @@ fn hostile_scenario_files_are_refused_in_one_line() {
         "{stderr}"
     );
 }
+
+/// A missing `target.cwd` used to be reported as "command 'node': No such file or directory".
+#[test]
+fn a_missing_target_folder_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "cwd.toml",
+        "[target]\nurl = \"http://127.0.0.1:0/\"\ncommand = \"node app.js\"\ncwd = \"no-such-folder\"\n",
+    );
+    let output = harness().arg("run").arg(&file).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("target.cwd") && stderr.contains("no-such-folder"),
+        "{stderr}"
+    );
+}

@@ -62,6 +62,15 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         .map_or(cores, |w| usize::try_from(w).unwrap_or(cores))
         .min(connections);
     let request = request(&cli, &target)?;
+    // Each connection renders its whole pipeline of requests into one buffer.
+    let pipeline_bytes = request.body.len() as u64 * pipelining as u64;
+    if pipeline_bytes > 4 * MAX_BODY {
+        return Err(usage!(
+            "--pipelining {pipelining} with a {} body would buffer {} MB per connection; lower -p or send a smaller body",
+            crate::units::bytes(request.body.len() as f64),
+            pipeline_bytes / 1_000_000
+        ));
+    }
     let tls = tls(&cli)?;
     let url = display_url(&cli.url);
     let stdout_tty = std::io::stdout().is_terminal();
@@ -270,12 +279,7 @@ fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, UsageError> {
 fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
     let body = match (&cli.opts.body, &cli.opts.input) {
         (Some(body), _) => Bytes::from(body.clone().into_bytes()),
-        (None, Some(path)) => std::fs::read(path).map(Bytes::from).map_err(|err| {
-            usage!(
-                "--input: could not read body file '{}': {err}",
-                path.display()
-            )
-        })?,
+        (None, Some(path)) => read_body(path)?,
         (None, None) => Bytes::new(),
     };
     if cli.opts.http2
@@ -297,6 +301,33 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
         weight: 1,
         placeholders: false,
     })
+}
+
+/// Largest request body (`-i`): a request is not a file transfer, and `-i /dev/zero` must
+/// not read until memory runs out.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+/// Reads a body file, at most [`MAX_BODY`].
+fn read_body(path: &std::path::Path) -> Result<Bytes, UsageError> {
+    use std::io::Read;
+    let failed = |err: std::io::Error| {
+        usage!(
+            "--input: could not read body file '{}': {err}",
+            path.display()
+        )
+    };
+    let mut body = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_BODY + 1).read_to_end(&mut body))
+        .map_err(failed)?;
+    if body.len() as u64 > MAX_BODY {
+        return Err(usage!(
+            "--input: '{}' is larger than {} MiB; send a smaller body",
+            path.display(),
+            MAX_BODY / 1024 / 1024
+        ));
+    }
+    Ok(Bytes::from(body))
 }
 
 /// Reads the CA file now so that a bad file stops the run before anything is sent.
@@ -325,16 +356,18 @@ fn tls(cli: &Cli) -> Result<TlsPlan, UsageError> {
     })
 }
 
-/// The URL without any `user:password@` part, which must never be printed or saved.
+/// The URL without any `user:password@` part and with secret query values redacted, as it
+/// may be printed and saved.
 pub fn display_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
+    let url = match rest[..end].rfind('@') {
         Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
         None => url.to_string(),
-    }
+    };
+    crate::plan::redact_query(&url)
 }
 
 #[cfg(test)]

@@ -230,6 +230,15 @@ pub fn load(path: &Path) -> Result<Scenario, UsageError> {
         }
     };
     file.target.cwd.as_mut().map(within);
+    if let Some(cwd) = &file.target.cwd {
+        if !cwd.is_dir() {
+            return Err(UsageError(format!(
+                "{}: target.cwd: the folder '{}' does not exist; fix the path (it is relative to the scenario file)",
+                path.display(),
+                cwd.display()
+            )));
+        }
+    }
     if file.target.cwd.is_none() {
         file.target.cwd = Some(folder.to_path_buf());
     }

@@ -71,6 +71,11 @@ impl Target {
         let (program, args) = argv.split_first().context("no target command after --")?;
         let mut command = Command::new(program);
         if let Some(cwd) = cwd {
+            anyhow::ensure!(
+                cwd.is_dir(),
+                "the target's folder '{}' does not exist (target.cwd)",
+                cwd.display()
+            );
             command.current_dir(cwd);
         }
         command
