@@ -305,11 +305,110 @@ pub fn is_secret_header(name: &str) -> bool {
     Plan::REDACTED_HEADERS
         .iter()
         .any(|secret| secret.eq_ignore_ascii_case(name))
+        || is_secret_name(name)
 }
+
+/// Words that mark a header, a query parameter or a command-line option as a secret.
+const SECRET_WORDS: [&str; 9] = [
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "api-key",
+    "api_key",
+    "credential",
+    "signature",
+];
+
+/// Whether a name (`X-Auth-Token`, `access_token`, `--db-password`) says its value is a
+/// secret.
+pub fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|word| name.contains(word))
+        || matches!(
+            name.trim_start_matches('-'),
+            "key" | "sig" | "auth" | "pass" | "pwd"
+        )
+}
+
+/// A URL's query with secret values (`?token=…&key=…`) redacted.
+pub fn redact_query(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_secret_name(name) => format!("{name}={REDACTED_VALUE}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    let fragment = fragment.map_or(String::new(), |f| format!("#{f}"));
+    format!("{base}?{}{fragment}", pairs.join("&"))
+}
+
+/// A command line with secret values redacted: `--token=…`, `PASSWORD=…`, and the value
+/// after `--password`.
+pub fn redact_args(argv: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(argv.len());
+    for arg in argv {
+        let after_secret_flag = out.last().is_some_and(|previous| {
+            previous.starts_with('-') && !previous.contains('=') && is_secret_name(previous)
+        });
+        if after_secret_flag {
+            out.push(REDACTED_VALUE.to_string());
+            continue;
+        }
+        match arg.split_once('=') {
+            Some((name, _)) if is_secret_name(name) => out.push(format!("{name}={REDACTED_VALUE}")),
+            _ => out.push(arg.clone()),
+        }
+    }
+    out
+}
+
+/// Shown instead of a secret value.
+pub const REDACTED_VALUE: &str = "[redacted]";
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_recognised_in_headers_queries_and_command_lines() {
+        assert!(is_secret_header("X-Auth-Token") && is_secret_header("Cookie"));
+        assert!(!is_secret_header("Accept") && !is_secret_header("X-Request-Id"));
+        assert_eq!(
+            redact_query("http://h/a?q=1&access_token=abc&key=k#top"),
+            "http://h/a?q=1&access_token=[redacted]&key=[redacted]#top"
+        );
+        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            redact_args(&argv(&[
+                "node",
+                "app.js",
+                "--db-password",
+                "hunter2",
+                "--token=t",
+                "API_KEY=k",
+                "--port=3"
+            ])),
+            argv(&[
+                "node",
+                "app.js",
+                "--db-password",
+                "[redacted]",
+                "--token=[redacted]",
+                "API_KEY=[redacted]",
+                "--port=3"
+            ])
+        );
+    }
 
     #[test]
     fn request_paths_refuse_injection_and_encode_non_ascii() {

@@ -79,10 +79,16 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
     if let Some(watched) = &mut watched {
         baseline(watched, origin, &signals).await;
     }
+    let crashed_early = watched.as_mut().is_some_and(|w| !w.alive());
+    let during = if crashed_early {
+        "the baseline"
+    } else {
+        "the load"
+    };
     let load = LoadRun {
         plan: &plan.load,
         progress: plan.output.progress,
-        during: "the load",
+        during,
     };
     let outcome = drive_load(load, prepared, watched.as_mut(), &signals).await?;
     let mut profiles = Vec::new();

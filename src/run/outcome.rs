@@ -172,7 +172,7 @@ fn request_mix(plan: &Plan) -> Vec<RequestEntry> {
         .iter()
         .map(|r| RequestEntry {
             method: r.method.clone(),
-            path: r.path.clone(),
+            path: crate::plan::redact_query(&r.path),
             weight: r.weight,
             headers: redacted(&r.headers),
             body_bytes: r.body.len() as u64,

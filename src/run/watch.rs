@@ -142,7 +142,7 @@ async fn spawn(
             stderr_tail: Vec::new(),
         })?;
     TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
-    info.command = argv.to_vec();
+    info.command = crate::plan::redact_args(argv);
     info.pid = target.pid;
     info.started = true;
     let ready = tokio::select! {
