@@ -225,3 +225,37 @@ fn a_response_after_its_deadline_is_a_timeout() {
     assert_eq!(result["requests"]["total"], 0, "{}", result["latency"]);
     assert_eq!(result["timeouts"], 20, "{}", result["errorsByKind"]);
 }
+
+/// An error that landed after the window closed was counted nowhere: `sent` exceeded
+/// `total + errors + unfinished` by a few. Every request sent in the window now ends in
+/// exactly one of `total`, `failed` and `unfinished`, warm-up and pipelining included.
+#[test]
+fn every_request_sent_is_answered_failed_or_unfinished() {
+    let stall = Behaviour::Stall {
+        period: Duration::from_millis(300),
+        stall: Duration::from_millis(150),
+    };
+    for (behaviour, extra) in [
+        (Behaviour::ResetEvery(7), ["-p", "4"]),
+        (stall, ["-t", "100ms"]),
+    ] {
+        let server = TestServer::start(behaviour);
+        let url = server.url();
+        let mut args = vec!["-c", "20", "-d", "2", "--warmup", "1"];
+        args.extend(extra);
+        args.push(&url);
+        let result = run_json(&args);
+        let (sent, total, failed, unfinished) = (
+            num(&result, "/requests/sent"),
+            num(&result, "/requests/total"),
+            num(&result, "/requests/failed"),
+            num(&result, "/unfinished"),
+        );
+        assert!(failed > 0.0 && total > 0.0, "{result}");
+        assert_eq!(
+            sent,
+            total + failed + unfinished,
+            "sent {sent}, total {total}, failed {failed}, unfinished {unfinished}"
+        );
+    }
+}

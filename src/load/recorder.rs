@@ -108,6 +108,9 @@ pub struct Totals {
     pub errors: [u64; ErrorKind::ALL.len()],
     /// The first error message seen for each kind, to help explain the counts.
     pub error_samples: [Option<String>; ErrorKind::ALL.len()],
+    /// Requests sent in the window that ended in an error (errors of connections that
+    /// carried no request are not among them): `sent = completed + failed + unfinished`.
+    pub failed: u64,
     /// Requests still in flight when the load stopped.
     pub unfinished: u64,
 }
@@ -124,6 +127,7 @@ impl Totals {
             status: vec![0; STATUS_SLOTS],
             errors: [0; ErrorKind::ALL.len()],
             error_samples: Default::default(),
+            failed: 0,
             unfinished: 0,
         }
     }
@@ -139,6 +143,7 @@ impl Totals {
         self.sent += other.sent;
         self.bytes += other.bytes;
         self.late += other.late;
+        self.failed += other.failed;
         self.unfinished += other.unfinished;
         for (mine, theirs) in self.status.iter_mut().zip(&other.status) {
             *mine += theirs;
@@ -216,10 +221,16 @@ impl Recorder {
         }
     }
 
+    /// A request written at `at` belongs to the measured window: it is counted in `sent`
+    /// and ends as a response, an error or unfinished.
+    fn in_window(&self, at: Instant) -> bool {
+        at >= self.measure_start && self.measure_end.is_none_or(|end| at < end)
+    }
+
     /// `count` requests were written at `now`.
     pub fn sent(&mut self, count: u64, now: Instant) {
-        self.in_flight += count;
-        if now >= self.measure_start {
+        if self.in_window(now) {
+            self.in_flight += count;
             self.totals.sent += count;
         }
     }
@@ -241,10 +252,10 @@ impl Recorder {
         status: u16,
         bytes: u64,
     ) {
-        self.in_flight = self.in_flight.saturating_sub(1);
-        if planned < self.measure_start {
+        if !self.in_window(sent) {
             return;
         }
+        self.in_flight = self.in_flight.saturating_sub(1);
         if self.measure_end.is_some_and(|end| done >= end) {
             // Answered after the window closed: like a request still in flight at the end.
             self.after_end += 1;
@@ -275,13 +286,19 @@ impl Recorder {
         now: Instant,
         detail: impl FnOnce() -> String,
     ) -> bool {
-        if sent.is_some() {
-            self.in_flight = self.in_flight.saturating_sub(1);
-        }
-        if sent.unwrap_or(now) < self.measure_start
-            || self.measure_end.is_some_and(|end| now >= end)
-        {
-            return false;
+        match sent {
+            Some(sent) if !self.in_window(sent) => return false,
+            Some(_) => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                if self.measure_end.is_some_and(|end| now >= end) {
+                    // Failed after the window closed: unfinished, like a late response.
+                    self.after_end += 1;
+                    return false;
+                }
+                self.totals.failed += 1;
+            }
+            None if !self.in_window(now) => return false,
+            None => {}
         }
         self.roll(now);
         let slot = kind as usize;
@@ -381,6 +398,55 @@ mod tests {
         );
         assert_eq!(seconds.len(), 1);
         assert_eq!(seconds[0].requests, 1);
+    }
+
+    /// An error after the window closed used to be counted nowhere: `sent` exceeded
+    /// `completed + errors + unfinished`.
+    #[tokio::test(start_paused = true)]
+    async fn every_request_sent_in_the_window_is_answered_failed_or_unfinished() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let end = start + Duration::from_secs(1);
+        let mut rec = Recorder::new(start + ms(100), Some(end), false, tx);
+        let closed = || "closed".to_string();
+        // Warm-up: sent before the window, ended inside and after it.
+        rec.sent(2, start);
+        rec.response(start, start, start + ms(200), 200, 1);
+        rec.error(ErrorKind::Closed, Some(start), start + ms(300), closed);
+        // Planned in the warm-up, sent in the window (a backlog): it belongs to the window.
+        let late = start + ms(150);
+        rec.sent(1, late);
+        rec.response(start, late, late + ms(5), 200, 1);
+        // In the window: answered, failed inside, failed after, answered after, never ended.
+        let t = start + ms(500);
+        rec.sent(5, t);
+        rec.response(t, t, t + ms(5), 200, 1);
+        rec.error(ErrorKind::Reset, Some(t), t + ms(10), closed);
+        rec.error(ErrorKind::Timeout, Some(t), end + ms(1), closed);
+        rec.response(t, t, end + ms(2), 200, 1);
+        // A failed connection carries no request; one after the window is not counted.
+        rec.error(ErrorKind::ConnectRefused, None, t, closed);
+        rec.error(ErrorKind::ConnectRefused, None, end + ms(5), closed);
+        // Sent after the window closed (the loop had not yet seen the deadline).
+        rec.sent(1, end + ms(3));
+        rec.error(ErrorKind::Closed, Some(end + ms(3)), end + ms(4), closed);
+        rec.finish(end + ms(10));
+        let totals = drain(&mut rx).1.unwrap();
+        assert_eq!(totals.sent, 6);
+        assert_eq!(
+            (totals.completed, totals.failed, totals.unfinished),
+            (2, 1, 3)
+        );
+        assert_eq!(
+            totals.error_count(),
+            2,
+            "the reset and one refused connection"
+        );
+        assert_eq!(
+            totals.sent,
+            totals.completed + totals.failed + totals.unfinished
+        );
     }
 
     #[tokio::test(start_paused = true)]

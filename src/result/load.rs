@@ -80,8 +80,13 @@ pub struct RequestStats {
     pub max: f64,
     /// Responses completed in the measured window.
     pub total: u64,
-    /// Requests sent in the measured window.
+    /// Requests sent in the measured window: each is in `total`, `failed` or the result's
+    /// `unfinished`.
     pub sent: u64,
+    /// Requests sent in the window that ended in an error (a subset of the result's
+    /// `errors`, which also counts failed connections that carried no request).
+    #[serde(default)]
+    pub failed: u64,
     /// Completed responses divided by the window's length.
     pub overall: f64,
     #[serde(flatten)]

@@ -141,6 +141,7 @@ fn request_stats(requests: &Summary, outcome: &LoadOutcome) -> RequestStats {
         max: round2(requests.max),
         total: totals.completed,
         sent: totals.sent,
+        failed: totals.failed,
         overall: if window > 0.0 {
             round2(totals.completed as f64 / window)
         } else {
