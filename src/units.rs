@@ -190,6 +190,37 @@ pub fn printable(line: &str) -> String {
         .collect()
 }
 
+/// The colours harness itself prints (`ESC [ code m`); [`terminal_safe()`] keeps these.
+const OWN_COLOURS: [&str; 7] = ["0", "1", "2", "33", "36", "1;31", "1;32"];
+
+/// Text for the terminal: harness's own colour codes and newlines kept, every other control
+/// character (a target's escape sequence that clears the screen, moves the cursor or sets the
+/// title, a carriage return that overwrites a line) shown as an escape.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c == '\x1b' {
+            let colour = OWN_COLOURS.iter().find_map(|code| {
+                let sequence = format!("\x1b[{code}m");
+                rest.starts_with(&sequence).then_some(sequence)
+            });
+            if let Some(sequence) = colour {
+                out.push_str(&sequence);
+                rest = &rest[sequence.len()..];
+                continue;
+            }
+        }
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// Formats with at most `decimals` decimals and no trailing zeros.
 pub fn trim_float(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
@@ -203,6 +234,15 @@ pub fn trim_float(value: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_safe_keeps_own_colours_and_escapes_the_rest() {
+        let text = "\x1b[1;31mVerdict\x1b[0m\n\x1b[2Jcleared\x1b]0;title\x07\rover\tx";
+        assert_eq!(
+            terminal_safe(text),
+            "\x1b[1;31mVerdict\x1b[0m\n\\u{1b}[2Jcleared\\u{1b}]0;title\\u{7}\\rover\tx"
+        );
+    }
 
     #[test]
     fn durations_accept_autocannon_and_unit_forms() {

@@ -299,3 +299,51 @@ fn a_warning_on_every_request_is_kept_once_with_its_count() {
         output.stdout.len()
     );
 }
+
+/// A target's warning with escape sequences (clear screen, set title) reached the terminal
+/// raw: they are shown escaped, in the summary and in the JSON alike.
+#[test]
+fn escape_sequences_from_the_target_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("escapes.js");
+    std::fs::write(
+        &app,
+        "process.emitWarning('\\x1b[2J\\x1b]0;owned\\x07gone\\r', 'Evil\\x1b[8mWarning');\n\
+         console.error('\\x1b[2Jon stderr');\n\
+         require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')",
+    )
+    .unwrap();
+    let run = |json: bool| {
+        let mut cmd = crate::support::harness();
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.args([
+            "-n",
+            "-c",
+            "2",
+            "-d",
+            "1",
+            "--baseline",
+            "0s",
+            "--cooldown",
+            "0s",
+        ])
+        .args(["http://127.0.0.1:0/", "--", "node"])
+        .arg(&app)
+        .output()
+        .unwrap()
+    };
+    let output = run(false);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("\\u{1b}[2J"), "{stdout}");
+    assert!(!stdout.contains('\x1b') && !stdout.contains('\x07') && !stdout.contains('\r'));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("\x1b[2J"), "{stderr}");
+    // The JSON keeps the message as the target wrote it, in JSON's own escapes.
+    let result = crate::support::json_output(&run(true));
+    assert_eq!(
+        result["node"][0]["warnings"][0]["message"],
+        "\x1b[2J\x1b]0;owned\x07gone\r"
+    );
+}

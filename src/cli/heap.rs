@@ -43,6 +43,10 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
     };
     match run(&cli) {
+        Ok(text) if cli.json => {
+            crate::report::stdout::say_data(&text);
+            ExitCode::from(exit::OK)
+        }
         Ok(text) => {
             crate::report::stdout::say(&text);
             ExitCode::from(exit::OK)

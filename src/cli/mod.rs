@@ -235,7 +235,11 @@ pub fn main() -> ExitCode {
     match crate::run(plan) {
         Ok(finished) => ExitCode::from(finished.code),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The error may quote the target (its messages, its stderr).
+            eprintln!(
+                "error: {}",
+                crate::units::terminal_safe(&format!("{err:#}"))
+            );
             ExitCode::from(err_code(&err))
         }
     }

@@ -47,17 +47,16 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let text = if cli.json {
+    if cli.json {
         match serde_json::to_string_pretty(&summary) {
-            Ok(json) => json + "\n",
+            Ok(json) => crate::report::stdout::say_data(&(json + "\n")),
             Err(err) => {
                 eprintln!("error: {err}");
                 return ExitCode::from(exit::ERROR);
             }
         }
     } else {
-        crate::report::profile::render(&summary)
-    };
-    crate::report::stdout::say(&text);
+        crate::report::stdout::say(&crate::report::profile::render(&summary));
+    }
     ExitCode::from(exit::OK)
 }

@@ -208,7 +208,7 @@ fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
 
 /// Says why the target never served, with the last lines of its stderr.
 fn report_not_started(why: &str, stderr_tail: &[String]) {
-    eprintln!("error: {why}");
+    eprintln!("error: {}", crate::units::terminal_safe(why));
     if !stderr_tail.is_empty() {
         eprintln!("last lines of the target's stderr:");
         for line in stderr_tail {
@@ -328,12 +328,16 @@ async fn drive_load(
 }
 
 fn print_result(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
-    let text = if plan.output.json {
-        format!("{}\n", report::json(result)?)
+    if plan.output.json {
+        report::stdout::print_data(&format!("{}\n", report::json(result)?))
     } else {
-        terminal::render(result, plan.output.latency_table, plan.output.color)
-    };
-    report::stdout::print(&text).context("could not print the result")?;
+        report::stdout::print(&terminal::render(
+            result,
+            plan.output.latency_table,
+            plan.output.color,
+        ))
+    }
+    .context("could not print the result")?;
     Ok(())
 }
 
