@@ -265,6 +265,76 @@ fn a_child_process_of_the_target_is_stopped_too() {
     assert!(group_members(target_pid(&result)).is_empty());
 }
 
+/// The pid printed after `label` in the target's stdout.
+fn printed_pid(result: &serde_json::Value, label: &str) -> u32 {
+    let stdout = result["target"]["stdoutTail"].to_string();
+    stdout
+        .split(label)
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no '{label}' in {stdout}"))
+}
+
+/// Waits up to 2 s for `pid` to be gone (PID 1 reaps what harness left when it exits).
+fn gone(pid: u32) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
+}
+
+/// A `detached` child and a double-forked daemon survived a normal stop: signalling the
+/// group missed them. They are found, stopped by pid and named.
+#[test]
+fn processes_that_left_the_group_are_stopped_and_named() {
+    let (code, result, stderr) = run_target(&["-a", "20"], &[], &["node", &app("leaves-group.js")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let detached = printed_pid(&result, "detached pid ");
+    let daemon = printed_pid(&result, "daemon pid ");
+    let left: Vec<u64> = result["target"]["leftGroup"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no leftGroup in {}", result["target"]))
+        .iter()
+        .map(|p| p.as_u64().unwrap())
+        .collect();
+    assert!(
+        left.contains(&u64::from(detached)) && left.contains(&u64::from(daemon)),
+        "{left:?} should name {detached} and {daemon}"
+    );
+    assert!(
+        gone(detached),
+        "the detached child {detached} outlived harness"
+    );
+    assert!(gone(daemon), "the daemon {daemon} outlived harness");
+}
+
+/// A target that daemonised at start got "exited before it was ready" while its daemon
+/// kept the port.
+#[test]
+fn a_target_that_daemonises_is_told_to_stay_in_the_foreground() {
+    let port = free_port();
+    let (code, _, stderr) =
+        run_target_on(port, &["-d", "1"], &[], &["node", &app("daemonises.js")]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("daemonised") && stderr.contains("foreground"),
+        "{stderr}"
+    );
+    let pid: u32 = stderr
+        .split("left process ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {stderr}"));
+    assert!(gone(pid), "the daemon {pid} outlived harness");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the port is still served"
+    );
+}
+
 #[test]
 fn ctrl_c_stops_the_load_and_the_target() {
     let port = free_port();

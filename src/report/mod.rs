@@ -21,3 +21,17 @@ use crate::result::RunResult;
 pub fn json(result: &RunResult) -> anyhow::Result<String> {
     Ok(serde_json::to_string(result)?)
 }
+
+/// The target's processes found outside its group, in words.
+pub fn left_group(pids: &[u32]) -> String {
+    let list: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let (noun, it) = if pids.len() == 1 {
+        ("process", "it")
+    } else {
+        ("processes", "them")
+    };
+    format!(
+        "{noun} {} had left the target's process group (detached or daemonised); harness stopped {it} by pid",
+        list.join(", ")
+    )
+}

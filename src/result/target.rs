@@ -93,6 +93,10 @@ pub struct TargetInfo {
     pub failure: Option<String>,
     /// Signals harness had to send to stop it, in order (SIGINT, then SIGTERM, SIGKILL).
     pub stop_signals: Vec<String>,
+    /// Processes of the target found outside its process group (a detached child, a
+    /// daemon), stopped by pid with the same signals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_group: Vec<u32>,
     /// The last lines it wrote to stdout.
     pub stdout_tail: Vec<String>,
     /// The last lines it wrote to stderr.

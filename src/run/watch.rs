@@ -159,13 +159,24 @@ async fn spawn(
             // Give the output readers a moment to catch the last lines.
             tokio::time::sleep(Duration::from_millis(100)).await;
             let stderr_tail = target.output.stderr_tail(STDERR_LINES);
-            target.stop(watch.grace, || false).await;
+            warn_survivors(&target.stop(watch.grace, || false).await.survivors);
             TARGET_GROUP.store(0, Ordering::Relaxed);
             Err(NotStarted::Failed {
                 why: err.to_string(),
                 stderr_tail,
             })
         }
+    }
+}
+
+/// Names the target's processes that outlived SIGKILL.
+fn warn_survivors(pids: &[u32]) {
+    if !pids.is_empty() {
+        let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+        eprintln!(
+            "warning: process {} of the target still runs after SIGKILL (stuck in the kernel, or owned by another user); stop it by hand",
+            pids.join(", ")
+        );
     }
 }
 
@@ -257,11 +268,13 @@ impl Watched {
         let crashed = target.try_status();
         // A signal that arrives while stopping skips the rest of the grace: SIGKILL now.
         let (signals, before) = (&self.signals, self.signals.count());
-        let (status, signals) = target
+        let stopped = target
             .stop(self.plan.grace, || signals.count() > before)
             .await;
-        self.info.stop_signals = signals;
-        if let Some(status) = status {
+        self.info.stop_signals = stopped.signals;
+        self.info.left_group = stopped.left_group;
+        warn_survivors(&stopped.survivors);
+        if let Some(status) = stopped.status {
             use std::os::unix::process::ExitStatusExt;
             self.info.exit = Some(target::describe(status));
             self.info.exit_code = status.code();

@@ -5,6 +5,7 @@
 
 pub mod output;
 pub mod probe;
+pub mod tree;
 pub mod watchdog;
 
 use std::net::SocketAddr;
@@ -41,6 +42,14 @@ pub enum NotReady {
         /// How it exited.
         status: String,
     },
+    /// Its first process exited and left others running: it daemonised.
+    #[error("the target's first process exited ({status}) before it was ready and left {pids} running: it daemonised or went to the background; run the server in the foreground (for nginx: -g 'daemon off;'); harness stopped what it left")]
+    Daemonised {
+        /// How the first process exited.
+        status: String,
+        /// The processes it left, comma-separated.
+        pids: String,
+    },
     /// It did not accept connections in time.
     #[error("the target did not accept connections within {0:?}; raise --ready-timeout or check the URL's port")]
     Timeout(Duration),
@@ -55,6 +64,8 @@ pub struct Target {
     pub output: OutputTail,
     status: Option<ExitStatus>,
     group_gone: bool,
+    /// Processes of the target found outside its group, signalled by pid.
+    strays: Vec<tree::Proc>,
     /// Kills the group if harness dies without stopping it.
     watchdog: Option<watchdog::Watchdog>,
 }
@@ -93,6 +104,7 @@ impl Target {
                 Ok(())
             });
         }
+        tree::become_subreaper();
         let mut child = command
             .spawn()
             .with_context(|| format!("could not start the target command '{program}'"))?;
@@ -110,6 +122,7 @@ impl Target {
             output,
             status: None,
             group_gone: false,
+            strays: Vec::new(),
             watchdog: watchdog::Watchdog::start(pid),
         })
     }
@@ -125,9 +138,20 @@ impl Target {
         let deadline = started + timeout;
         loop {
             if let Some(status) = self.try_status() {
-                return Err(NotReady::Exited {
-                    status: describe(status),
-                });
+                let status = describe(status);
+                self.find_strays();
+                // SAFETY: signal 0 only checks whether any process of the group exists.
+                let group_alive = unsafe { libc::killpg(self.pid as i32, 0) } == 0;
+                if !self.strays.is_empty() || group_alive {
+                    let pids: Vec<String> = self.strays.iter().map(|p| p.pid.to_string()).collect();
+                    let pids = match pids.len() {
+                        0 => format!("processes in its group {}", self.pid),
+                        1 => format!("process {}", pids[0]),
+                        _ => format!("processes {}", pids.join(", ")),
+                    };
+                    return Err(NotReady::Daemonised { status, pids });
+                }
+                return Err(NotReady::Exited { status });
             }
             if accepts(endpoint).await {
                 return Ok(started.elapsed());
@@ -162,21 +186,24 @@ impl Target {
         self.status
     }
 
-    /// Stops the whole group: SIGINT and up to `grace` to exit, then SIGTERM and two more
-    /// seconds, then SIGKILL; as soon as `hurry()` says so, SIGKILL at once. Returns the
-    /// leader's exit status and the signals it took.
-    pub async fn stop(
-        &mut self,
-        grace: Duration,
-        hurry: impl Fn() -> bool,
-    ) -> (Option<ExitStatus>, Vec<String>) {
+    /// Stops the whole group and the processes that left it: SIGINT and up to `grace` to
+    /// exit, then SIGTERM and two more seconds, then SIGKILL; as soon as `hurry()` says so,
+    /// SIGKILL at once.
+    pub async fn stop(&mut self, grace: Duration, hurry: impl Fn() -> bool) -> Stopped {
         let mut sent = Vec::new();
+        let mut left_group = Vec::new();
         for (signal, wait) in [
             (libc::SIGINT, grace),
             (libc::SIGTERM, TERM_GRACE),
             (libc::SIGKILL, TERM_GRACE),
         ] {
-            if self.group_empty() {
+            self.find_strays();
+            for stray in &self.strays {
+                if !left_group.contains(&stray.pid) {
+                    left_group.push(stray.pid);
+                }
+            }
+            if self.all_gone() {
                 break;
             }
             if hurry() && signal != libc::SIGKILL {
@@ -186,11 +213,45 @@ impl Target {
             sent.push(signal_name(signal).to_string());
             let deadline = Instant::now() + wait;
             let killed = signal == libc::SIGKILL;
-            while Instant::now() < deadline && !self.group_empty() && (killed || !hurry()) {
+            while Instant::now() < deadline && !self.all_gone() && (killed || !hurry()) {
                 tokio::time::sleep(POLL).await;
             }
         }
-        (self.try_status(), sent)
+        self.find_strays();
+        Stopped {
+            status: self.try_status(),
+            signals: sent,
+            left_group,
+            survivors: self.strays.iter().map(|p| p.pid).collect(),
+        }
+    }
+
+    /// Adds the target's processes now outside its group to those known, and forgets those
+    /// that have exited.
+    fn find_strays(&mut self) {
+        let ours: Vec<u32> = self.watchdog.iter().map(watchdog::Watchdog::pid).collect();
+        for stray in tree::strays(self.pid, self.pid, &ours) {
+            if !self.strays.contains(&stray) {
+                self.strays.push(stray);
+                if let Some(watchdog) = &mut self.watchdog {
+                    watchdog.guard(stray);
+                }
+            }
+        }
+        self.strays.retain(|p| tree::alive(*p));
+    }
+
+    /// True once the group is empty and every known stray has exited; then the watchdog is
+    /// no longer needed.
+    fn all_gone(&mut self) -> bool {
+        self.strays.retain(|p| tree::alive(*p));
+        let gone = self.group_empty() && self.strays.is_empty();
+        if gone {
+            if let Some(watchdog) = &mut self.watchdog {
+                watchdog.release();
+            }
+        }
+        gone
     }
 
     /// True once the leader is reaped and no process is left in its group.
@@ -202,25 +263,39 @@ impl Target {
         // SAFETY: signal 0 only checks whether any process of the group exists.
         let alive = unsafe { libc::killpg(self.pid as i32, 0) } == 0;
         self.group_gone = self.status.is_some() && !alive;
-        if self.group_gone {
-            if let Some(watchdog) = &mut self.watchdog {
-                watchdog.release();
-            }
-        }
         self.group_gone
     }
 
     fn signal(&self, signal: i32) {
-        // SAFETY: sends a signal to the group we created; an error means it is gone.
-        unsafe {
-            libc::killpg(self.pid as i32, signal);
+        if !self.group_gone {
+            // SAFETY: sends a signal to the group we created; an error means it is gone.
+            unsafe {
+                libc::killpg(self.pid as i32, signal);
+            }
+        }
+        for stray in &self.strays {
+            tree::signal(*stray, signal);
         }
     }
 }
 
+/// How a stop went.
+#[derive(Debug, Default)]
+pub struct Stopped {
+    /// The leader's exit status, if it exited.
+    pub status: Option<ExitStatus>,
+    /// The signals sent, in order.
+    pub signals: Vec<String>,
+    /// Processes of the target found outside its group (detached, daemonised).
+    pub left_group: Vec<u32>,
+    /// Processes still running after SIGKILL (stuck in the kernel, or another user's).
+    pub survivors: Vec<u32>,
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
-        if !self.group_gone {
+        self.find_strays();
+        if !self.group_gone || !self.strays.is_empty() {
             self.signal(libc::SIGKILL);
             let _ = self.child.try_wait();
         }

@@ -1,12 +1,13 @@
 //! The watchdog: a tiny process (harness itself, run as `harness __watchdog PGID`) that holds
 //! the read end of a pipe from harness and kills the target's process group when the pipe
-//! closes. Harness closes it once the group is gone; if harness is killed outright
+//! closes, and the processes that left the group that harness has told it of (one
+//! `PID START` line each). Harness closes it once the group is gone; if harness is killed outright
 //! (SIGKILL, the OOM killer), the kernel closes it, and the watchdog kills what is left of
 //! the group, children and grandchildren included, which `PR_SET_PDEATHSIG` (the leader
 //! only) cannot. It runs in a group of its own and ignores the terminal's signals, so a
 //! Ctrl-C meant for harness does not stop it before its job is done.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 
@@ -34,6 +35,18 @@ impl Watchdog {
             .ok()?;
         let pipe = child.stdin.take();
         Some(Watchdog { child, pipe })
+    }
+
+    /// The watchdog's pid (a child of harness, not of the target).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Has the watchdog kill `process` too (it left the group).
+    pub fn guard(&mut self, process: super::tree::Proc) {
+        if let Some(pipe) = &mut self.pipe {
+            let _ = pipe.write_all(process.to_line().as_bytes());
+        }
     }
 
     /// Releases the watchdog once the group is gone: it sees the pipe close, finds nothing
@@ -72,10 +85,22 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         // SAFETY: ignoring a signal is always sound.
         unsafe { libc::signal(signal, libc::SIG_IGN) };
     }
-    let mut buffer = [0u8; 64];
+    // Harness writes a line per process that left the group; a few kB at most.
+    let mut told = Vec::new();
+    let mut buffer = [0u8; 512];
     let mut stdin = std::io::stdin();
-    while matches!(stdin.read(&mut buffer), Ok(n) if n > 0) {}
+    while let Ok(n @ 1..) = stdin.read(&mut buffer) {
+        if told.len() < 1 << 20 {
+            told.extend_from_slice(&buffer[..n]);
+        }
+    }
     // SAFETY: kills the group harness created; an error means it is gone already.
     unsafe { libc::killpg(group, libc::SIGKILL) };
+    for process in String::from_utf8_lossy(&told)
+        .lines()
+        .filter_map(super::tree::Proc::from_line)
+    {
+        super::tree::signal(process, libc::SIGKILL);
+    }
     ExitCode::SUCCESS
 }

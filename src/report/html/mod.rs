@@ -246,6 +246,9 @@ fn configuration(result: &RunResult) -> String {
                 ),
             ));
         }
+        if !target.left_group.is_empty() {
+            list.push(("left its group", super::left_group(&target.left_group)));
+        }
     }
     let phases: Vec<String> = result
         .phases

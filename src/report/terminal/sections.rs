@@ -299,6 +299,9 @@ pub(super) fn target_lines(result: &RunResult, style: &Style) -> String {
         (None, _) => String::new(),
     };
     let _ = writeln!(out, "Target: {name}{ready}{ended}");
+    if !target.left_group.is_empty() {
+        let _ = writeln!(out, "  {}", crate::report::left_group(&target.left_group));
+    }
     out += &footprint_line(result);
     out += &node_lines(result, style);
     if let Some(failure) = &target.failure {
