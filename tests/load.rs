@@ -259,3 +259,57 @@ fn every_request_sent_is_answered_failed_or_unfinished() {
         );
     }
 }
+
+/// `-p 1024` with a 1 MB body held 1 GB: a pipeline of large bodies is now written a part
+/// at a time. Harness's peak RSS, from the kernel (`wait4`), stays far below one pipeline.
+#[test]
+fn a_deep_pipeline_of_large_bodies_is_not_held_whole() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.bin");
+    std::fs::write(&body, vec![b'x'; 1 << 20]).unwrap();
+    // A templated request (a placeholder) is rendered per connection, not shared.
+    let scenario = dir.path().join("templated.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[target]\nurl = \"{}\"\n[load]\nconnections = 1\npipelining = 96\namount = 96\n\
+             [[requests]]\nmethod = \"POST\"\nheaders = {{ x-id = \"{{{{counter}}}}\" }}\nbody_file = \"body.bin\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    for templated in [false, true] {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("harness"));
+        if templated {
+            cmd.arg("run").arg(&scenario).arg("-n");
+        } else {
+            cmd.args([
+                "-n", "--json", "-c", "1", "-p", "96", "-a", "96", "-m", "POST",
+            ])
+            .arg("-i")
+            .arg(&body)
+            .arg(server.url());
+        }
+        // Waited for with wait4 below, which also gives its peak RSS.
+        #[allow(clippy::zombie_processes)]
+        let child = cmd
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        assert_eq!(waited, child.id() as i32);
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+        let peak_mb = usage.ru_maxrss as f64 / 1024.0;
+        assert!(
+            peak_mb < 60.0,
+            "harness peaked at {peak_mb:.0} MB sending 96 pipelined 1 MB bodies (templated: {templated})"
+        );
+    }
+    assert_eq!(server.requests(), 192);
+}

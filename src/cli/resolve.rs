@@ -62,15 +62,6 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         .map_or(cores, |w| usize::try_from(w).unwrap_or(cores))
         .min(connections);
     let request = request(&cli, &target)?;
-    // Each connection renders its whole pipeline of requests into one buffer.
-    let pipeline_bytes = request.body.len() as u64 * pipelining as u64;
-    if pipeline_bytes > 4 * MAX_BODY {
-        return Err(usage!(
-            "--pipelining {pipelining} with a {} body would buffer {} MB per connection; lower -p or send a smaller body",
-            crate::units::bytes(request.body.len() as f64),
-            pipeline_bytes / 1_000_000
-        ));
-    }
     let tls = tls(&cli)?;
     let url = display_url(&cli.url);
     let stdout_tty = std::io::stdout().is_terminal();

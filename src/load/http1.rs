@@ -25,14 +25,18 @@ const READ_BUFFER: usize = 4096;
 const MAX_READ_BUFFER: usize = 64 * 1024;
 /// A timer that needs no earlier wake-up is parked this far ahead.
 const PARKED: Duration = Duration::from_secs(3600);
+/// The most bytes of requests rendered for one write: a pipeline of large bodies is written
+/// a part at a time, so a connection never holds more than this (plus one request).
+const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// The bytes to write for each request. One fixed request is serialised once and repeated
-/// `pipelining` times, so that any number of requests up to the depth is one contiguous slice
-/// (the hot path). Several requests, or placeholders, are chosen and rendered per request.
+/// The bytes to write for each request. One fixed request is serialised once and repeated up
+/// to `pipelining` times (fewer for a large body, see [`MAX_BATCH_BYTES`]), so that a
+/// pipeline's requests are one contiguous slice (the hot path). Several requests, or
+/// placeholders, are chosen and rendered per request.
 pub enum WireRequest {
     /// One request, always the same.
     Fixed {
-        /// The request `pipelining` times over.
+        /// The request [`WireRequest::chunk()`] times over.
         batch: Bytes,
         /// Length of one request.
         one: usize,
@@ -43,7 +47,14 @@ pub enum WireRequest {
         entries: Vec<WireEntry>,
         /// Running totals of the weights.
         cumulative: Vec<u64>,
+        /// Requests rendered per write.
+        chunk: usize,
     },
+}
+
+/// How many requests of up to `largest` bytes go in one write of a pipeline `depth` deep.
+fn chunk_for(largest: usize, depth: usize) -> usize {
+    (MAX_BATCH_BYTES / largest.max(1)).clamp(1, depth.max(1))
 }
 
 /// One request of a mix.
@@ -63,8 +74,9 @@ impl WireRequest {
         if let [only] = plan.requests.as_slice() {
             if !only.placeholders {
                 let one = serialise(only, authority);
-                let mut batch = BytesMut::with_capacity(one.len() * plan.pipelining);
-                for _ in 0..plan.pipelining {
+                let chunk = chunk_for(one.len(), plan.pipelining);
+                let mut batch = BytesMut::with_capacity(one.len() * chunk);
+                for _ in 0..chunk {
                     batch.put_slice(&one);
                 }
                 return Ok(WireRequest::Fixed {
@@ -76,7 +88,15 @@ impl WireRequest {
         let mut entries = Vec::with_capacity(plan.requests.len());
         let mut cumulative = Vec::with_capacity(plan.requests.len());
         let mut total = 0;
+        let mut largest = 0;
         for request in &plan.requests {
+            // Placeholders render to values of a few dozen bytes at most.
+            let headers: usize = request
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len() + 4)
+                .sum();
+            largest = largest.max(request.body.len() + request.path.len() + headers + 128);
             let template = |text: &[u8]| {
                 if request.placeholders {
                     Template::parse(text)
@@ -114,11 +134,21 @@ impl WireRequest {
         Ok(WireRequest::Mix {
             entries,
             cumulative,
+            chunk: chunk_for(largest, plan.pipelining),
         })
     }
 
-    /// The bytes of `count` requests, rendered into `out` when they vary; `heads` gets
-    /// whether each is a HEAD request (left alone for a fixed request).
+    /// The most requests [`WireRequest::requests()`] renders at once.
+    fn chunk(&self) -> usize {
+        match self {
+            WireRequest::Fixed { batch, one } => batch.len() / one.max(&1),
+            WireRequest::Mix { chunk, .. } => *chunk,
+        }
+    }
+
+    /// The bytes of `count` requests (at most [`WireRequest::chunk()`]), rendered into `out`
+    /// when they vary; `heads` gets whether each is a HEAD request (left alone for a fixed
+    /// request).
     fn requests<'a>(
         &'a self,
         count: usize,
@@ -131,6 +161,7 @@ impl WireRequest {
             WireRequest::Mix {
                 entries,
                 cumulative,
+                ..
             } => {
                 out.clear();
                 heads.clear();
@@ -293,33 +324,25 @@ pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> 
             }
             if count > 0 {
                 worker.rec.borrow_mut().sent(count as u64, now);
-                let bytes = worker
-                    .wire
-                    .requests(count, &worker.values, &mut rendered, &mut heads);
-                let sent = flights.len() - count;
-                for (flight, head) in flights.range_mut(sent..).zip(&heads) {
-                    flight.head = *head;
-                }
-                match write_within(&mut stream, bytes, timeout).await {
-                    Ok(()) => {}
-                    Err(None) => {
-                        fail_all(
-                            worker,
-                            &mut flights,
-                            ErrorKind::Timeout,
-                            "the request could not be written within --timeout (the server does not read)",
-                        );
-                        return SessionEnd::Reconnect;
+                // Usually one write; a pipeline of large bodies goes a part at a time.
+                let mut first = flights.len() - count;
+                while first < flights.len() {
+                    let part = (flights.len() - first).min(worker.wire.chunk());
+                    let bytes =
+                        worker
+                            .wire
+                            .requests(part, &worker.values, &mut rendered, &mut heads);
+                    for (flight, head) in flights.range_mut(first..).zip(&heads) {
+                        flight.head = *head;
                     }
-                    Err(Some(err)) => {
-                        fail_all(
-                            worker,
-                            &mut flights,
-                            ErrorKind::of_io(&err),
-                            &err.to_string(),
-                        );
-                        return SessionEnd::Reconnect;
-                    }
+                    first += part;
+                    let failure = match write_within(&mut stream, bytes, timeout).await {
+                        Ok(()) => continue,
+                        Err(None) => (ErrorKind::Timeout, "the request could not be written within --timeout (the server does not read)".to_string()),
+                        Err(Some(err)) => (ErrorKind::of_io(&err), err.to_string()),
+                    };
+                    fail_all(worker, &mut flights, failure.0, &failure.1);
+                    return SessionEnd::Reconnect;
                 }
             }
         }
