@@ -67,7 +67,7 @@ fn untrusted_certificates_fail_unless_insecure() {
 }
 
 #[test]
-fn http2_against_a_server_without_h2_is_a_tls_error() {
+fn http2_against_an_http1_server_fails_with_a_hint() {
     // The raw test server speaks only HTTP/1.1 in clear text; prior knowledge fails there.
     let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
     let output = harness()
@@ -86,6 +86,12 @@ fn http2_against_a_server_without_h2_is_a_tls_error() {
     assert!(output.status.success());
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(num(&result, "/errors") >= 2.0, "{result}");
+    // It used to say only "http2 error".
+    let messages = result["errorsByKind"].to_string();
+    assert!(
+        messages.contains("does the server speak HTTP/2"),
+        "{messages}"
+    );
 }
 
 #[test]

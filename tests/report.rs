@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::support::{free_port, harness, APPS};
+use std::time::Duration;
+
+use crate::support::{free_port, harness, run_json, Behaviour, TestServer, APPS};
 
 /// Runs a short leak check with the report written into `dir`.
 fn run_with_report(dir: &Path) {
@@ -184,6 +186,24 @@ fn a_saved_result_renders_again_to_the_same_verdict() {
         first, second,
         "a report is a pure function of the saved result"
     );
+}
+
+#[test]
+fn report_refuses_a_result_from_a_newer_harness() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let mut result = run_json(&["-c", "1", "-a", "5", &server.url()]);
+    result["schemaVersion"] = 99.into();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("future.json");
+    std::fs::write(&file, result.to_string()).unwrap();
+    let output = harness().arg("report").arg(&file).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("newer harness") && stderr.contains("99"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("report.html").exists());
 }
 
 #[test]

@@ -158,6 +158,7 @@ pub async fn session(
     };
     let driver = tokio::task::spawn_local(connection);
     let shared = Rc::new(RefCell::new(pacer.clone()));
+    let answered = Rc::new(std::cell::Cell::new(false));
     let streams: Vec<_> = (0..worker.plan.pipelining)
         .map(|_| {
             tokio::task::spawn_local(stream_loop(
@@ -165,6 +166,7 @@ pub async fn session(
                 request.clone(),
                 sender.clone(),
                 shared.clone(),
+                answered.clone(),
             ))
         })
         .collect();
@@ -185,6 +187,7 @@ async fn stream_loop(
     request: Arc<H2Request>,
     mut sender: SendRequest<Full<Bytes>>,
     pacer: Rc<RefCell<Pacer>>,
+    answered: Rc<std::cell::Cell<bool>>,
 ) -> SessionEnd {
     loop {
         let now = Instant::now();
@@ -231,6 +234,7 @@ async fn stream_loop(
         };
         match tokio::time::timeout(worker.plan.timeout, exchange).await {
             Ok(Ok((status, bytes))) => {
+                answered.set(true);
                 worker
                     .rec
                     .borrow_mut()
@@ -238,7 +242,9 @@ async fn stream_loop(
             }
             Ok(Err(err)) => {
                 let kind = hyper_error_kind(&err);
-                worker.fail(kind, Some(now), Instant::now(), || describe(&err));
+                worker.fail(kind, Some(now), Instant::now(), || {
+                    describe(&err, answered.get())
+                });
                 if sender.is_closed() {
                     return SessionEnd::Reconnect;
                 }
@@ -253,16 +259,18 @@ async fn stream_loop(
     }
 }
 
-/// hyper's error with its cause; a protocol error from a server that answered in HTTP/1 says
-/// so (hyper says only "http2 error").
-fn describe(err: &hyper::Error) -> String {
+/// hyper's error with its causes; on a connection that never answered, or with a protocol
+/// error, a hint that the server may speak only HTTP/1 (hyper says only "http2 error", or
+/// "broken pipe" when the server closed on the preface).
+fn describe(err: &hyper::Error, answered: bool) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(inner) = source {
         text = format!("{text}: {inner}");
         source = inner.source();
     }
-    if text.contains("frame with invalid size")
+    if !answered
+        || text.contains("frame with invalid size")
         || text.contains("PROTOCOL_ERROR")
         || text == "http2 error"
     {
