@@ -291,21 +291,8 @@ fn a_deep_pipeline_of_large_bodies_is_not_held_whole() {
             .arg(&body)
             .arg(server.url());
         }
-        // Waited for with wait4 below, which also gives its peak RSS.
-        #[allow(clippy::zombie_processes)]
-        let child = cmd
-            .current_dir(dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-        assert_eq!(waited, child.id() as i32);
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
-        let peak_mb = usage.ru_maxrss as f64 / 1024.0;
+        let (code, peak_mb) = crate::support::peak_rss_mb(cmd.current_dir(dir.path()));
+        assert_eq!(code, Some(0));
         assert!(
             peak_mb < 60.0,
             "harness peaked at {peak_mb:.0} MB sending 96 pipelined 1 MB bodies (templated: {templated})"

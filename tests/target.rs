@@ -654,6 +654,34 @@ fn an_invalid_utf8_byte_in_the_targets_output_does_not_break_its_pipe() {
     assert!(result["requests"]["total"].as_u64().unwrap() > 100);
 }
 
+/// 100 MB written without a newline took harness from 7 MB to 109 MB: a line is cut while
+/// it is read.
+#[test]
+fn a_huge_line_without_a_newline_is_not_held() {
+    // Written a megabyte at a time, so that the target itself stays small: wait4's peak RSS
+    // is the larger of harness's and that of the children it reaped.
+    let server = "const mb = Buffer.alloc(1 << 20, 'x'); \
+                  for (let i = 0; i < 100; i++) require('fs').writeSync(1, mb); \
+                  require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT, '127.0.0.1')";
+    let (code, peak_mb) = crate::support::peak_rss_mb(
+        Command::new(assert_cmd::cargo::cargo_bin("harness"))
+            .args([
+                "-n",
+                "-c",
+                "1",
+                "-a",
+                "10",
+                "--no-probe",
+                "--baseline",
+                "0s",
+            ])
+            .arg(format!("http://127.0.0.1:{}/", free_port()))
+            .args(["--", "node", "-e", server]),
+    );
+    assert_eq!(code, Some(0));
+    assert!(peak_mb < 80.0, "harness peaked at {peak_mb:.0} MB");
+}
+
 /// A crash during the baseline used to be reported as "exited during the load".
 #[test]
 fn a_crash_during_the_baseline_is_named_as_such() {
@@ -664,4 +692,58 @@ fn a_crash_during_the_baseline_is_named_as_such() {
     assert_eq!(code, Some(3), "{stderr}");
     let failure = result["target"]["failure"].as_str().unwrap();
     assert!(failure.contains("during the baseline"), "{failure}");
+}
+
+/// A target that blocked its loop for good during the cooldown stalled harness for minutes
+/// (10 s for the floor, 120 s for a snapshot), ignoring Ctrl-C, then said "no problem
+/// found". A probe that stops answering is now a warning, and a signal ends the wait.
+#[test]
+fn a_target_that_stops_answering_the_probe_is_a_warning_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("freezes.js");
+    std::fs::write(
+        &app,
+        "let frozen; require('http').createServer((q, s) => { \
+           frozen = frozen || setTimeout(() => { for (;;) {} }, 1300); s.end('ok') \
+         }).listen(process.env.PORT, '127.0.0.1')",
+    )
+    .unwrap();
+    let app = app.to_str().unwrap();
+    let args = [
+        "-d",
+        "1",
+        "--baseline",
+        "0s",
+        "--cooldown",
+        "1s",
+        "--grace",
+        "1s",
+    ];
+    // No signal: the floor after the cooldown waits its 10 s and warns.
+    let output = harness()
+        .args(["--json", "-n", "-c", "2", "--no-heap", "--no-profile"])
+        .args(args)
+        .args([
+            &format!("http://127.0.0.1:{}/", free_port()),
+            "--",
+            "node",
+            app,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did not answer the forced GC"), "{stderr}");
+    // A signal in that wait ends it, with --heap too.
+    let (code, seconds, result) = signalled(
+        &[&args[..], &["--heap"]].concat(),
+        &[],
+        &["node", app],
+        Duration::from_millis(4000),
+        &[libc::SIGINT],
+        Duration::ZERO,
+    );
+    assert_eq!(code, Some(130));
+    assert!(seconds < 6.0, "harness took {seconds:.1} s to stop");
+    // The load had finished: its result is kept.
+    assert!(num(&result, "/requests/total") > 0.0, "{result}");
 }

@@ -280,6 +280,25 @@ pub fn free_port() -> u16 {
 }
 
 /// The harness binary.
+/// Runs `cmd` (output discarded) and returns its exit code and peak RSS in MB, from the
+/// kernel's accounting (`wait4`).
+pub fn peak_rss_mb(cmd: &mut std::process::Command) -> (Option<i32>, f64) {
+    // Waited for with wait4 below, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(waited, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss as f64 / 1024.0)
+}
+
 pub fn harness() -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("harness").unwrap();
     command
