@@ -40,9 +40,9 @@ pub struct WatchPlan {
     /// How long the target may take to accept connections.
     pub ready_timeout: Duration,
     /// Idle phase before the load.
-    pub baseline: Duration,
+    pub baseline: Idle,
     /// Idle phase after the load.
-    pub cooldown: Duration,
+    pub cooldown: Idle,
     /// Sampling interval.
     pub sample_interval: Duration,
     /// Time between SIGINT and SIGTERM when stopping the target.
@@ -58,6 +58,31 @@ pub struct WatchPlan {
     /// The URL's port was 0, so harness chose a free one (given to the target as `PORT`);
     /// a second copy of the target (the heap trace's) gets a free port of its own.
     pub free_port: bool,
+}
+
+/// How long an idle phase (the baseline, the cooldown) lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idle {
+    /// Until the target is at rest (see `run::rest`), at least [`Idle::MIN`], at most this.
+    UntilRest(Duration),
+    /// Exactly this long (`--baseline D`, `--cooldown D`, or the scenario keys).
+    Fixed(Duration),
+}
+
+impl Idle {
+    /// The shortest idle phase that ends at rest: enough samples to see the target idle.
+    pub const MIN: Duration = Duration::from_millis(500);
+    /// The longest default baseline.
+    pub const BASELINE: Duration = Duration::from_secs(3);
+    /// The longest default cooldown.
+    pub const COOLDOWN: Duration = Duration::from_secs(6);
+
+    /// The longest the phase may last.
+    pub fn max(self) -> Duration {
+        match self {
+            Idle::UntilRest(max) | Idle::Fixed(max) => max,
+        }
+    }
 }
 
 /// When an unmeasured trace after the measured run happens: the heap trace (on a second

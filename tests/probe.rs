@@ -347,3 +347,65 @@ fn escape_sequences_from_the_target_reach_the_terminal_escaped() {
         "\x1b[2J\x1b]0;owned\x07gone\r"
     );
 }
+
+/// Length of phase `name` in the result, seconds.
+fn phase_length(result: &serde_json::Value, name: &str) -> f64 {
+    let phase = result["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} phase in {}", result["phases"]));
+    phase["end"].as_f64().unwrap() - phase["start"].as_f64().unwrap()
+}
+
+/// The fixed 3 s baseline and 6 s cooldown added 9 s to every run: by default they end when
+/// the target is at rest, and the cooldown waits for the load's work to end on the target's
+/// side (here a timer per request, still pending when the load stops). Given lengths are
+/// kept.
+#[test]
+fn idle_phases_end_when_the_target_is_at_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = dir.path().join("lingers.js");
+    std::fs::write(
+        &app,
+        "require('http').createServer((q, s) => { s.end('ok'); setTimeout(() => {}, 2000) })\
+           .listen(process.env.PORT, '127.0.0.1')",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let output = crate::support::harness()
+            .args([
+                "--json",
+                "-n",
+                "-c",
+                "5",
+                "-d",
+                "1",
+                "--no-heap",
+                "--no-profile",
+            ])
+            .args(extra)
+            .args(["http://127.0.0.1:0/", "--", "node"])
+            .arg(&app)
+            .output()
+            .unwrap();
+        crate::support::json_output(&output)
+    };
+    let result = run(&[]);
+    let (baseline, cooldown) = (
+        phase_length(&result, "baseline"),
+        phase_length(&result, "cooldown"),
+    );
+    assert!((0.5..2.5).contains(&baseline), "baseline {baseline} s");
+    // The last timers end 2 s after the load; the cooldown waits for them, not for 6 s.
+    assert!((1.5..5.0).contains(&cooldown), "cooldown {cooldown} s");
+    assert_eq!(result["node"][0]["floors"].as_array().unwrap().len(), 3);
+    let result = run(&["--baseline", "1500ms", "--cooldown", "500ms"]);
+    let (baseline, cooldown) = (
+        phase_length(&result, "baseline"),
+        phase_length(&result, "cooldown"),
+    );
+    assert!((1.5..2.0).contains(&baseline), "baseline {baseline} s");
+    assert!((0.5..1.0).contains(&cooldown), "cooldown {cooldown} s");
+}

@@ -136,13 +136,15 @@ pub struct Options {
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
     pub ready_timeout: Duration,
 
-    /// Idle time before the load, to see the target at rest.
-    #[arg(long, default_value = "3s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
-    pub baseline: Duration,
+    /// Idle time before the load, to see the target at rest. Default: until it is at rest
+    /// (0.5 s to 3 s); a value given here is a fixed length.
+    #[arg(long, value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub baseline: Option<Duration>,
 
-    /// Idle time after the load, long enough for keep-alive sockets and in-flight work to end.
-    #[arg(long, default_value = "6s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
-    pub cooldown: Duration,
+    /// Idle time after the load, for sockets and in-flight work to end. Default: until the
+    /// target is back at rest (0.5 s to 6 s); a value given here is a fixed length.
+    #[arg(long, value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]
+    pub cooldown: Option<Duration>,
 
     /// How often the target is sampled.
     #[arg(long, default_value = "100ms", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]

@@ -12,7 +12,7 @@ use rustls_pki_types::CertificateDer;
 
 use super::Cli;
 use crate::plan::{
-    LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan, TraceMode,
+    Idle, LoadPlan, OutputPlan, Plan, RequestSpec, Stop, Target, TargetSpec, TlsPlan, TraceMode,
     UsageError, WatchPlan,
 };
 
@@ -169,8 +169,14 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
         env,
         cwd: None,
         ready_timeout: cli.opts.ready_timeout,
-        baseline: cli.opts.baseline,
-        cooldown: cli.opts.cooldown,
+        baseline: cli
+            .opts
+            .baseline
+            .map_or(Idle::UntilRest(Idle::BASELINE), Idle::Fixed),
+        cooldown: cli
+            .opts
+            .cooldown
+            .map_or(Idle::UntilRest(Idle::COOLDOWN), Idle::Fixed),
         sample_interval: cli.opts.sample_interval,
         grace: cli.opts.grace,
     }))

@@ -217,8 +217,8 @@ fn target_and_load_flags(scenario: &Scenario, opts: &mut Options, given: &dyn Fn
     from_file!(bailout, Some load.bailout);
     from_file!(http2, load.http2);
     from_file!(ready_timeout, target.ready_timeout);
-    from_file!(baseline, target.baseline);
-    from_file!(cooldown, target.cooldown);
+    from_file!(baseline, Some target.baseline);
+    from_file!(cooldown, Some target.cooldown);
     from_file!(grace, target.grace);
     from_file!(sample_interval, target.sample_interval);
     from_file!(heap_limit, target.heap_limit);

@@ -40,7 +40,7 @@ pub struct NodeProcess {
 }
 
 /// One interval of a Node process.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodeSample {
     /// Seconds on the run's clock.

@@ -114,7 +114,7 @@ pub struct Sampling {
 }
 
 /// One sample of the target's process tree.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProcessSample {
     /// Seconds on the run's clock.

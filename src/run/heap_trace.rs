@@ -384,7 +384,12 @@ async fn drive(
     record.seconds = round3(outcome.elapsed.as_secs_f64());
     snapshot(second, PhaseName::Trace, signals).await?;
     second
-        .idle(PhaseName::TraceCooldown, TRACE_COOLDOWN, origin, signals)
+        .idle(
+            PhaseName::TraceCooldown,
+            crate::plan::Idle::Fixed(TRACE_COOLDOWN),
+            origin,
+            signals,
+        )
         .await;
     snapshot(second, PhaseName::TraceCooldown, signals).await?;
     second.read_allocations().await;

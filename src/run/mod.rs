@@ -15,6 +15,7 @@ mod cpu_trace;
 mod heap_trace;
 mod outcome;
 mod progress;
+mod rest;
 mod signals;
 mod watch;
 

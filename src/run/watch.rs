@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::time::Instant;
 
+use super::rest::{self, Reference};
 use super::round3;
 use super::signals::{Signals, TARGET_GROUP};
-use crate::plan::{LoadPlan, TargetSpec, TraceMode, WatchPlan};
+use crate::plan::{Idle, LoadPlan, TargetSpec, TraceMode, WatchPlan};
 use crate::result::{
     AllocationSite, Phase, PhaseName, ProcessSample, RunResult, Sampling, TargetInfo,
 };
@@ -41,6 +42,8 @@ pub(super) struct Watched {
     pub allocations: Vec<(u32, Vec<AllocationSite>)>,
     /// The run's signals: every wait on the probe or the target ends when one arrives.
     signals: Signals,
+    /// The target at rest at the end of the baseline, what the cooldown waits to return to.
+    at_rest: Option<Reference>,
 }
 
 /// Why the target never served.
@@ -122,6 +125,7 @@ pub(super) async fn start(
         snapshots: Vec::new(),
         allocations: Vec::new(),
         signals: signals.clone(),
+        at_rest: None,
     }))
 }
 
@@ -169,6 +173,31 @@ async fn spawn(
     }
 }
 
+/// Resolves once the target is at rest (at least [`Idle::MIN`] after the call): idle for a
+/// few samples, every Node process reported, and, with a `reference`, back to it.
+async fn until_rest(
+    samples: &Mutex<Vec<ProcessSample>>,
+    probe: Option<&ProbeServer>,
+    reference: Option<&Reference>,
+    since: f64,
+    interval: Duration,
+) {
+    tokio::time::sleep(Idle::MIN).await;
+    let poll = (interval / 2).clamp(Duration::from_millis(20), Duration::from_millis(250));
+    loop {
+        let node = probe.map(ProbeServer::latest_samples).unwrap_or_default();
+        let rested = samples.lock().is_ok_and(|points| {
+            rest::quiet(&points, since)
+                && rest::reported(&node)
+                && reference.is_none_or(|r| rest::back(r, &points, &node, since))
+        });
+        if rested {
+            return;
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// Names the target's processes that outlived SIGKILL.
 fn warn_survivors(pids: &[u32]) {
     if !pids.is_empty() {
@@ -181,16 +210,18 @@ fn warn_survivors(pids: &[u32]) {
 }
 
 impl Watched {
-    /// Idles for `length` as phase `name`, unless a signal or the target's exit cuts it short.
+    /// Idles as phase `name` for `length`: a fixed time, or until the target is at rest
+    /// (see [`rest`]); a signal or the target's exit cuts it short. The end of the baseline
+    /// is what later idle phases wait to return to.
     pub async fn idle(
         &mut self,
         name: PhaseName,
-        length: Duration,
+        length: Idle,
         origin: Instant,
         signals: &Signals,
     ) {
         let start = origin.elapsed().as_secs_f64();
-        if !length.is_zero() && !signals.received() && self.alive() {
+        if !length.max().is_zero() && !signals.received() && self.alive() {
             let target = self.target.as_mut();
             let exited = async {
                 match target {
@@ -200,11 +231,40 @@ impl Watched {
                     None => std::future::pending().await,
                 }
             };
+            let resting = async {
+                match length {
+                    Idle::UntilRest(_) => {
+                        let reference = (name != PhaseName::Baseline)
+                            .then_some(self.at_rest.as_ref())
+                            .flatten();
+                        let probe = self.probe.as_ref();
+                        until_rest(
+                            &self.samples,
+                            probe,
+                            reference,
+                            start,
+                            self.plan.sample_interval,
+                        )
+                        .await;
+                    }
+                    Idle::Fixed(_) => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                () = tokio::time::sleep(length) => {}
+                () = tokio::time::sleep(length.max()) => {}
+                () = resting => {}
                 () = signals.wait() => {}
                 () = exited => {}
             }
+        }
+        if name == PhaseName::Baseline {
+            let points = self.samples.lock().map(|s| s.clone()).unwrap_or_default();
+            let node = self
+                .probe
+                .as_ref()
+                .map(ProbeServer::latest_samples)
+                .unwrap_or_default();
+            self.at_rest = Some(Reference::at(&points, &node));
         }
         self.phases.push(Phase::new(
             name,

@@ -349,7 +349,8 @@ pub fn num(result: &serde_json::Value, pointer: &str) -> f64 {
 }
 
 /// harness run on a Node app from `scenarios/apps/`, the one builder the tests share:
-/// `--json -n`, a 500 ms baseline and a 1 s cooldown, a free port (URL port 0) unless
+/// `--json -n`, the default baseline and cooldown (each until the target is at rest, so
+/// every fixture's verdict is checked with them), a free port (URL port 0) unless
 /// [`NodeRun::url`] says otherwise, then the test's own flags and environment.
 pub struct NodeRun {
     app: String,
@@ -369,7 +370,7 @@ impl NodeRun {
         }
     }
 
-    /// More flags (`--baseline` or `--cooldown` among them replace the defaults).
+    /// More flags.
     pub fn args<S: AsRef<str>>(mut self, args: impl IntoIterator<Item = S>) -> NodeRun {
         self.args
             .extend(args.into_iter().map(|a| a.as_ref().to_string()));
@@ -393,16 +394,9 @@ impl NodeRun {
 
     /// Runs it and returns what harness did.
     pub fn output(self) -> std::process::Output {
-        let mut defaults = Vec::new();
-        for (flag, value) in [("--baseline", "500ms"), ("--cooldown", "1s")] {
-            if !self.args.iter().any(|a| a == flag) {
-                defaults.extend([flag, value]);
-            }
-        }
         harness()
             .envs(self.env)
             .args(["--json", "-n"])
-            .args(defaults)
             .args(&self.args)
             .args([self.url.as_str(), "--", "node", &self.app])
             .output()

@@ -313,6 +313,19 @@ impl ProbeServer {
             .unwrap_or_default()
     }
 
+    /// The last sample of each connected Node process (`None` before its first).
+    pub fn latest_samples(&self) -> Vec<Option<crate::result::NodeSample>> {
+        self.state
+            .lock()
+            .map(|s| {
+                s.processes
+                    .values()
+                    .map(|p| p.samples.last().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Everything the probes reported, one entry per Node process.
     pub fn report(&self) -> Vec<NodeProcess> {
         self.state
