@@ -127,6 +127,110 @@ fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_err
     }
 }
 
+/// `1234.5` as harness prints counts: rounded, with thousands separators.
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value.round());
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The report in `dir` laid out by Chromium in a 1366×768 window, light or dark: the bottom
+/// of the summary block in pixels and the page's background colour. Measured in a copy of
+/// the report with a small script added (the report itself has none, and its CSP allows
+/// none).
+fn first_screen(dir: &Path, dark: bool) -> (f64, String) {
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let csp = html
+        .find("<meta http-equiv=\"Content-Security-Policy\"")
+        .unwrap();
+    let csp_end = csp + html[csp..].find('>').unwrap() + 1;
+    let script = "<script>const s = document.getElementById('summary').getBoundingClientRect(); \
+                  document.body.dataset.bottom = s.bottom; \
+                  document.body.dataset.bg = getComputedStyle(document.body).backgroundColor;</script>";
+    let measured = format!("{}{}", &html[..csp], &html[csp_end..])
+        .replace("</body>", &format!("{script}</body>"));
+    let copy = dir.join("measured.html");
+    std::fs::write(&copy, measured).unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let mut command = chromium();
+    if dark {
+        command.arg("--force-dark-mode");
+    }
+    let output = command
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(["--window-size=1366,768", "--dump-dom"])
+        .arg(format!("file://{}", copy.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&output.stdout);
+    let attribute = |name: &str| {
+        let at = dom
+            .find(&format!("data-{name}=\""))
+            .unwrap_or_else(|| panic!("the script did not run: {dom}"));
+        let rest = &dom[at + name.len() + 7..];
+        rest[..rest.find('"').unwrap()].to_string()
+    };
+    (attribute("bottom").parse().unwrap(), attribute("bg"))
+}
+
+/// The first screen answers a reviewer: the summary (verdict, the code to look at, the
+/// numbers, the thresholds) comes before the first chart, agrees with the JSON result, and
+/// fits a laptop's screen in light and dark.
+#[test]
+fn the_first_screen_has_the_summary_with_the_jsons_numbers_in_light_and_dark() {
+    let dir = tempfile::tempdir().unwrap();
+    run_app_with_report(dir.path(), "cache-leak.js");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("result.json")).unwrap()).unwrap();
+    let dom = rendered(dir.path());
+    let start = dom.find("id=\"summary\"").expect("no summary");
+    let first_chart = dom.find("<figure").expect("no chart");
+    assert!(start < first_chart, "the summary comes after a chart");
+    let summary = &dom[start..first_chart];
+    let rps = thousands(result["requests"]["mean"].as_f64().unwrap());
+    let p99 = result["latency"]["p99"].as_f64().unwrap();
+    let p99 = format!(
+        "{} ms",
+        format!("{p99:.2}")
+            .trim_end_matches('0')
+            .trim_end_matches('.')
+    );
+    assert!(
+        summary.contains(&format!("<dd>{rps}</dd>")),
+        "no {rps} requests/s in {summary}"
+    );
+    assert!(
+        summary.contains(&format!("<dd>{p99}</dd>")),
+        "no p99 {p99} in {summary}"
+    );
+    assert!(
+        summary.contains("Memory leak") && summary.contains("computeTerm"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("href=\"#heap\""),
+        "the named code links to its section"
+    );
+    let (light_bottom, light) = first_screen(dir.path(), false);
+    let (dark_bottom, dark) = first_screen(dir.path(), true);
+    assert!(
+        light_bottom <= 768.0,
+        "the summary ends at {light_bottom} px in light"
+    );
+    assert!(
+        dark_bottom <= 768.0,
+        "the summary ends at {dark_bottom} px in dark"
+    );
+    assert_eq!(light, "rgb(255, 255, 255)");
+    assert_eq!(dark, "rgb(23, 24, 27)");
+}
+
 #[test]
 fn a_blocked_loop_report_shows_the_hot_code_and_a_flame_graph_readable_without_javascript() {
     let dir = tempfile::tempdir().unwrap();

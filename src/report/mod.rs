@@ -12,6 +12,7 @@ pub mod junit;
 pub mod profile;
 pub mod scenarios;
 pub mod stdout;
+pub mod summary;
 pub mod table;
 pub mod terminal;
 

@@ -51,8 +51,8 @@ pub fn render(result: &RunResult) -> anyhow::Result<String> {
         .replace("{{title}}", &escape(&title))
         .replace("{{meta}}", &escape(&meta))
         .replace("{{version}}", &escape(&result.harness_version))
+        .replace("{{summary}}", &super::summary::Summary::of(&result).html())
         .replace("{{verdict}}", &verdict(&result))
-        .replace("{{thresholds}}", &thresholds(&result))
         .replace("{{sections}}", &sections(&result))
         .replace("{{charts}}", &figures);
     Ok(page)
@@ -81,9 +81,8 @@ fn verdict(result: &RunResult) -> String {
         Some(finding) => {
             let _ = write!(
                 out,
-                "<section class=\"verdict {}\" id=\"verdict\"><h2>{}</h2>",
-                escape(&finding.severity),
-                escape(&finding.title)
+                "<section class=\"verdict {}\" id=\"evidence\"><h2>Evidence</h2>",
+                escape(&finding.severity)
             );
             out += "<table>";
             for evidence in &finding.evidence {
@@ -94,16 +93,14 @@ fn verdict(result: &RunResult) -> String {
                     escape(&evidence.value)
                 );
             }
-            let _ = write!(
-                out,
-                "</table><p class=\"advice\">{}</p>",
-                escape(&finding.advice)
-            );
+            out += "</table>";
         }
         None => {
-            out += "<section class=\"verdict ok\" id=\"verdict\"><h2>No problem found</h2>";
+            out += "<section class=\"verdict ok\" id=\"evidence\">";
             if result.target.is_none() {
                 out += "<p>Only the responses were measured; run with <code>-- COMMAND</code> to profile the server as well.</p>";
+            } else {
+                out += "<p>No finding: the load, the target's resources and its event loop looked healthy.</p>";
             }
         }
     }
@@ -125,37 +122,6 @@ fn verdict(result: &RunResult) -> String {
         out += "</ul>";
     }
     out += "</section>";
-    out
-}
-
-/// The thresholds and whether the run met them, if there were any.
-fn thresholds(result: &RunResult) -> String {
-    if result.thresholds.is_empty() {
-        return String::new();
-    }
-    let failed = result.thresholds.iter().filter(|t| !t.passed).count();
-    let mut out = format!(
-        "<section id=\"thresholds\"><h2>Thresholds: {}</h2><table>",
-        if failed == 0 {
-            "all met".to_string()
-        } else {
-            format!("{failed} of {} not met", result.thresholds.len())
-        }
-    );
-    for t in &result.thresholds {
-        let (class, word) = if t.passed {
-            ("pass", "pass")
-        } else {
-            ("fail", "FAIL")
-        };
-        let _ = write!(
-            out,
-            "<tr><td class=\"{class}\">{word}</td><th><code>{}</code></th><td>{}</td></tr>",
-            escape(&t.threshold),
-            escape(&t.actual)
-        );
-    }
-    out += "</table></section>";
     out
 }
 
@@ -419,7 +385,7 @@ mod tests {
             },
         ];
         let rendered = render(&result).unwrap();
-        assert!(rendered.contains("<h2>Thresholds: 1 of 2 not met</h2>"));
+        assert!(rendered.contains("<strong>Thresholds: 1 of 2 not met</strong>"));
         assert!(rendered.contains("found: Memory &lt;leak&gt;"));
         crate::testing::snapshot(
             "src/report/testdata/report.html",

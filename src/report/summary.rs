@@ -1,0 +1,288 @@
+//! The answer at a glance: the verdict, the one thing to do next (with the code harness
+//! named, when it named some), and the numbers a reviewer looks for first. One model,
+//! [`Summary`], rendered as the HTML report's first screen and as the Markdown that CI shows
+//! on its job page, so the two never disagree.
+
+use std::fmt::Write;
+
+use crate::result::RunResult;
+use crate::units::{bytes, thousands, trim_float};
+
+/// What a reviewer reads first.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The verdict's title, or "No problem found".
+    pub verdict: String,
+    /// `critical`, `warning`, `info` or `ok`.
+    pub severity: String,
+    /// What to do next: the main finding's advice.
+    pub next: Option<String>,
+    /// The code harness named, and the report section that shows it (`heap`, `profile`).
+    pub code: Option<(String, &'static str)>,
+    /// The numbers, each a label and a value, in reading order.
+    pub numbers: Vec<(&'static str, String)>,
+    /// Each threshold: as written, met or not, the measured value.
+    pub thresholds: Vec<(String, bool, String)>,
+}
+
+impl Summary {
+    /// The summary of a result whose findings are computed.
+    pub fn of(result: &RunResult) -> Summary {
+        let main = result.findings.first().filter(|f| f.severity != "info");
+        Summary {
+            verdict: main.map_or_else(|| "No problem found".to_string(), |f| f.title.clone()),
+            severity: main.map_or_else(|| "ok".to_string(), |f| f.severity.clone()),
+            next: main.map(|f| f.advice.clone()),
+            code: main.and_then(|f| named_code(result, &f.kind)),
+            numbers: numbers(result),
+            thresholds: result
+                .thresholds
+                .iter()
+                .map(|t| (t.threshold.clone(), t.passed, t.actual.clone()))
+                .collect(),
+        }
+    }
+
+    /// The HTML block (`id="summary"`) at the top of the report; every string escaped.
+    pub fn html(&self) -> String {
+        let escape = super::html::escape;
+        let mut out = format!(
+            "<section id=\"summary\" class=\"summary {}\"><h2 id=\"verdict\">{}</h2>",
+            escape(&self.severity),
+            escape(&self.verdict)
+        );
+        if let Some((code, anchor)) = &self.code {
+            let _ = write!(
+                out,
+                "<p class=\"code\"><strong>Code:</strong> {} <a href=\"#{anchor}\">(details)</a></p>",
+                code_html(code)
+            );
+        }
+        if let Some(next) = &self.next {
+            let _ = write!(out, "<p class=\"next\">{}</p>", escape(next));
+        }
+        out += "<dl class=\"numbers\">";
+        for (label, value) in &self.numbers {
+            let _ = write!(
+                out,
+                "<div><dt>{}</dt><dd>{}</dd></div>",
+                escape(label),
+                escape(value)
+            );
+        }
+        out += "</dl>";
+        if !self.thresholds.is_empty() {
+            let _ = write!(
+                out,
+                "<p><strong>Thresholds: {}</strong></p><ul class=\"checks\" id=\"thresholds\">",
+                self.thresholds_line()
+            );
+            for (threshold, passed, actual) in &self.thresholds {
+                let _ = write!(
+                    out,
+                    "<li class=\"{}\">{} <code>{}</code> <span class=\"meta\">({})</span></li>",
+                    if *passed { "pass" } else { "fail" },
+                    if *passed { "pass" } else { "FAIL" },
+                    escape(threshold),
+                    escape(actual)
+                );
+            }
+            out += "</ul>";
+        }
+        out += "</section>";
+        out
+    }
+
+    /// "all met" or "1 of 2 not met".
+    pub fn thresholds_line(&self) -> String {
+        let failed = self.thresholds.iter().filter(|t| !t.1).count();
+        if failed == 0 {
+            "all met".to_string()
+        } else {
+            format!("{failed} of {} not met", self.thresholds.len())
+        }
+    }
+
+    /// Markdown for a CI job page (GitHub's job summary), titled with `name`; `report` is
+    /// where the HTML report was written.
+    pub fn markdown(&self, name: &str, report: Option<&str>) -> String {
+        let mut out = format!("### harness: {}\n\n", md(name));
+        let mark = match self.severity.as_str() {
+            "ok" => "✅",
+            "critical" => "❌",
+            _ => "⚠️",
+        };
+        let _ = writeln!(out, "{mark} **{}**\n", md(&self.verdict));
+        if let Some((code, _)) = &self.code {
+            let _ = writeln!(out, "**Code:** {}\n", md(code));
+        }
+        if let Some(next) = &self.next {
+            let _ = writeln!(out, "{}\n", md(next));
+        }
+        out += "| ";
+        out += &self
+            .numbers
+            .iter()
+            .map(|(label, _)| *label)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        out += " |\n|";
+        out += &" --- |".repeat(self.numbers.len());
+        out += "\n| ";
+        out += &self
+            .numbers
+            .iter()
+            .map(|(_, value)| md(value))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        out += " |\n";
+        if !self.thresholds.is_empty() {
+            let _ = write!(
+                out,
+                "\nThresholds: {}\n\n| threshold | result | measured |\n| --- | --- | --- |\n",
+                self.thresholds_line()
+            );
+            for (threshold, passed, actual) in &self.thresholds {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} |",
+                    threshold.replace('`', "'").replace('|', "\\|"),
+                    if *passed { "✅ pass" } else { "❌ FAIL" },
+                    md(actual)
+                );
+            }
+        }
+        if let Some(report) = report {
+            let _ = writeln!(out, "\nReport: `{}`", report.replace('`', "'"));
+        }
+        out.push('\n');
+        out
+    }
+}
+
+/// The numbers, in the order a reviewer reads them.
+fn numbers(result: &RunResult) -> Vec<(&'static str, String)> {
+    let rate = |count: u64, of: u64| {
+        if of == 0 {
+            String::new()
+        } else {
+            format!(" ({} %)", trim_float(count as f64 * 100.0 / of as f64, 2))
+        }
+    };
+    let ms = |value: f64| format!("{} ms", trim_float(value, 2));
+    let attempts = result.requests.total + result.errors;
+    let mut out = vec![
+        ("requests/s", thousands(result.requests.mean.round() as u64)),
+        ("latency p50", ms(result.latency.percentiles.p50)),
+        ("latency p99", ms(result.latency.percentiles.p99)),
+        ("latency max", ms(result.latency.max)),
+        ("requests", thousands(result.requests.total)),
+        (
+            "errors",
+            format!(
+                "{}{}",
+                thousands(result.errors),
+                rate(result.errors, attempts)
+            ),
+        ),
+        (
+            "non-2xx",
+            format!(
+                "{}{}",
+                thousands(result.non2xx),
+                rate(result.non2xx, result.requests.total)
+            ),
+        ),
+    ];
+    if let Some(peak) = result
+        .process
+        .as_ref()
+        .and_then(|p| p.points.iter().map(|p| p.rss).max())
+    {
+        out.push(("peak RSS", bytes(peak as f64)));
+    }
+    if let Ok(kept) = crate::analyse::measure::memory_growth(result) {
+        out.push(("retained after the load", bytes(kept as f64)));
+    }
+    out
+}
+
+/// The code the heap or CPU analysis named for the main finding, and its section.
+fn named_code(result: &RunResult, kind: &str) -> Option<(String, &'static str)> {
+    let memory = matches!(kind, "memoryLeak" | "listenerLeak" | "memoryPlateau");
+    if memory {
+        let headline = result
+            .heap
+            .iter()
+            .filter_map(|p| p.analysis.as_ref())
+            .find_map(crate::analyse::heap::headline)?;
+        return Some((headline, "heap"));
+    }
+    let hot = result.profiles.first()?.hot.first()?;
+    Some((crate::analyse::profile::describe(hot), "profile"))
+}
+
+/// Code spans (`name`) as `<code>`, the rest escaped.
+fn code_html(text: &str) -> String {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            let part = super::html::escape(part);
+            if i % 2 == 1 {
+                format!("<code>{part}</code>")
+            } else {
+                part
+            }
+        })
+        .collect()
+}
+
+/// Text safe inside a Markdown table cell or paragraph: pipes, angle brackets and newlines
+/// escaped (a target's message must not become HTML or break the table).
+fn md(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        Summary {
+            verdict: "Memory leak: 1 kB <per> request".to_string(),
+            severity: "critical".to_string(),
+            next: Some("Look for | Buffers".to_string()),
+            code: Some(("`computeTerm` (app.js:17)".to_string(), "heap")),
+            numbers: vec![
+                ("requests/s", "1,000".to_string()),
+                ("latency p99", "2 ms".to_string()),
+            ],
+            thresholds: vec![("p99<1ms".to_string(), false, "2 ms".to_string())],
+        }
+    }
+
+    #[test]
+    fn html_escapes_and_links_the_named_code() {
+        let html = summary().html();
+        assert!(html.starts_with("<section id=\"summary\""));
+        assert!(html.contains("&lt;per&gt;"));
+        assert!(html.contains(
+            "<strong>Code:</strong> <code>computeTerm</code> (app.js:17) <a href=\"#heap\">"
+        ));
+        assert!(html.contains("<li class=\"fail\">FAIL <code>p99&lt;1ms</code>"));
+    }
+
+    #[test]
+    fn markdown_is_a_table_that_a_message_cannot_break() {
+        let md = summary().markdown("checkout", Some("reports/checkout/report.html"));
+        assert!(md.contains("❌ **Memory leak: 1 kB &lt;per&gt; request**"));
+        assert!(md.contains("Look for \\| Buffers"));
+        assert!(md.contains("| requests/s | latency p99 |\n| --- | --- |\n| 1,000 | 2 ms |"));
+        assert!(md.contains("| `p99<1ms` | ❌ FAIL | 2 ms |"));
+        assert!(md.contains("Report: `reports/checkout/report.html`"));
+    }
+}
