@@ -123,8 +123,23 @@ fn the_report_opens_in_a_browser_with_the_verdict_every_chart_and_no_console_err
         let at = dom
             .find(&figure)
             .unwrap_or_else(|| panic!("chart {chart} missing"));
-        assert!(dom[at..].contains("<svg"), "chart {chart} has no SVG");
+        let svg = &dom[at..at + dom[at..].find("</figure>").unwrap()];
+        assert!(svg.contains("<svg"), "chart {chart} has no SVG");
+        // Values on hover, without JavaScript: a <title> per second; phases labelled.
+        assert!(
+            svg.contains("<title>") && svg.contains(" s (load): "),
+            "chart {chart} has no hover values"
+        );
+        assert!(
+            svg.contains(">\nload\n</text>") && svg.contains(">\ncooldown\n</text>"),
+            "chart {chart} has no phase labels"
+        );
     }
+    let latency = &dom[dom.find("<figure id=\"latency\"").unwrap()..];
+    assert!(
+        latency.contains(" ms, p90 ") && latency.contains(" ms, max "),
+        "the latency chart's hover gives each percentile"
+    );
 }
 
 /// `1234.5` as harness prints counts: rounded, with thousands separators.

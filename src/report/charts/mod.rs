@@ -6,11 +6,13 @@
 mod cpu;
 mod event_loop;
 mod handles;
+mod hover;
 mod latency;
 mod memory;
 mod requests;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::result::{PhaseName, RunResult};
 
@@ -112,6 +114,7 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
     let top = all.map(|p| p.1).fold(0.0, f64::max);
     let y1 = if top > 0.0 { top * 1.1 } else { 1.0 };
     let mut svg = String::new();
+    let columns: Vec<hover::Column>;
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
@@ -135,6 +138,17 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
             );
             plot.draw_series(std::iter::once(shade))
                 .map_err(plot_error)?;
+            // The phase's name at the bottom of its band, where it is wide enough.
+            let (left, bottom) = plot.backend_coord(&(phase.start, 0.0));
+            let (right, _) = plot.backend_coord(&(phase.end, 0.0));
+            if right - left >= 8 * phase.name.len() as i32 {
+                let style = ("sans-serif", 11)
+                    .into_font()
+                    .color(&RGBColor(90, 90, 90))
+                    .pos(Pos::new(HPos::Left, VPos::Bottom));
+                root.draw_text(&phase.name, &style, (left + 3, bottom - 3))
+                    .map_err(plot_error)?;
+            }
         }
         for (i, line) in chart.lines.iter().enumerate() {
             let colour = PALETTE[i % PALETTE.len()];
@@ -157,6 +171,18 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
             .label(marks.label.as_str())
             .legend(move |(x, y)| Circle::new((x + 8, y), size, colour.filled()));
         }
+        columns = hover::spans((x0, x1))
+            .into_iter()
+            .map(|(from, to)| {
+                let (left, top) = plot.backend_coord(&(from, y1));
+                let (right, bottom) = plot.backend_coord(&(to, 0.0));
+                hover::Column {
+                    from,
+                    to,
+                    rect: (left, top, (right - left).max(1), bottom - top),
+                }
+            })
+            .collect();
         plot.configure_series_labels()
             .position(SeriesLabelPosition::UpperLeft)
             .background_style(WHITE.mix(0.85))
@@ -164,6 +190,12 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
             .draw()
             .map_err(plot_error)?;
         root.present().map_err(plot_error)?;
+    }
+    // Above everything else, so that the whole column answers the pointer.
+    let layer = hover::layer(chart, result, &columns);
+    match svg.rfind("</svg>") {
+        Some(end) => svg.insert_str(end, &layer),
+        None => anyhow::bail!("could not draw a chart: plotters wrote no </svg>"),
     }
     Ok(svg)
 }
