@@ -107,6 +107,6 @@ mod tests {
         assert_eq!(nearest(&points, 1.0, 2.0), Some(3.0));
         assert_eq!(nearest(&points, 2.0, 3.0), None);
         assert_eq!(number(1234.56), "1235");
-        assert_eq!(number(3.14159), "3.14");
+        assert_eq!(number(4.256), "4.26");
     }
 }
