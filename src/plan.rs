@@ -249,6 +249,8 @@ pub struct OutputPlan {
     pub json_file: Option<PathBuf>,
     /// Write the thresholds' outcomes as JUnit XML to this path.
     pub junit: Option<PathBuf>,
+    /// Append a Markdown summary to this file (`--summary-md`, `$GITHUB_STEP_SUMMARY`).
+    pub summary_md: Option<PathBuf>,
 }
 
 impl Plan {

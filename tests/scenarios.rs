@@ -209,6 +209,91 @@ fn threshold_flags_set_the_exit_code_of_a_plain_run() {
     );
 }
 
+/// In GitHub Actions the job page shows `$GITHUB_STEP_SUMMARY`: a run appends its verdict,
+/// numbers and thresholds there, after what other steps wrote.
+#[test]
+fn a_run_appends_a_markdown_summary_for_the_ci_job_page() {
+    let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("step-summary.md");
+    std::fs::write(&summary, "from an earlier step\n").unwrap();
+    let output = harness()
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .args([
+            "-c",
+            "2",
+            "-a",
+            "200",
+            "-n",
+            "--threshold",
+            "p99<10s",
+            "--threshold",
+            "p50<1us",
+        ])
+        .arg(server.url())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        text.starts_with("from an earlier step\n### harness: http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("✅ **No problem found**"), "{text}");
+    assert!(
+        text.contains("| requests/s | latency p50 | latency p99 |"),
+        "{text}"
+    );
+    assert!(text.contains("| 200 |"), "the request count: {text}");
+    assert!(text.contains("Thresholds: 1 of 2 not met"), "{text}");
+    assert!(
+        text.contains("| `p99<10s` | ✅ pass |") && text.contains("| `p50<1us` | ❌ FAIL |"),
+        "{text}"
+    );
+
+    // A folder of scenarios: one table, a row per scenario, with --summary-md.
+    let folder = dir.path().join("scenarios");
+    std::fs::create_dir(&folder).unwrap();
+    for (name, threshold) in [("fast", "p99<10s"), ("strict", "p50<1us")] {
+        write(
+            &folder,
+            &format!("{name}.toml"),
+            &format!(
+                "[target]\nurl = \"{}\"\n[load]\nconnections = 2\namount = 100\n[check]\nthresholds = [\"{threshold}\"]\n",
+                server.url()
+            ),
+        );
+    }
+    let table = dir.path().join("folder.md");
+    let output = harness()
+        .args(["run", "-n", "--summary-md"])
+        .arg(&table)
+        .arg("--report")
+        .arg(dir.path().join("reports"))
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&table).unwrap();
+    assert!(text.starts_with("### harness: 2 scenarios\n"), "{text}");
+    assert!(text.contains("| fast | ✅ passed | 1/1 |"), "{text}");
+    assert!(text.contains("| strict | ❌ FAILED | 0/1 |"), "{text}");
+    assert!(
+        text.contains("report.html`"),
+        "each row names its report: {text}"
+    );
+    assert_eq!(
+        text.matches("### harness").count(),
+        1,
+        "one table, not a section per scenario"
+    );
+}
+
 #[test]
 fn a_target_that_never_serves_exits_3_with_errors_in_junit() {
     let dir = tempfile::tempdir().unwrap();

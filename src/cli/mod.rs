@@ -191,6 +191,12 @@ pub struct Options {
     /// Write the thresholds' outcomes as JUnit XML to this file (one test case each).
     #[arg(long, value_name = "FILE", help_heading = "Checks")]
     pub junit: Option<PathBuf>,
+
+    /// Append a Markdown summary (verdict, key numbers, thresholds, report path) to this
+    /// file. Default: the file in $GITHUB_STEP_SUMMARY, when set (GitHub Actions' job
+    /// summary).
+    #[arg(long, value_name = "FILE", help_heading = "Checks")]
+    pub summary_md: Option<PathBuf>,
 }
 
 /// `harness report RESULT [-o OUT]`: renders a saved result again.

@@ -75,6 +75,7 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         html: None,
         json_file: None,
         junit: cli.opts.junit.clone(),
+        summary_md: summary_md(&cli.opts),
     };
     let load = LoadPlan {
         url,
@@ -180,6 +181,15 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
         sample_interval: cli.opts.sample_interval,
         grace: cli.opts.grace,
     }))
+}
+
+/// Where the Markdown summary goes: `--summary-md`, else GitHub Actions' job summary file.
+pub fn summary_md(opts: &super::Options) -> Option<std::path::PathBuf> {
+    opts.summary_md.clone().or_else(|| {
+        std::env::var_os("GITHUB_STEP_SUMMARY")
+            .filter(|path| !path.is_empty())
+            .map(std::path::PathBuf::from)
+    })
 }
 
 /// Parses and checks the URL and resolves its host (unless a Unix socket is given).

@@ -59,10 +59,24 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     let many = plans.len() > 1;
+    if many {
+        if let Some(path) = super::resolve::summary_md(&cli.opts) {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            if dir.is_some_and(|d| !d.is_dir()) {
+                eprintln!(
+                    "error: --summary-md: the folder of '{}' does not exist; create it or write elsewhere",
+                    path.display()
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    }
     let mut rows = Vec::new();
     let mut suites = Vec::new();
-    for (scenario, plan) in plans {
+    for (scenario, mut plan) in plans {
         if many {
+            // One Markdown table for the folder, appended once at the end.
+            plan.output.summary_md = None;
             crate::report::stdout::say(&format!(
                 "\n=== {} ({})\n",
                 scenario.name,
@@ -80,7 +94,9 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                         "the target failed before the load (see its stderr)",
                     )),
                 }
-                rows.push(row(&scenario, finished.code, finished.result.as_ref()));
+                let mut line = row(&scenario, finished.code, finished.result.as_ref());
+                line.report = finished.report.map(|r| r.display().to_string());
+                rows.push(line);
                 finished.code
             }
             Err(err) => {
@@ -107,6 +123,13 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     }
     if many {
+        if let Some(path) = super::resolve::summary_md(&cli.opts) {
+            let text = crate::report::scenarios::markdown(&rows);
+            if let Err(err) = crate::report::files::append(&path, &text) {
+                eprintln!("error: --summary-md: {err:#}");
+                return ExitCode::from(exit::ERROR);
+            }
+        }
         crate::report::stdout::say(&crate::report::scenarios::summary(&rows));
     }
     ExitCode::from(exit::combine(rows.iter().map(|r| r.code)))
@@ -359,5 +382,6 @@ fn row(scenario: &Scenario, code: u8, result: Option<&crate::result::RunResult>)
         rps: result.map(|r| r.requests.overall),
         p99: result.map(|r| r.latency.percentiles.p99),
         verdict: result.map_or_else(String::new, |r| r.verdict.clone()),
+        report: None,
     }
 }

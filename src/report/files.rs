@@ -98,6 +98,7 @@ pub fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
         ("--junit", &output.junit),
         ("output.html", &output.html),
         ("output.json", &output.json_file),
+        ("--summary-md", &output.summary_md),
     ];
     for (what, path) in paths {
         let Some(path) = path else { continue };
@@ -116,6 +117,19 @@ pub fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Appends `text` to the file at `path` (created if missing), in one write: a CI job
+/// summary file collects the summaries of every step.
+pub fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("could not open '{}' to append the summary", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("could not append the summary to '{}'", path.display()))
 }
 
 /// Writes `result.json` and `report.html` into `dir`; returns the report's path.

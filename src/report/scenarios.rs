@@ -13,6 +13,21 @@ pub struct Row {
     pub rps: Option<f64>,
     pub p99: Option<f64>,
     pub verdict: String,
+    /// The HTML report's path, if one was written.
+    pub report: Option<String>,
+}
+
+impl Row {
+    fn outcome(&self) -> &'static str {
+        match self.code {
+            exit::OK => "passed",
+            exit::FAILED => "FAILED",
+            exit::TARGET => "TARGET FAILED",
+            exit::INTERRUPTED => "interrupted",
+            exit::USAGE => "usage error",
+            _ => "error",
+        }
+    }
 }
 
 /// The folder summary as text.
@@ -28,14 +43,7 @@ pub fn summary(rows: &[Row]) -> String {
     .map(String::from)
     .to_vec()];
     for row in rows {
-        let outcome = match row.code {
-            exit::OK => "passed",
-            exit::FAILED => "FAILED",
-            exit::TARGET => "TARGET FAILED",
-            exit::INTERRUPTED => "interrupted",
-            exit::USAGE => "usage error",
-            _ => "error",
-        };
+        let outcome = row.outcome();
         let number = |v: Option<f64>, digits: usize| {
             v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
         };
@@ -54,4 +62,39 @@ pub fn summary(rows: &[Row]) -> String {
         "\nScenarios\n{}",
         columns(&table, &align, &[8, 14, 10, 10, 10], "  ", 2)
     )
+}
+
+/// The folder summary as Markdown for a CI job page: one row per scenario.
+pub fn markdown(rows: &[Row]) -> String {
+    let cell = |text: &str| {
+        text.replace('|', "\\|")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace(['\n', '\r'], " ")
+    };
+    let mut out = format!(
+        "### harness: {} scenarios\n\n| scenario | outcome | thresholds | req/s | p99 ms | verdict | report |\n| --- | --- | --- | ---: | ---: | --- | --- |\n",
+        rows.len()
+    );
+    for row in rows {
+        let mark = if row.code == exit::OK { "✅" } else { "❌" };
+        let number = |v: Option<f64>, digits: usize| {
+            v.map_or_else(|| "-".to_string(), |v| format!("{v:.digits$}"))
+        };
+        out += &format!(
+            "| {} | {mark} {} | {}/{} | {} | {} | {} | {} |\n",
+            cell(&row.name),
+            row.outcome(),
+            row.passed,
+            row.thresholds,
+            number(row.rps, 0),
+            number(row.p99, 2),
+            cell(&row.verdict),
+            row.report
+                .as_deref()
+                .map_or_else(|| "-".to_string(), |r| format!("`{}`", r.replace('`', "'")))
+        );
+    }
+    out.push('\n');
+    out
 }

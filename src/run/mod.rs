@@ -41,6 +41,8 @@ pub struct Finished {
     pub code: u8,
     /// The result, as printed and saved.
     pub result: Option<RunResult>,
+    /// Where the HTML report was written, if it was.
+    pub report: Option<std::path::PathBuf>,
 }
 
 /// Runs the plan, prints its result and writes its files.
@@ -68,7 +70,13 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
     let signals = Signals::new()?;
     let mut watched = match start(&plan, origin, &signals).await? {
         Ok(watched) => watched,
-        Err(code) => return Ok(Finished { code, result: None }),
+        Err(code) => {
+            return Ok(Finished {
+                code,
+                result: None,
+                report: None,
+            })
+        }
     };
     if std::env::var_os("HARNESS_FAULT").is_some_and(|fault| fault == "panic-after-ready") {
         // Fault injection for the tests: the target must not outlive a panicking harness.
@@ -114,8 +122,9 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         .iter()
         .map(|t| t.evaluate(&result))
         .collect();
-    write_outputs(&plan, &result)?;
+    let report = write_outputs(&plan, &result)?;
     Ok(Finished {
+        report,
         code: exit_code(&outcome, &result, signals.received()),
         result: Some(result),
     })
@@ -189,22 +198,27 @@ async fn after_load(
 
 /// Writes the report, the JSON and JUnit files, then prints the result (files first, so
 /// that a reader who leaves early loses nothing but the printout).
-fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<()> {
+fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<Option<std::path::PathBuf>> {
     let report = crate::report::files::write_outputs(&plan.output, result)?;
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
         let xml = report::junit::render(&[report::junit::Suite::ran(name, result)]);
         crate::report::files::write_whole(path, xml.as_bytes())?;
     }
+    if let Some(path) = &plan.output.summary_md {
+        let summary = report::summary::Summary::of(result);
+        let report = report.as_ref().map(|r| r.display().to_string());
+        crate::report::files::append(path, &summary.markdown(&run_name(plan), report.as_deref()))?;
+    }
     print_result(plan, result)?;
-    if let Some(report) = report {
+    if let Some(report) = &report {
         if plan.output.json {
             eprintln!("report: {}", report.display());
         } else {
             report::stdout::print(&format!("\nReport: {}\n", report.display()))?;
         }
     }
-    Ok(())
+    Ok(report)
 }
 
 /// Says why the target never served, with the last lines of its stderr.
@@ -218,8 +232,23 @@ fn report_not_started(why: &str, stderr_tail: &[String]) {
     }
 }
 
-/// With `--junit`, a failed suite for a target that failed before the load.
+/// The run's name in summaries: the scenario's, else the URL.
+fn run_name(plan: &Plan) -> String {
+    plan.scenario
+        .clone()
+        .unwrap_or_else(|| plan.load.url.clone())
+}
+
+/// With `--junit` and a Markdown summary, what to say of a target that failed before the
+/// load.
 fn write_failed_junit(plan: &Plan) -> anyhow::Result<()> {
+    if let Some(path) = &plan.output.summary_md {
+        let text = format!(
+            "### harness: {}\n\n❌ **The target failed before the load** (see the job's log for its stderr)\n\n",
+            run_name(plan).replace('|', "\\|").replace('<', "&lt;")
+        );
+        crate::report::files::append(path, &text)?;
+    }
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
         let why = "the target failed before the load (see its stderr)";
