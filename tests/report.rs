@@ -66,10 +66,14 @@ fn chromium() -> Command {
 /// The report in `dir` as headless Chromium renders it (its DOM), after checking that the
 /// browser's console stayed quiet (no errors, nothing refused by the CSP).
 fn rendered(dir: &Path) -> String {
+    rendered_page(&dir.join("report.html"))
+}
+
+/// The page at `report` as headless Chromium renders it, console checked as in [`rendered`].
+fn rendered_page(report: &Path) -> String {
     if Command::new("chromium").arg("--version").output().is_err() {
         panic!("this test needs Chromium: apt-get install chromium (.ci/run installs it)");
     }
-    let report = dir.join("report.html");
     let profile = tempfile::tempdir().unwrap();
     let output = chromium()
         .arg(format!("--user-data-dir={}", profile.path().display()))
@@ -244,6 +248,56 @@ fn the_first_screen_has_the_summary_with_the_jsons_numbers_in_light_and_dark() {
     );
     assert_eq!(light, "rgb(255, 255, 255)");
     assert_eq!(dark, "rgb(23, 24, 27)");
+}
+
+/// For a pull request, reviewers want both runs on one page: `harness compare --html`
+/// writes the table with its significance labels, the findings that appeared, and every
+/// chart with both runs overlaid.
+#[test]
+fn compare_writes_one_page_with_both_runs_overlaid() {
+    let dir = tempfile::tempdir().unwrap();
+    let base_dir = dir.path().join("base");
+    let new_dir = dir.path().join("new");
+    run_app_with_report(&base_dir, "cache-fixed.js");
+    run_app_with_report(&new_dir, "cache-leak.js");
+    let page = dir.path().join("compare.html");
+    let output = harness()
+        .arg("compare")
+        .arg(base_dir.join("result.json"))
+        .arg(new_dir.join("result.json"))
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a new leak is worse: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let dom = rendered_page(&page);
+    let summary = &dom[dom.find("id=\"summary\"").expect("no summary")..];
+    assert!(summary.contains("NEW is worse than BASE"), "{summary}");
+    assert!(dom.contains("id=\"comparison\"") && dom.contains("Requests/s"));
+    assert!(
+        dom.contains("New problem: Memory leak"),
+        "the leak is not listed as new"
+    );
+    for chart in ["latency", "requests", "memory"] {
+        let at = dom
+            .find(&format!("<figure id=\"{chart}\""))
+            .unwrap_or_else(|| panic!("chart {chart} missing"));
+        let svg = &dom[at..at + dom[at..].find("</figure>").unwrap()];
+        assert!(
+            svg.contains("(BASE)") && svg.contains("(NEW)"),
+            "chart {chart} does not overlay both runs"
+        );
+    }
+    let table = summary.find("id=\"comparison\"").unwrap();
+    assert!(
+        table < summary.find("<figure").expect("no chart after the summary"),
+        "the table comes first"
+    );
 }
 
 #[test]

@@ -46,6 +46,10 @@ pub struct CompareCli {
     /// Take tolerances from this scenario file's [check.compare].
     #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
+    /// Also write one self-contained HTML page: the table, the findings that changed, and
+    /// both runs' charts overlaid.
+    #[arg(long, value_name = "OUT.html")]
+    pub html: Option<PathBuf>,
 }
 
 fn alpha(text: &str) -> Result<f64, String> {
@@ -80,6 +84,19 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     let comparison = compare(&base, &new, &tolerances);
+    if let Some(out) = &cli.html {
+        let page = crate::report::html::compare::render(
+            (&cli.base, &cli.new),
+            (&base, &new),
+            &comparison,
+            &tolerances,
+        );
+        let written = page.and_then(|page| crate::report::files::write_whole(out, page.as_bytes()));
+        if let Err(err) = written {
+            eprintln!("error: --html: {err:#}");
+            return ExitCode::from(exit::ERROR);
+        }
+    }
     crate::report::stdout::say(&crate::report::compare::render(
         &cli.base,
         &cli.new,

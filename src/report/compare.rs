@@ -5,7 +5,36 @@
 use std::path::Path;
 
 use super::table::{columns, Align};
-use crate::analyse::compare::{Comparison, Tolerances};
+use crate::analyse::compare::{Comparison, Row, Tolerances};
+
+/// A compared value with its unit.
+pub fn value(row: &Row, v: f64) -> String {
+    match row.unit {
+        "B" => crate::units::bytes(v),
+        "req/s" => format!("{v:.0}"),
+        "%" => format!("{v:.3} %"),
+        _ => format!("{v:.2} {}", row.unit),
+    }
+}
+
+/// `WORSE` (beyond the tolerance and not noise), `changed`, `noise`, or nothing (no test).
+pub fn label(row: &Row, t: &Tolerances) -> &'static str {
+    match (row.failed, row.p) {
+        (true, _) => "WORSE",
+        (false, Some(p)) if p < t.alpha => "changed",
+        (false, Some(_)) => "noise",
+        (false, None) => "",
+    }
+}
+
+/// The last line: whether NEW is worse beyond the tolerances.
+pub fn conclusion(comparison: &Comparison) -> &'static str {
+    if comparison.failed() {
+        "NEW is worse than BASE beyond the tolerances."
+    } else {
+        "No significant regression beyond the tolerances."
+    }
+}
 
 /// The comparison as text.
 pub fn render(base: &Path, new: &Path, comparison: &Comparison, t: &Tolerances) -> String {
@@ -14,26 +43,14 @@ pub fn render(base: &Path, new: &Path, comparison: &Comparison, t: &Tolerances) 
         .map(String::from)
         .to_vec()];
     for row in &comparison.rows {
-        let value = |v: f64| match row.unit {
-            "B" => crate::units::bytes(v),
-            "req/s" => format!("{v:.0}"),
-            "%" => format!("{v:.3} %"),
-            _ => format!("{v:.2} {}", row.unit),
-        };
-        let verdict = match (row.failed, row.p) {
-            (true, _) => "WORSE",
-            (false, Some(p)) if p < t.alpha => "changed",
-            (false, Some(_)) => "noise",
-            (false, None) => "",
-        };
         rows.push(vec![
             row.name.clone(),
-            value(row.base),
-            value(row.new),
+            value(row, row.base),
+            value(row, row.new),
             row.change
                 .map_or_else(|| "-".to_string(), |c| format!("{c:+.1} %")),
             row.p.map_or_else(|| "-".to_string(), |p| format!("{p:.3}")),
-            verdict.to_string(),
+            label(row, t).to_string(),
             row.note.clone(),
         ]);
     }
@@ -52,10 +69,7 @@ pub fn render(base: &Path, new: &Path, comparison: &Comparison, t: &Tolerances) 
     for title in &comparison.resolved_findings {
         out += &format!("Resolved: {title}\n");
     }
-    out += if comparison.failed() {
-        "NEW is worse than BASE beyond the tolerances.\n"
-    } else {
-        "No significant regression beyond the tolerances.\n"
-    };
+    out += conclusion(comparison);
+    out.push('\n');
     out
 }

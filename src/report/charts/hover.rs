@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::Chart;
-use crate::result::RunResult;
+use crate::result::Phase;
 use crate::units::trim_float;
 
 /// At most this many columns per chart (a 30-minute run gets one per 6 s).
@@ -32,7 +32,7 @@ pub fn spans((x0, x1): (f64, f64)) -> Vec<(f64, f64)> {
 }
 
 /// The `<g>` of hover columns for `chart`; columns where no line has a value are left out.
-pub fn layer(chart: &Chart, result: &RunResult, columns: &[Column]) -> String {
+pub fn layer(chart: &Chart, phases: &[Phase], columns: &[Column]) -> String {
     let mut out = String::from("<g class=\"hover\">");
     for column in columns {
         let mut values = Vec::new();
@@ -50,8 +50,7 @@ pub fn layer(chart: &Chart, result: &RunResult, columns: &[Column]) -> String {
             continue;
         }
         let middle = (column.from + column.to) / 2.0;
-        let phase = result
-            .phases
+        let phase = phases
             .iter()
             .rfind(|p| p.start <= middle && middle < p.end)
             .map_or(String::new(), |p| format!(" ({})", p.name));

@@ -14,9 +14,10 @@ mod requests;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::result::{PhaseName, RunResult};
+use crate::result::{Phase, PhaseName, RunResult};
 
-/// Size of every chart, in SVG pixels.
+/// Size of every chart, in SVG pixels; a chart whose legend would not fit is made taller
+/// (see [`size`]).
 const SIZE: (u32, u32) = (900, 260);
 /// Points kept per line: more would only make the file larger, not the chart clearer.
 const MAX_POINTS: usize = 600;
@@ -74,6 +75,103 @@ pub struct Chart {
 
 /// Every chart that has data for this result, in reading order, rendered as SVG.
 pub fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
+    let span = time_span(result);
+    build_all(result)
+        .into_iter()
+        .map(|chart| {
+            let svg = draw(&chart, &result.phases, span, Faded::NONE)?;
+            Ok((chart, svg))
+        })
+        .collect()
+}
+
+/// BASE and NEW on one time axis, each on the clock of its own load (0 is where the load
+/// began, the baseline is negative): NEW's lines solid, BASE's faded in the same colours, and
+/// NEW's phases shaded. Labels end in "(BASE)" or "(NEW)".
+pub fn render_overlay(base: &RunResult, new: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
+    let mut base_charts: Vec<Option<Chart>> = build_all(base).into_iter().map(Some).collect();
+    let mut new_charts: Vec<Option<Chart>> = build_all(new).into_iter().map(Some).collect();
+    let mut ids: Vec<&'static str> = Vec::new();
+    for chart in new_charts.iter().chain(&base_charts).flatten() {
+        if !ids.contains(&chart.id) {
+            ids.push(chart.id);
+        }
+    }
+    let phases: Vec<Phase> = new
+        .phases
+        .iter()
+        .map(|p| Phase {
+            start: p.start - new.measure_start,
+            end: p.end - new.measure_start,
+            ..p.clone()
+        })
+        .collect();
+    let (b0, b1) = time_span(base);
+    let (n0, n1) = time_span(new);
+    let span = (
+        (b0 - base.measure_start).min(n0 - new.measure_start),
+        (b1 - base.measure_start).max(n1 - new.measure_start),
+    );
+    let mut out = Vec::new();
+    for id in ids {
+        let take = |charts: &mut Vec<Option<Chart>>| {
+            charts
+                .iter_mut()
+                .find(|c| c.as_ref().is_some_and(|c| c.id == id))?
+                .take()
+        };
+        let from_base = take(&mut base_charts).map(|c| shifted(c, base.measure_start, "BASE"));
+        let from_new = take(&mut new_charts).map(|c| shifted(c, new.measure_start, "NEW"));
+        let Some(template) = from_new.as_ref().or(from_base.as_ref()) else {
+            continue;
+        };
+        let mut merged = Chart {
+            id: template.id,
+            title: template.title.clone(),
+            unit: template.unit,
+            lines: Vec::new(),
+            marks: Vec::new(),
+        };
+        let faded = Faded {
+            lines: from_base.as_ref().map_or(0, |c| c.lines.len()),
+            marks: from_base.as_ref().map_or(0, |c| c.marks.len()),
+        };
+        for chart in [from_base, from_new].into_iter().flatten() {
+            merged.lines.extend(chart.lines);
+            merged.marks.extend(chart.marks);
+        }
+        let svg = draw(&merged, &phases, span, faded)?;
+        out.push((merged, svg));
+    }
+    Ok(out)
+}
+
+/// `chart` moved to the clock of its load, its labels tagged.
+fn shifted(mut chart: Chart, by: f64, tag: &str) -> Chart {
+    for line in &mut chart.lines {
+        line.label = format!("{} ({tag})", line.label);
+        line.points.iter_mut().for_each(|p| p.0 -= by);
+    }
+    for marks in &mut chart.marks {
+        marks.label = format!("{} ({tag})", marks.label);
+        marks.points.iter_mut().for_each(|p| p.0 -= by);
+    }
+    chart
+}
+
+/// How many of a chart's first lines and marks are drawn faded (BASE in an overlay).
+#[derive(Debug, Clone, Copy)]
+struct Faded {
+    lines: usize,
+    marks: usize,
+}
+
+impl Faded {
+    const NONE: Faded = Faded { lines: 0, marks: 0 };
+}
+
+/// Every chart that has data for this result, in reading order, not yet drawn.
+fn build_all(result: &RunResult) -> Vec<Chart> {
     let charts = [
         latency::chart(result),
         requests::chart(result),
@@ -83,15 +181,10 @@ pub fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
         event_loop::utilisation(result),
         handles::chart(result),
     ];
-    let span = time_span(result);
     charts
         .into_iter()
         .flatten()
         .filter(|chart| chart.lines.iter().any(|l| !l.points.is_empty()))
-        .map(|chart| {
-            let svg = draw(&chart, result, span)?;
-            Ok((chart, svg))
-        })
         .collect()
 }
 
@@ -105,7 +198,12 @@ fn time_span(result: &RunResult) -> (f64, f64) {
     (0.0, end.max(1.0))
 }
 
-fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Result<String> {
+fn draw(
+    chart: &Chart,
+    phases: &[Phase],
+    (x0, x1): (f64, f64),
+    faded: Faded,
+) -> anyhow::Result<String> {
     let all = chart
         .lines
         .iter()
@@ -116,7 +214,7 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
     let mut svg = String::new();
     let columns: Vec<hover::Column>;
     {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, size(chart)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
         let mut plot = ChartBuilder::on(&root)
             .caption(&chart.title, ("sans-serif", 16))
@@ -131,7 +229,7 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(plot_error)?;
-        for phase in &result.phases {
+        for phase in phases {
             let shade = Rectangle::new(
                 [(phase.start, 0.0), (phase.end, y1)],
                 phase_colour(&phase.name).filled(),
@@ -150,8 +248,15 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
                     .map_err(plot_error)?;
             }
         }
+        // In an overlay, BASE's lines come first, faded, in the colours of NEW's.
+        let new_lines = chart.lines.len() - faded.lines;
         for (i, line) in chart.lines.iter().enumerate() {
-            let colour = PALETTE[i % PALETTE.len()];
+            let (index, alpha) = if i < faded.lines {
+                (i, 0.4)
+            } else {
+                (i - faded.lines, 1.0)
+            };
+            let colour = PALETTE[index % PALETTE.len()].mix(alpha);
             plot.draw_series(LineSeries::new(thin(&line.points), colour.stroke_width(2)))
                 .map_err(plot_error)?
                 .label(line.label.as_str())
@@ -160,7 +265,12 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
                 });
         }
         for (i, marks) in chart.marks.iter().enumerate() {
-            let colour = PALETTE[(chart.lines.len() + i) % PALETTE.len()];
+            let (index, alpha) = if i < faded.marks {
+                (i, 0.4)
+            } else {
+                (i - faded.marks, 1.0)
+            };
+            let colour = PALETTE[(new_lines + index) % PALETTE.len()].mix(alpha);
             let size = marks.size;
             plot.draw_series(
                 thin(&marks.points)
@@ -192,12 +302,19 @@ fn draw(chart: &Chart, result: &RunResult, (x0, x1): (f64, f64)) -> anyhow::Resu
         root.present().map_err(plot_error)?;
     }
     // Above everything else, so that the whole column answers the pointer.
-    let layer = hover::layer(chart, result, &columns);
+    let layer = hover::layer(chart, phases, &columns);
     match svg.rfind("</svg>") {
         Some(end) => svg.insert_str(end, &layer),
         None => anyhow::bail!("could not draw a chart: plotters wrote no </svg>"),
     }
     Ok(svg)
+}
+
+/// [`SIZE`], taller when the legend (about 18 px an entry, drawn inside the plot) needs it,
+/// as in an overlay of two runs' memory.
+fn size(chart: &Chart) -> (u32, u32) {
+    let entries = (chart.lines.len() + chart.marks.len()) as u32;
+    (SIZE.0, SIZE.1.max(100 + 18 * entries))
 }
 
 fn plot_error<E: std::fmt::Debug>(err: E) -> anyhow::Error {

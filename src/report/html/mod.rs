@@ -3,6 +3,7 @@
 //! [`render`] is what `harness report` calls on an old `result.json`. Every string that comes
 //! from the target, the user or the network is escaped here.
 
+pub mod compare;
 mod flame;
 mod heap;
 
@@ -13,6 +14,7 @@ use super::terminal::bytes;
 use crate::analyse::stats::PERCENTILES;
 use crate::result::RunResult;
 
+/// The page: the report and the comparison page fill the same placeholders.
 const TEMPLATE: &str = include_str!("report.html");
 
 /// Renders the report for a result (its findings are computed again from the data).
