@@ -9,7 +9,10 @@
 #      default 3), HARNESS (path to the binary, default target/release/harness),
 #      LONG=1 (also run the memory-growth check: harness at 1000 connections
 #      for 3 x DURATION, compared with the DURATION runs' peak RSS),
-#      ONLY (configurations to run, e.g. ONLY=c50-p10; default all three).
+#      ONLY (configurations to run, e.g. ONLY=c50-p10; default all three),
+#      LIVE=1 (also run harness on a terminal, a pty from `script`, twice: with
+#      the progress bar and live line (harness-tty) and with -n (harness-tty-n);
+#      both write --report, so their ratio is the live view's cost alone).
 # Needs: nginx (nginx-light), wrk, GNU time, taskset (util-linux), python3.
 set -euo pipefail
 
@@ -17,6 +20,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 LONG=${LONG:-0}
+LIVE=${LIVE:-0}
 HARNESS=${HARNESS:-"$BENCH_DIR/../target/release/harness"}
 GNU_TIME=/usr/bin/time
 
@@ -251,6 +255,20 @@ run_harness() {
         "$HARNESS" -w 1 -c "$conns" -d "${secs}s" -p "$pipe" -n --json "$URL"
 }
 
+# run_harness_tty TOOL CONFIG CONNS PIPE RUN [FLAG...]: harness on a terminal 120 columns
+# wide (so the progress bar and live line draw), its result read from --report.
+run_harness_tty() {
+    local tool=$1 config=$2 conns=$3 pipe=$4 run=$5 out total
+    shift 5
+    out=$TMP/$tool.$config.$run
+    local cmd="$HARNESS -w 1 -c $conns -d ${DURATION}s -p $pipe $* --report $out.dir $URL"
+    if ! run_gen "$DURATION" "$out" script -q -e -c "stty cols 120 rows 40; exec $cmd" /dev/null; then
+        fail_run "$tool" "$out"; return 0
+    fi
+    if ! total=$(json_get "$out.dir/result.json" requests.total); then fail_run "$tool" "$out"; return 0; fi
+    record "$config" "$tool" "$run" "$total" "$out.time"
+}
+
 run_oha() {
     local config=$1 conns=$2 pipe=$3 run=$4
     ((pipe == 1)) || return 0 # oha has no pipelining
@@ -296,6 +314,10 @@ for cfg in "${CONFIGS[@]}"; do
         echo "[$n/$nruns] $name run $run ..." >&2
         run_wrk "$name" "$conns" "$pipe" "$run"
         if ((have_harness)); then run_harness "$name" "$conns" "$pipe" "$run"; fi
+        if ((have_harness)) && [[ $LIVE == 1 ]]; then
+            run_harness_tty harness-tty "$name" "$conns" "$pipe" "$run"
+            run_harness_tty harness-tty-n "$name" "$conns" "$pipe" "$run" -n
+        fi
         if ((have_oha)); then run_oha "$name" "$conns" "$pipe" "$run"; fi
         if ((have_autocannon)); then run_autocannon "$name" "$conns" "$pipe" "$run"; fi
     done
@@ -326,18 +348,23 @@ for line in open(path):
 
 med = {k: [statistics.median(col) for col in zip(*v)] for k, v in rows.items()}
 
-hdr = (f"{'config':<9} {'tool':<11} {'req/s':>10} {'CPU us/req':>11} {'RSS MB':>7} {'nginx CPU':>9}"
+hdr = (f"{'config':<9} {'tool':<13} {'req/s':>10} {'CPU us/req':>11} {'RSS MB':>7} {'nginx CPU':>9}"
        f" {'CPU/wrk':>8} {'req/s/wrk':>10}")
 print(hdr)
 print("-" * len(hdr))
 for (config, tool), (rps, us, rss, target) in med.items():
     if config.endswith("-long"):
         continue
-    line = f"{config:<9} {tool:<11} {rps:>10.0f} {us:>11.2f} {rss:>7.1f} {target:>8.0f}%"
+    line = f"{config:<9} {tool:<13} {rps:>10.0f} {us:>11.2f} {rss:>7.1f} {target:>8.0f}%"
     w = med.get((config, "wrk"))
-    if tool == "harness" and w:
+    if tool.startswith("harness") and w:
         line += f" {us / w[1]:>7.2f}x {rps / w[0]:>9.2f}x"
     print(line)
+for config in dict.fromkeys(c for c, _ in med):
+    live, quiet = med.get((config, "harness-tty")), med.get((config, "harness-tty-n"))
+    if live and quiet:
+        print(f"live view, {config}: CPU us/req {live[1] / quiet[1]:.3f}x, req/s "
+              f"{live[0] / quiet[0]:.3f}x (harness-tty / harness-tty-n, medians)")
 print()
 print("req/s = responses / generator wall time; CPU us/req = generator (user+sys) / responses;")
 print("RSS = peak resident set (GNU time %M); nginx CPU near 100% = the target, not the")

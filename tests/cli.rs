@@ -404,3 +404,93 @@ fn secrets_in_headers_and_queries_are_redacted_everywhere() {
     );
     assert!(text.contains("access_token=[redacted]"), "{text}");
 }
+
+/// Runs `harness ARGS` inside a terminal (a pty from `script`) `columns` wide and returns
+/// what the terminal showed, with the escape sequences taken out, one entry per line as
+/// redrawn (split at `\r` and `\n`).
+fn on_a_terminal(columns: u16, args: &str) -> Vec<String> {
+    let harness = assert_cmd::cargo::cargo_bin("harness");
+    let shell = format!(
+        "stty cols {columns} rows 40; exec {} {args}",
+        harness.display()
+    );
+    let output = assert_cmd::Command::new("script")
+        .args(["-q", "-e", "-c", &shell, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .expect("this test needs `script` (util-linux)");
+    assert!(output.status.success(), "{output:?}");
+    let mut text = String::new();
+    let mut chars = String::from_utf8_lossy(&output.stdout).into_owned();
+    chars.push(' ');
+    let mut it = chars.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters, then one final byte from @ to ~.
+            if it.peek() == Some(&'[') {
+                it.next();
+                for c in it.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    text.split(['\r', '\n']).map(str::to_string).collect()
+}
+
+/// A user watching a leak grow saw only a progress bar until the end. On a terminal, a line
+/// under the bar now shows the load and the target once a second, cut to the terminal's
+/// width; `-n` turns it off.
+#[test]
+fn on_a_terminal_a_live_line_shows_the_load_and_the_target() {
+    let report = tempfile::tempdir().unwrap();
+    let args = format!(
+        "-c 10 -d 3 --no-heap --no-profile --report {} http://127.0.0.1:0/ -- node {}",
+        report.path().display(),
+        crate::support::app("cache-leak.js")
+    );
+    let lines = on_a_terminal(200, &args);
+    let live: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains(" req/s · p99 "))
+        .collect();
+    assert!(!live.is_empty(), "no live line: {lines:#?}");
+    let last = live.last().unwrap();
+    for part in ["errors", "target: RSS ", " · heap ", " · loop delay "] {
+        assert!(last.contains(part), "{part:?} missing from {last:?}");
+    }
+    // The progress bar sits on the line above.
+    let at = lines.iter().position(|l| l == *last).unwrap();
+    assert!(
+        lines[..at]
+            .iter()
+            .rev()
+            .take(3)
+            .any(|l| l.starts_with("running [")),
+        "{lines:#?}"
+    );
+
+    let narrow = on_a_terminal(50, &args);
+    let live: Vec<&String> = narrow.iter().filter(|l| l.contains(" req/s")).collect();
+    assert!(!live.is_empty(), "no live line at 50 columns: {narrow:#?}");
+    for line in live {
+        assert!(
+            line.trim_end().chars().count() < 50,
+            "not cut to the width: {line:?}"
+        );
+    }
+
+    let quiet = on_a_terminal(200, &format!("-n {args}"));
+    assert!(
+        !quiet
+            .iter()
+            .any(|l| l.contains(" req/s ·") || l.starts_with("running [")),
+        "-n still shows progress: {quiet:#?}"
+    );
+}

@@ -31,7 +31,7 @@ use http1::WireRequest;
 use http2::H2Request;
 use pacer::{Budget, Pacer};
 use recorder::{ErrorKind, Recorder, Totals, WorkerMessage};
-use series::{SeriesBuilder, SeriesPoint};
+use series::{SeriesBuilder, SeriesPoint, SoFar};
 use template::Values;
 
 /// Pause after a failed connection attempt, so a refusing server is not hammered in a loop.
@@ -125,11 +125,12 @@ impl Prepared {
     }
 }
 
-/// Runs a prepared load on worker threads, calling `on_second` as each second completes.
+/// Runs a prepared load on worker threads, calling `on_second` as each second completes,
+/// with that second and the completed seconds together.
 /// Awaited on the caller's (single-threaded) control runtime.
 pub async fn run(
     prepared: Prepared,
-    mut on_second: impl FnMut(&SeriesPoint),
+    mut on_second: impl FnMut(&SeriesPoint, &SoFar),
 ) -> anyhow::Result<LoadOutcome> {
     let seed = prepared.seed;
     let plan = &*seed.plan.clone();
@@ -157,8 +158,8 @@ pub async fn run(
     while let Some(message) = rx.recv().await {
         match message {
             WorkerMessage::Second(report) => {
-                if let Some(point) = series.add(report) {
-                    on_second(point);
+                if let Some(point) = series.add(report).cloned() {
+                    on_second(&point, &series.so_far());
                 }
             }
             WorkerMessage::Done(worker_totals) => match &mut totals {

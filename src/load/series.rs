@@ -40,11 +40,24 @@ struct Pending {
     latency: Histogram<u64>,
 }
 
+/// The measured window so far, over every completed second: what the live view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoFar {
+    /// Responses completed.
+    pub requests: u64,
+    /// Errors, timeouts included.
+    pub errors: u64,
+    /// 99th percentile latency, µs (0 before the first response).
+    pub latency_p99: u64,
+}
+
 /// Collects reports from `workers` workers.
 pub struct SeriesBuilder {
     workers: usize,
     pending: BTreeMap<u64, Pending>,
     points: Vec<SeriesPoint>,
+    /// Every completed second's latencies together, merged once a second.
+    latency_so_far: Histogram<u64>,
 }
 
 impl SeriesBuilder {
@@ -54,6 +67,20 @@ impl SeriesBuilder {
             workers,
             pending: BTreeMap::new(),
             points: Vec::new(),
+            latency_so_far: latency_histogram(),
+        }
+    }
+
+    /// The completed seconds together.
+    pub fn so_far(&self) -> SoFar {
+        SoFar {
+            requests: self.points.iter().map(|p| p.requests).sum(),
+            errors: self.points.iter().map(|p| p.errors).sum(),
+            latency_p99: if self.latency_so_far.is_empty() {
+                0
+            } else {
+                self.latency_so_far.value_at_quantile(0.99)
+            },
         }
     }
 
@@ -77,6 +104,7 @@ impl SeriesBuilder {
             return None;
         }
         let pending = self.pending.remove(&report.index)?;
+        let _ = self.latency_so_far.add(&pending.latency);
         self.points.push(point(report.index, pending));
         self.points.last()
     }
@@ -150,7 +178,11 @@ mod tests {
             "{}",
             point.latency_max
         );
+        let so_far = series.so_far();
+        assert_eq!((so_far.requests, so_far.errors), (10, 0));
+        assert!((3000..3004).contains(&so_far.latency_p99), "{so_far:?}");
         assert!(series.add(report(1, 1, 10)).is_none());
+        assert_eq!(series.so_far(), so_far, "only completed seconds count");
         let points = series.finish();
         assert_eq!(points.len(), 2, "a second one worker reached is kept");
     }

@@ -318,14 +318,15 @@ async fn drive_load(
     signals: &Signals,
 ) -> anyhow::Result<LoadOutcome> {
     let stopper = prepared.stopper();
-    let mut progress = Progress::start(spec.plan, spec.progress);
+    let live = watched.as_ref().map(|w| w.live());
+    let mut progress = Progress::start(spec.plan, spec.progress, live);
     let mut target_gone = false;
     // A signal that arrived before the load (in the baseline) stops it at once.
     let mut interrupted = false;
     let outcome = {
-        let mut load = pin!(load::run(prepared, |point| {
+        let mut load = pin!(load::run(prepared, |point, so_far| {
             if let Some(progress) = &mut progress {
-                progress.second(point);
+                progress.second(point, so_far);
             }
         }));
         loop {

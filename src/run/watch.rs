@@ -46,6 +46,48 @@ pub(super) struct Watched {
     at_rest: Option<Reference>,
 }
 
+/// Reads the watched target's latest samples while the load runs.
+pub(super) struct LiveTarget {
+    samples: Arc<Mutex<Vec<ProcessSample>>>,
+    probe: Option<probe::Latest>,
+}
+
+/// The target now, as the live view shows it; `None` where nothing was sampled yet.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(super) struct TargetNow {
+    /// Resident memory of the whole process tree, bytes.
+    pub rss: Option<u64>,
+    /// V8 heap used, summed over the Node processes, bytes.
+    pub heap_used: Option<u64>,
+    /// Event-loop delay p99 of the latest interval, the worst Node process's, ms.
+    pub loop_delay: Option<f64>,
+}
+
+impl LiveTarget {
+    /// The latest sample of each kind.
+    pub fn now(&self) -> TargetNow {
+        let rss = self
+            .samples
+            .lock()
+            .ok()
+            .and_then(|s| s.last().map(|p| p.rss));
+        let node: Vec<_> = self
+            .probe
+            .as_ref()
+            .map(probe::Latest::samples)
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect();
+        let any = !node.is_empty();
+        TargetNow {
+            rss,
+            heap_used: any.then(|| node.iter().map(|n| n.heap_used).sum()),
+            loop_delay: any.then(|| node.iter().map(|n| n.delay_p99).fold(0.0, f64::max)),
+        }
+    }
+}
+
 /// Why the target never served.
 pub(super) enum NotStarted {
     /// A signal arrived while waiting.
@@ -438,6 +480,14 @@ impl Watched {
                     () = self.signals.wait() => Vec::new(),
                 };
             }
+        }
+    }
+
+    /// A handle on the latest samples, for the live view under the progress bar.
+    pub fn live(&self) -> LiveTarget {
+        LiveTarget {
+            samples: self.samples.clone(),
+            probe: self.probe.as_ref().map(ProbeServer::latest),
         }
     }
 

@@ -39,6 +39,25 @@ pub struct ProbeServer {
     next_id: u64,
 }
 
+/// Reads each Node process's latest sample; see [`ProbeServer::latest`].
+#[derive(Clone)]
+pub struct Latest(Arc<Mutex<State>>);
+
+impl Latest {
+    /// The latest sample of each Node process that connected (`None` before its first).
+    pub fn samples(&self) -> Vec<Option<crate::result::NodeSample>> {
+        self.0
+            .lock()
+            .map(|s| {
+                s.processes
+                    .values()
+                    .map(|p| p.samples.last().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[derive(Default)]
 struct State {
     processes: BTreeMap<u32, NodeProcess>,
@@ -315,15 +334,12 @@ impl ProbeServer {
 
     /// The last sample of each connected Node process (`None` before its first).
     pub fn latest_samples(&self) -> Vec<Option<crate::result::NodeSample>> {
-        self.state
-            .lock()
-            .map(|s| {
-                s.processes
-                    .values()
-                    .map(|p| p.samples.last().cloned())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.latest().samples()
+    }
+
+    /// A handle that reads the latest samples from elsewhere (the live view).
+    pub fn latest(&self) -> Latest {
+        Latest(self.state.clone())
     }
 
     /// Everything the probes reported, one entry per Node process.
