@@ -102,11 +102,11 @@ fn live_line(point: &SeriesPoint, so_far: &SoFar, target: Option<TargetNow>) -> 
     let sent = so_far.requests + so_far.errors;
     parts.push(match so_far.errors {
         0 => "0 errors".to_string(),
-        errors => format!(
-            "{} errors ({:.1} %)",
-            thousands(errors),
-            errors as f64 * 100.0 / sent.max(1) as f64
-        ),
+        errors => {
+            let share = errors as f64 * 100.0 / sent.max(1) as f64;
+            let digits = if share < 1.0 { 2 } else { 1 };
+            format!("{} errors ({share:.digits$} %)", thousands(errors))
+        }
     });
     let mut line = format!("  {}", parts.join(" · "));
     if let Some(target) = target {
@@ -172,5 +172,11 @@ mod tests {
         };
         let line = live_line(&point(250, 500), &so_far, Some(TargetNow::default()));
         assert_eq!(line, "  500 req/s · p99 800 µs · 100 errors (10.0 %)");
+        let few = SoFar {
+            errors: 62,
+            requests: 999_938,
+            ..so_far
+        };
+        assert!(live_line(&point(1, 1000), &few, None).ends_with(" · 62 errors (0.01 %)"));
     }
 }
