@@ -11,7 +11,7 @@ use std::os::unix::fs::FileExt;
 
 use tokio::time::Instant;
 
-use super::{Sampler, Tree};
+use super::{own_cpu_seconds, round1, Sampler, Tree};
 use crate::result::ProcessSample;
 
 /// One process's figures from `/proc/PID/stat`.
@@ -203,10 +203,6 @@ impl Sampler for ProcSampler {
     }
 }
 
-fn round1(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
-}
-
 /// Reads a kept-open `/proc` file again from its start into `buffer`.
 fn reread<'a>(file: &File, buffer: &'a mut Vec<u8>) -> Option<&'a str> {
     buffer.clear();
@@ -227,19 +223,6 @@ fn reread<'a>(file: &File, buffer: &'a mut Vec<u8>) -> Option<&'a str> {
         }
     }
     std::str::from_utf8(buffer).ok()
-}
-
-/// harness's own CPU time so far (all its threads), in seconds.
-fn own_cpu_seconds() -> f64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes only into the timespec it is given.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) } != 0 {
-        return 0.0;
-    }
-    now.tv_sec as f64 + now.tv_nsec as f64 / 1e9
 }
 
 /// Reads `/proc/PID/stat` once (the full scan, which meets most pids only once).

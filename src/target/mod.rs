@@ -96,8 +96,10 @@ impl Target {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the target's
-        // leader if harness itself dies without running any cleanup (SIGKILL).
+        // Linux only: the kernel kills the target's leader if harness dies without running
+        // any cleanup (SIGKILL). Elsewhere the watchdog alone covers that case.
+        // SAFETY: prctl is async-signal-safe; it only sets a flag of the new process.
+        #[cfg(target_os = "linux")]
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

@@ -6,6 +6,9 @@
 //! re-parented to harness rather than to PID 1, so a double-forked daemon stays findable as
 //! a child of harness that harness did not start. Those that exit are reaped here (tokio
 //! reaps only the children it started).
+//!
+//! Linux only: without `/proc` and the subreaper flag (macOS), no process is found here, and
+//! a target's process that left its group is not stopped by harness (the README says so).
 
 use std::collections::HashSet;
 
@@ -45,8 +48,10 @@ struct Entry {
 }
 
 /// Makes orphaned descendants children of harness (see the module docs). Harmless to repeat.
+/// Linux only: elsewhere an orphan goes to PID 1 and is found only while its parent lives.
 pub fn become_subreaper() {
     // SAFETY: sets a flag of this process; it takes no pointers.
+    #[cfg(target_os = "linux")]
     unsafe {
         libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
     }
