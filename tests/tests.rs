@@ -9,6 +9,7 @@ mod analysis;
 mod cli;
 mod heap;
 mod load;
+mod npm;
 mod probe;
 mod profile;
 mod protocols;
