@@ -42,4 +42,4 @@ pub mod target;
 mod testing;
 pub mod units;
 
-pub use run::run;
+pub use run::{merge, run};

@@ -26,6 +26,8 @@ pub struct Plan {
     pub thresholds: Vec<crate::analyse::Threshold>,
     /// The scenario's name, when the plan came from a scenario file.
     pub scenario: Option<String>,
+    /// `--start-at`: the wall-clock instant the load begins, shared by every shard.
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// The target process and how to watch it.
@@ -143,6 +145,65 @@ pub struct LoadPlan {
     pub http2: bool,
     /// TLS settings for `https://` URLs.
     pub tls: TlsPlan,
+    /// This run is one part of a sharded load (`--shard I/N`): the numbers above are already
+    /// its share; `{{counter}}` values are interleaved with the other shards'.
+    pub shard: Option<Shard>,
+}
+
+/// The I-th of N equal parts of a load (`--shard I/N`, I from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// From 1 to `count`.
+    pub index: u64,
+    /// How many shards share the load.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The environment variable a Kubernetes Indexed Job sets: the pod's index, from 0.
+    pub const JOB_INDEX: &'static str = "JOB_COMPLETION_INDEX";
+
+    /// Parses `I/N`, or `index/N` with I taken from [`Shard::JOB_INDEX`] (plus one); `env`
+    /// reads the environment.
+    pub fn parse(text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Shard, String> {
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| format!("'{text}' is not I/N; e.g. --shard 1/4, or --shard index/4 in a Kubernetes Indexed Job"))?;
+        let count: u64 = count
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| format!("'{text}': N must be a whole number from 1 to 10000"))?;
+        let index = if index.trim() == "index" {
+            let value = env(Self::JOB_INDEX).ok_or_else(|| {
+                format!("'{text}': {} is not set (a Kubernetes Indexed Job sets it); give the shard's number instead, e.g. 1/{count}", Self::JOB_INDEX)
+            })?;
+            value.trim().parse::<u64>().map(|i| i + 1).map_err(|_| {
+                format!(
+                    "'{text}': {}={value} is not a whole number",
+                    Self::JOB_INDEX
+                )
+            })?
+        } else {
+            index
+                .trim()
+                .parse()
+                .map_err(|_| format!("'{text}': I must be a whole number from 1 to {count}"))?
+        };
+        if index == 0 || index > count {
+            return Err(format!(
+                "'{text}': shard {index} of {count} does not exist; shards are numbered 1 to {count}"
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's part of `total` whole things: equal parts, the remainder to the first
+    /// shards.
+    pub fn part(self, total: u64) -> u64 {
+        total / self.count + u64::from(self.index <= total % self.count)
+    }
 }
 
 impl LoadPlan {
@@ -479,6 +540,24 @@ pub(crate) mod tests {
             bailout: None,
             http2: false,
             tls: TlsPlan::default(),
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn shards_split_the_remainder_to_the_first_and_read_the_job_index() {
+        let none = |_: &str| None;
+        let shard = |i, n| Shard { index: i, count: n };
+        assert_eq!(Shard::parse("2/3", none), Ok(shard(2, 3)));
+        let parts: Vec<u64> = (1..=3).map(|i| shard(i, 3).part(10)).collect();
+        assert_eq!(parts, [4, 3, 3]);
+        let job = |name: &str| (name == Shard::JOB_INDEX).then(|| "0".to_string());
+        assert_eq!(Shard::parse("index/4", job), Ok(shard(1, 4)));
+        assert!(Shard::parse("index/4", none)
+            .unwrap_err()
+            .contains("JOB_COMPLETION_INDEX is not set"));
+        for bad in ["0/2", "3/2", "2", "a/2", "1/0"] {
+            assert!(Shard::parse(bad, none).is_err(), "{bad}");
         }
     }
 }

@@ -15,4 +15,5 @@ mod profile;
 mod protocols;
 mod report;
 mod scenarios;
+mod shards;
 mod target;

@@ -29,6 +29,7 @@ fn run() -> RunResult {
             latency_p90: 1.0,
             latency_p99: 1.0,
             latency_max: 1.0,
+            histogram: None,
         })
         .collect();
     let end = START + SECONDS as f64;

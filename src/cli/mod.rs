@@ -3,6 +3,7 @@
 
 mod compare;
 mod heap;
+mod merge;
 pub(crate) mod parse;
 mod profile;
 pub(crate) mod resolve;
@@ -197,6 +198,18 @@ pub struct Options {
     /// summary).
     #[arg(long, value_name = "FILE", help_heading = "Checks")]
     pub summary_md: Option<PathBuf>,
+
+    /// Run the I-th of N equal parts of the load (connections, rate, request count; the
+    /// remainder to the first shards). 'index/N' takes I from $JOB_COMPLETION_INDEX (from 0,
+    /// as a Kubernetes Indexed Job sets it). Merge the shards' results with 'harness merge'.
+    #[arg(long, value_name = "I/N", value_parser = parse::shard, help_heading = "Shards")]
+    pub shard: Option<crate::plan::Shard>,
+
+    /// Begin the load at this wall-clock instant (RFC 3339, e.g. 2026-12-02T10:00:00Z, or
+    /// +30s from now), so that every shard's seconds line up; a shard that gets there late
+    /// says so in its result.
+    #[arg(long, value_name = "TIME", value_parser = parse::start_at, help_heading = "Shards")]
+    pub start_at: Option<std::time::SystemTime>,
 }
 
 /// `harness report RESULT [-o OUT]`: renders a saved result again.
@@ -222,6 +235,7 @@ pub fn main() -> ExitCode {
         Some("report") => return report_main(&args[2..]),
         Some("run") => return scenarios::main(&args[2..]),
         Some("compare") => return compare::main(&args[2..]),
+        Some("merge") => return merge::main(&args[2..]),
         Some("heap-diff") => return heap::main(&args[2..]),
         Some("profile") => return profile::main(&args[2..]),
         Some(crate::target::watchdog::SUBCOMMAND) => {

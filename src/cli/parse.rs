@@ -11,6 +11,26 @@ pub fn threshold(text: &str) -> Result<crate::analyse::Threshold, String> {
     crate::analyse::Threshold::parse(text)
 }
 
+/// Parses `--shard I/N` (or `index/N`, reading `JOB_COMPLETION_INDEX`).
+pub fn shard(text: &str) -> Result<crate::plan::Shard, String> {
+    crate::plan::Shard::parse(text, |name| std::env::var(name).ok())
+}
+
+/// Parses `--start-at`: an RFC 3339 time, or `+DURATION` from now; at most a day ahead.
+pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
+    let now = std::time::SystemTime::now();
+    let at = match text.strip_prefix('+') {
+        Some(after) => now + duration(after)?,
+        None => humantime::parse_rfc3339_weak(text).map_err(|_| {
+            format!("'{text}' is not a time; use RFC 3339 (2026-12-02T10:00:00Z) or +30s")
+        })?,
+    };
+    if at > now + std::time::Duration::from_secs(24 * 3600) {
+        return Err(format!("'{text}' is more than a day ahead"));
+    }
+    Ok(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,7 +92,12 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         bailout: cli.opts.bailout,
         http2: cli.opts.http2,
         tls,
+        shard: None,
     };
+    let mut load = load;
+    if let Some(shard) = cli.opts.shard {
+        split(&mut load, shard)?;
+    }
     let watch = watch(&cli, &load, free_port)?;
     let mut output = output;
     if output.report_dir.is_none() {
@@ -111,7 +116,35 @@ pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         watch,
         thresholds: cli.opts.thresholds.clone(),
         scenario: None,
+        start_at: cli.opts.start_at,
     })
+}
+
+/// Makes `load` the `shard`'s part: its connections, rate and request count (the stages'
+/// rates are split where they are set, in `scenarios`).
+fn split(load: &mut LoadPlan, shard: crate::plan::Shard) -> Result<(), UsageError> {
+    let (index, count) = (shard.index, shard.count);
+    let connections = shard.part(load.connections as u64);
+    if connections == 0 {
+        return Err(usage!(
+            "--shard {index}/{count}: {} connections cannot be split {count} ways; raise -c to at least {count}",
+            load.connections
+        ));
+    }
+    load.connections = connections as usize;
+    load.workers = load.workers.min(load.connections);
+    load.rate = load.rate.map(|rate| rate / count as f64);
+    if let Stop::Amount(amount) = load.stop {
+        let part = shard.part(amount);
+        if part < connections {
+            return Err(usage!(
+                "--shard {index}/{count}: its {part} of --amount {amount} requests are fewer than its {connections} connections; raise -a"
+            ));
+        }
+        load.stop = Stop::Amount(part);
+    }
+    load.shard = Some(shard);
+    Ok(())
 }
 
 /// The target to start (`-- COMMAND`) or watch (`--pid`), if any.

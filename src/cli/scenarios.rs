@@ -196,6 +196,11 @@ fn plan(
     let mut plan = resolve::plan(cli)?;
     plan.scenario = Some(scenario.name.clone());
     plan.load.stages = stages;
+    if let Some(shard) = plan.load.shard {
+        for stage in &mut plan.load.stages {
+            stage.rate /= shard.count as f64;
+        }
+    }
     if !cli_request && !file.requests.is_empty() {
         plan.load.requests = requests(scenario, &plan.load.target.path)?;
     }

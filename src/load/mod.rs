@@ -153,7 +153,7 @@ pub async fn run(
         }
     }
     drop(tx);
-    let mut series = SeriesBuilder::new(plan.workers);
+    let mut series = SeriesBuilder::new(plan.workers, plan.shard.is_some());
     let mut totals: Option<Totals> = None;
     while let Some(message) = rx.recv().await {
         match message {
@@ -347,7 +347,7 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
         shared: seed.shared.clone(),
         plan: plan.clone(),
         start,
-        values: Values::new(seed.counter.clone(), random_seed(id)),
+        values: Values::new(seed.counter.clone(), random_seed(id)).sharded(plan.shard),
     });
     let local = LocalSet::new();
     local.block_on(&runtime, async {

@@ -29,6 +29,8 @@ pub struct SeriesPoint {
     pub latency_p99: u64,
     /// Maximum, µs.
     pub latency_max: u64,
+    /// The second's latencies, encoded, when the builder keeps them (sharded runs).
+    pub histogram: Option<crate::result::EncodedHistogram>,
 }
 
 struct Pending {
@@ -58,16 +60,20 @@ pub struct SeriesBuilder {
     points: Vec<SeriesPoint>,
     /// Every completed second's latencies together, merged once a second.
     latency_so_far: Histogram<u64>,
+    /// Keep each second's histogram, encoded, in its point.
+    keep_histograms: bool,
 }
 
 impl SeriesBuilder {
     /// A builder expecting one report per second from each of `workers` workers.
-    pub fn new(workers: usize) -> SeriesBuilder {
+    /// With `keep_histograms`, each point carries its second's histogram.
+    pub fn new(workers: usize, keep_histograms: bool) -> SeriesBuilder {
         SeriesBuilder {
             workers,
             pending: BTreeMap::new(),
             points: Vec::new(),
             latency_so_far: latency_histogram(),
+            keep_histograms,
         }
     }
 
@@ -105,7 +111,8 @@ impl SeriesBuilder {
         }
         let pending = self.pending.remove(&report.index)?;
         let _ = self.latency_so_far.add(&pending.latency);
-        self.points.push(point(report.index, pending));
+        self.points
+            .push(point(report.index, pending, self.keep_histograms));
         self.points.last()
     }
 
@@ -113,7 +120,8 @@ impl SeriesBuilder {
     /// stopped early). A trailing sliver with nothing in it is dropped.
     pub fn finish(mut self) -> Vec<SeriesPoint> {
         for (index, pending) in std::mem::take(&mut self.pending) {
-            self.points.push(point(index, pending));
+            self.points
+                .push(point(index, pending, self.keep_histograms));
         }
         self.points.sort_by_key(|p| p.second);
         if let Some(last) = self.points.last() {
@@ -125,7 +133,7 @@ impl SeriesBuilder {
     }
 }
 
-fn point(second: u64, pending: Pending) -> SeriesPoint {
+fn point(second: u64, pending: Pending, keep_histogram: bool) -> SeriesPoint {
     let at = |q: f64| {
         if pending.latency.is_empty() {
             0
@@ -143,6 +151,7 @@ fn point(second: u64, pending: Pending) -> SeriesPoint {
         latency_p90: at(0.9),
         latency_p99: at(0.99),
         latency_max: pending.latency.max(),
+        histogram: keep_histogram.then(|| crate::result::encode(&pending.latency)),
     }
 }
 
@@ -167,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_second_completes_when_every_worker_reported_it() {
-        let mut series = SeriesBuilder::new(2);
+        let mut series = SeriesBuilder::new(2, false);
         assert!(series.add(report(0, 5, 1000)).is_none());
         let point = series.add(report(0, 5, 3000)).unwrap().clone();
         assert_eq!(point.requests, 10);
@@ -189,7 +198,7 @@ mod tests {
 
     #[test]
     fn an_empty_trailing_sliver_is_dropped() {
-        let mut series = SeriesBuilder::new(1);
+        let mut series = SeriesBuilder::new(1, false);
         series.add(report(0, 3, 10));
         let mut sliver = report(1, 0, 0);
         sliver.covered = Duration::from_micros(20);

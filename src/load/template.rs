@@ -83,8 +83,11 @@ impl Template {
             match part {
                 Part::Text(text) => out.extend_from_slice(text),
                 Part::Counter => {
-                    let n = values.counter.fetch_add(1, Ordering::Relaxed) + 1;
-                    out.extend_from_slice(n.to_string().as_bytes());
+                    let n = values.counter.fetch_add(1, Ordering::Relaxed);
+                    // Shard I of N takes I, I+N, I+2N, ...: no two shards collide.
+                    let (index, count) = values.shard;
+                    let value = n * count + index;
+                    out.extend_from_slice(value.to_string().as_bytes());
                 }
                 Part::Random(None) => {
                     out.extend_from_slice((values.next() >> 32).to_string().as_bytes());
@@ -124,6 +127,8 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 pub struct Values {
     counter: Arc<AtomicU64>,
     state: Cell<u64>,
+    /// (I, N) of a sharded run, (1, 1) otherwise.
+    shard: (u64, u64),
 }
 
 impl Values {
@@ -132,7 +137,17 @@ impl Values {
         Values {
             counter,
             state: Cell::new(seed ^ 0x9e37_79b9_7f4a_7c15),
+            shard: (1, 1),
         }
+    }
+
+    /// Values for shard `shard` of a sharded run: its counter values interleave with the
+    /// other shards'.
+    pub fn sharded(mut self, shard: Option<crate::plan::Shard>) -> Values {
+        if let Some(shard) = shard {
+            self.shard = (shard.index, shard.count);
+        }
+        self
     }
 
     /// The next random 64-bit number.
@@ -175,6 +190,20 @@ mod tests {
         let b = Values::new(counter, 2);
         assert_eq!(render("/k/{{counter}}?x=1", &a), "/k/1?x=1");
         assert_eq!(render("/k/{{ counter }}", &b), "/k/2");
+        let shard = |index| {
+            Values::new(Arc::new(AtomicU64::new(0)), 3)
+                .sharded(Some(crate::plan::Shard { index, count: 3 }))
+        };
+        let (second, third) = (shard(2), shard(3));
+        let seen: Vec<String> = (0..2)
+            .flat_map(|_| {
+                [
+                    render("{{counter}}", &second),
+                    render("{{counter}}", &third),
+                ]
+            })
+            .collect();
+        assert_eq!(seen, ["2", "3", "5", "6"], "shards 2 and 3 of 3 interleave");
         let n: u64 = render("{{random:10}}", &a).parse().unwrap();
         assert!(n < 10);
         let uuid = render("{{uuid}}", &a);

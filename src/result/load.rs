@@ -156,7 +156,7 @@ pub struct StatusCount {
 }
 
 /// A serialised HdrHistogram.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EncodedHistogram {
     /// Always `hdr-v2-deflate-base64`: HdrHistogram's V2 compressed format, base64.
@@ -189,6 +189,10 @@ pub struct SeriesEntry {
     pub latency_p99: f64,
     /// Maximum, ms.
     pub latency_max: f64,
+    /// This second's latencies (µs), kept in sharded runs so that `harness merge` can add
+    /// them exactly.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub histogram: Option<EncodedHistogram>,
 }
 
 const HISTOGRAM_ENCODING: &str = "hdr-v2-deflate-base64";

@@ -13,6 +13,7 @@ mod heap;
 mod load;
 mod node;
 mod profile;
+mod shard;
 mod target;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub use load::{
 };
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
+pub use shard::{MergedShard, ShardInfo};
 pub use target::{Phase, PhaseName, ProcessSample, Sampling, TargetInfo};
 
 /// Bumped whenever a field changes meaning or is removed.
@@ -179,6 +181,12 @@ pub struct RunResult {
     /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub heap_trace: Option<HeapTrace>,
+    /// This run's part of a sharded load (`--shard I/N`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shard: Option<ShardInfo>,
+    /// The shards a merged result was made of (`harness merge`), in index order.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub merged: Vec<MergedShard>,
 }
 
 /// Reads a saved result: `harness report`, `compare` and every other reader. Errors name the

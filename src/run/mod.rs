@@ -13,6 +13,7 @@
 
 mod cpu_trace;
 mod heap_trace;
+pub mod merge;
 mod outcome;
 mod progress;
 mod rest;
@@ -99,6 +100,10 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         progress: plan.output.progress,
         during,
     };
+    let late_by = match plan.start_at {
+        Some(at) if !signals.received() => start_at(at, &signals).await,
+        _ => 0.0,
+    };
     let outcome = drive_load(load, prepared, watched.as_mut(), &signals).await?;
     let mut profiles = Vec::new();
     if let Some(watched) = &mut watched {
@@ -106,6 +111,9 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         watched.stop().await;
     }
     let mut result = outcome::build(&plan, &outcome, origin);
+    if let Some(shard) = &mut result.shard {
+        shard.late_by = round3(late_by);
+    }
     if let Some(watched) = watched {
         watched.fill(&mut result);
     }
@@ -128,6 +136,28 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         code: exit_code(&outcome, &result, signals.received()),
         result: Some(result),
     })
+}
+
+/// Waits until `at` (`--start-at`), or a signal; returns how many seconds late the load
+/// begins (0 when on time).
+async fn start_at(at: std::time::SystemTime, signals: &Signals) -> f64 {
+    match at.duration_since(std::time::SystemTime::now()) {
+        Ok(wait) => {
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = signals.wait() => {}
+            }
+            0.0
+        }
+        Err(late) => {
+            let late = late.duration().as_secs_f64();
+            eprintln!(
+                "warning: --start-at {} passed {late:.1} s ago; this shard's load begins late and its seconds will not line up with the others' (its result says by how much)",
+                humantime::format_rfc3339_millis(at)
+            );
+            late
+        }
+    }
 }
 
 /// Starts (or finds) the target, if the plan has one, and waits until it serves. `Err` is

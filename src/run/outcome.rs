@@ -7,8 +7,8 @@ use crate::load::{LoadOutcome, StopReason};
 use crate::plan::{is_secret_header, Plan, Stop};
 use crate::result::{
     encode, ErrorCount, Header, LatencyStats, Percentiles, Phase, PhaseName, RequestEntry,
-    RequestStats, RunResult, SeriesEntry, StageEntry, StatusCount, ThroughputStats, REDACTED,
-    SCHEMA_VERSION,
+    RequestStats, RunResult, SeriesEntry, ShardInfo, StageEntry, StatusCount, ThroughputStats,
+    REDACTED, SCHEMA_VERSION,
 };
 
 /// Builds the result of a run from its plan and what the load generator measured; `origin`
@@ -101,6 +101,15 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         heap: Vec::new(),
         profiles: Vec::new(),
         heap_trace: None,
+        shard: load.shard.map(|shard| ShardInfo {
+            index: shard.index,
+            count: shard.count,
+            start_at: plan
+                .start_at
+                .map(|at| humantime::format_rfc3339_millis(at).to_string()),
+            late_by: 0.0,
+        }),
+        merged: Vec::new(),
     }
 }
 
@@ -220,6 +229,7 @@ fn series(outcome: &LoadOutcome) -> Vec<SeriesEntry> {
             latency_p90: p.latency_p90 as f64 / 1000.0,
             latency_p99: p.latency_p99 as f64 / 1000.0,
             latency_max: p.latency_max as f64 / 1000.0,
+            histogram: p.histogram.clone(),
         })
         .collect()
 }

@@ -142,6 +142,7 @@ mod tests {
             latency_p90: 0,
             latency_p99: 0,
             latency_max: 0,
+            histogram: None,
         }
     }
 

@@ -1,0 +1,371 @@
+//! `harness merge`: one result from the results of a sharded run's shards (`--shard I/N`).
+//!
+//! Exact where it can be: the latency histograms are added (HdrHistogram, same bounds), and
+//! so are each second's, so the merged percentiles are those of every request, not an
+//! average of the shards' percentiles. Counts, errors by kind and status codes are summed.
+//! The per-second series are aligned by wall-clock second (each shard's `start`), so shards
+//! that did not start together still add up second by second. Each shard's target stays
+//! under its own name in `merged`.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use hdrhistogram::Histogram;
+
+use crate::analyse::stats::{self, round2, round3};
+use crate::result::{
+    decode, encode, LatencyStats, MergedShard, Percentiles, Phase, PhaseName, RunResult,
+    SeriesEntry,
+};
+
+/// One shard's result and the file it came from.
+pub struct Shard {
+    /// As given on the command line.
+    pub file: String,
+    /// Its result.
+    pub result: RunResult,
+}
+
+/// Merges the shards, or says in one line why they cannot be merged.
+pub fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, String> {
+    check(&mut shards, allow_partial)?;
+    let starts: Vec<SystemTime> = shards
+        .iter()
+        .map(|s| {
+            humantime::parse_rfc3339_weak(&s.result.start)
+                .map_err(|_| format!("{}: its start '{}' is not a time", s.file, s.result.start))
+        })
+        .collect::<Result<_, _>>()?;
+    let t0 = starts
+        .iter()
+        .min()
+        .copied()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let offsets: Vec<f64> = starts
+        .iter()
+        .map(|s| s.duration_since(t0).map_or(0.0, |d| d.as_secs_f64()))
+        .collect();
+
+    let mut latency: Option<Histogram<u64>> = None;
+    let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
+    for (shard, offset) in shards.iter().zip(&offsets) {
+        let histogram = decode(&shard.result.histogram).map_err(|e| {
+            format!(
+                "{}: its latency histogram cannot be read: {e:#}",
+                shard.file
+            )
+        })?;
+        add(&mut latency, &histogram, &shard.file)?;
+        let shift = offset.round() as u64;
+        for entry in &shard.result.series {
+            let encoded = entry.histogram.as_ref().ok_or_else(|| {
+                format!(
+                    "{}: second {} has no histogram (a result from an older harness?); run the shard again",
+                    shard.file, entry.second
+                )
+            })?;
+            let histogram = decode(encoded).map_err(|e| {
+                format!(
+                    "{}: second {}'s histogram cannot be read: {e:#}",
+                    shard.file, entry.second
+                )
+            })?;
+            let second = seconds.entry(entry.second + shift).or_default();
+            add(&mut second.latency, &histogram, &shard.file)?;
+            second.requests += entry.requests;
+            second.bytes += entry.bytes;
+            second.errors += entry.errors;
+            second.covered.push(entry.covered);
+        }
+    }
+    let latency = latency.ok_or("no shard to merge")?;
+    let count = shards.len();
+    let series: Vec<SeriesEntry> = seconds
+        .into_iter()
+        .map(|(second, s)| s.entry(second, count))
+        .collect();
+    Ok(assemble(&shards, &offsets, &latency, series))
+}
+
+/// The checks before merging: every file is a shard of the same run, none twice, none
+/// missing unless allowed. Sorts the shards by index.
+fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
+    let Some(first) = shards.first() else {
+        return Err("give the shards' result files: harness merge A.json B.json ...".into());
+    };
+    let first_file = first.file.clone();
+    let (url, method, scenario) = (
+        first.result.url.clone(),
+        first.result.method.clone(),
+        first.result.scenario.clone(),
+    );
+    let mut count = None;
+    for shard in shards.iter() {
+        let r = &shard.result;
+        let info = r.shard.as_ref().ok_or_else(|| {
+            format!(
+                "{}: not a shard's result (it was not run with --shard I/N)",
+                shard.file
+            )
+        })?;
+        if r.url != url || r.method != method {
+            return Err(format!(
+                "{}: its load ({} {}) differs from {first_file}'s ({method} {url}); only the shards of one run can be merged",
+                shard.file, r.method, r.url
+            ));
+        }
+        if r.scenario != scenario {
+            return Err(format!(
+                "{}: its scenario ({}) differs from {first_file}'s ({}); only the shards of one run can be merged",
+                shard.file,
+                r.scenario.as_deref().unwrap_or("none"),
+                scenario.as_deref().unwrap_or("none")
+            ));
+        }
+        match count {
+            None => count = Some(info.count),
+            Some(n) if n != info.count => {
+                return Err(format!(
+                    "{}: shard {}/{} of a run split {} ways, but {first_file} is of a run split {n} ways",
+                    shard.file, info.index, info.count, info.count
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    shards.sort_by_key(|s| s.result.shard.as_ref().map_or(0, |i| i.index));
+    for pair in shards.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let index = |s: &Shard| s.result.shard.as_ref().map_or(0, |i| i.index);
+        if index(a) == index(b) {
+            return Err(format!(
+                "{} and {} are both shard {} of {}; give each shard once",
+                a.file,
+                b.file,
+                index(a),
+                count.unwrap_or(0)
+            ));
+        }
+    }
+    let count = count.unwrap_or(0);
+    let have: Vec<u64> = shards
+        .iter()
+        .filter_map(|s| s.result.shard.as_ref().map(|i| i.index))
+        .collect();
+    let missing: Vec<String> = (1..=count)
+        .filter(|i| !have.contains(i))
+        .map(|i| i.to_string())
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        return Err(format!(
+            "shard {} of {count} missing; give every shard's result, or --allow-partial to merge what there is",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Adds `histogram` into `into`, which starts as a copy of the first.
+fn add(
+    into: &mut Option<Histogram<u64>>,
+    histogram: &Histogram<u64>,
+    file: &str,
+) -> Result<(), String> {
+    match into {
+        None => *into = Some(histogram.clone()),
+        Some(sum) => sum.add(histogram).map_err(|e| {
+            format!("{file}: its latency histogram cannot be added to the others' ({e:?}); were the shards run by different harness versions?")
+        })?,
+    }
+    Ok(())
+}
+
+/// One wall-clock second of the merged run.
+#[derive(Default)]
+struct Second {
+    latency: Option<Histogram<u64>>,
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    /// Each shard's coverage of this second.
+    covered: Vec<f64>,
+}
+
+impl Second {
+    /// The merged entry: covered as much as the least of the `shards` covered it (a shard
+    /// that had not started, or had stopped, covered none), so that only seconds every
+    /// shard filled count in the per-second statistics.
+    fn entry(self, second: u64, shards: usize) -> SeriesEntry {
+        let covered = if self.covered.len() < shards {
+            0.0
+        } else {
+            self.covered.iter().copied().fold(1.0, f64::min)
+        };
+        let at = |q: f64| {
+            self.latency
+                .as_ref()
+                .filter(|h| !h.is_empty())
+                .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+        };
+        SeriesEntry {
+            second,
+            covered: round3(covered),
+            requests: self.requests,
+            bytes: self.bytes,
+            errors: self.errors,
+            latency_p50: at(0.5),
+            latency_p90: at(0.9),
+            latency_p99: at(0.99),
+            latency_max: self
+                .latency
+                .as_ref()
+                .map_or(0.0, |h| h.max() as f64 / 1000.0),
+            histogram: self.latency.as_ref().map(encode),
+        }
+    }
+}
+
+/// The merged result: the first shard's description of the load, every count summed, the
+/// statistics computed again from the merged histogram and series.
+fn assemble(
+    shards: &[Shard],
+    offsets: &[f64],
+    latency: &Histogram<u64>,
+    series: Vec<SeriesEntry>,
+) -> RunResult {
+    let results: Vec<&RunResult> = shards.iter().map(|s| &s.result).collect();
+    let sum = |f: fn(&RunResult) -> u64| results.iter().map(|r| f(r)).sum::<u64>();
+    let mut out = results[0].clone();
+    let window = results
+        .iter()
+        .zip(offsets)
+        .map(|(r, offset)| offset + r.duration)
+        .fold(0.0, f64::max);
+    let earliest = offsets
+        .iter()
+        .zip(&results)
+        .min_by(|a, b| a.0.total_cmp(b.0))
+        .map(|(_, r)| r.start.clone());
+    let latest_finish = results
+        .iter()
+        .filter_map(|r| humantime::parse_rfc3339_weak(&r.finish).ok())
+        .max();
+
+    out.start = earliest.unwrap_or(out.start);
+    if let Some(finish) = latest_finish {
+        out.finish = humantime::format_rfc3339_millis(finish).to_string();
+    }
+    out.duration = round3(window);
+    out.stop_reason = results
+        .iter()
+        .map(|r| r.stop_reason.clone())
+        .find(|reason| reason != "completed")
+        .unwrap_or_else(|| "completed".to_string());
+    out.connections = sum(|r| r.connections);
+    out.workers = sum(|r| r.workers);
+    out.rate = results.iter().map(|r| r.rate).sum();
+    out.amount = results.iter().map(|r| r.amount).sum();
+    for (i, stage) in out.stages.iter_mut().enumerate() {
+        stage.rate = results
+            .iter()
+            .filter_map(|r| r.stages.get(i))
+            .map(|s| s.rate)
+            .sum();
+    }
+
+    out.latency = LatencyStats::from(&stats::latency_ms(latency));
+    out.latency_uncorrected = None;
+    out.histogram = encode(latency);
+    let full: Vec<&SeriesEntry> = series.iter().filter(|s| s.covered >= 0.999).collect();
+    let total = sum(|r| r.requests.total);
+    let per_second: Vec<f64> = if full.is_empty() && window > 0.0 {
+        vec![total as f64 / window]
+    } else {
+        full.iter().map(|s| s.requests as f64).collect()
+    };
+    let requests = stats::samples(&per_second);
+    out.samples = requests.count;
+    out.requests.average = round2(requests.mean);
+    out.requests.mean = round2(requests.mean);
+    out.requests.stddev = round2(requests.stddev);
+    out.requests.min = round2(requests.min);
+    out.requests.max = round2(requests.max);
+    out.requests.percentiles = Percentiles::from(&requests.percentiles.map(round2));
+    out.requests.total = total;
+    out.requests.sent = sum(|r| r.requests.sent);
+    out.requests.failed = sum(|r| r.requests.failed);
+    out.requests.overall = if window > 0.0 {
+        round2(total as f64 / window)
+    } else {
+        0.0
+    };
+    let bytes: Vec<f64> = full.iter().map(|s| s.bytes as f64).collect();
+    let throughput = stats::samples(&bytes);
+    out.throughput.average = round2(throughput.mean);
+    out.throughput.mean = round2(throughput.mean);
+    out.throughput.stddev = round2(throughput.stddev);
+    out.throughput.min = round2(throughput.min);
+    out.throughput.max = round2(throughput.max);
+    out.throughput.percentiles = Percentiles::from(&throughput.percentiles.map(round2));
+    out.throughput.total = sum(|r| r.throughput.total);
+
+    out.errors = sum(|r| r.errors);
+    out.timeouts = sum(|r| r.timeouts);
+    out.non2xx = sum(|r| r.non2xx);
+    out.status_1xx = sum(|r| r.status_1xx);
+    out.status_2xx = sum(|r| r.status_2xx);
+    out.status_3xx = sum(|r| r.status_3xx);
+    out.status_4xx = sum(|r| r.status_4xx);
+    out.status_5xx = sum(|r| r.status_5xx);
+    out.unfinished = sum(|r| r.unfinished);
+    out.late_requests = results.iter().map(|r| r.late_requests).sum();
+    out.errors_by_kind = BTreeMap::new();
+    out.status_code_stats = BTreeMap::new();
+    for r in &results {
+        for (kind, count) in &r.errors_by_kind {
+            let merged = out.errors_by_kind.entry(kind.clone()).or_insert_with(|| {
+                crate::result::ErrorCount {
+                    count: 0,
+                    example: count.example.clone(),
+                }
+            });
+            merged.count += count.count;
+        }
+        for (code, count) in &r.status_code_stats {
+            out.status_code_stats
+                .entry(code.clone())
+                .or_insert(crate::result::StatusCount { count: 0 })
+                .count += count.count;
+        }
+    }
+
+    out.series = series;
+    out.measure_start = 0.0;
+    out.phases = vec![Phase::new(PhaseName::Load, 0.0, round3(window))];
+    out.merged = shards
+        .iter()
+        .zip(offsets)
+        .map(|(s, offset)| MergedShard {
+            file: s.file.clone(),
+            index: s.result.shard.as_ref().map_or(0, |i| i.index),
+            start: s.result.start.clone(),
+            late_by: s.result.shard.as_ref().map_or(0.0, |i| i.late_by),
+            behind: round3(*offset),
+            requests: s.result.requests.total,
+            errors: s.result.errors,
+            connections: s.result.connections,
+            target: s.result.target.clone(),
+        })
+        .collect();
+    out.shard = None;
+    out.target = None;
+    out.process = None;
+    out.node = Vec::new();
+    out.heap = Vec::new();
+    out.profiles = Vec::new();
+    out.heap_trace = None;
+    out.findings = Vec::new();
+    out.verdict = String::new();
+    out.thresholds = Vec::new();
+    out
+}
