@@ -476,3 +476,74 @@ fn a_missing_target_folder_is_named() {
         "{stderr}"
     );
 }
+
+/// Two shards of one scenario (`[load] shard`, and `index/N` from the job index) each send
+/// their half, and their `{{counter}}` values never collide: the server sees every path
+/// once. A shard that does not exist is refused naming the key.
+#[test]
+fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
+    let script = "const s=new Set();let n=0;require('http').createServer((q,r)=>{s.add(q.url);n++;r.end('ok')})\
+        .listen(process.env.PORT,'127.0.0.1');process.on('SIGINT',()=>{console.log('distinct',s.size,'of',n);process.exit(0)})";
+    let port = free_port();
+    let mut server = std::process::Command::new("node")
+        .args(["-e", script])
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/");
+    crate::support::wait_for_port(port);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |shard: &str| {
+        format!(
+            "[target]\nurl = \"{url}\"\n[load]\nconnections = 5\namount = 401\nshard = \"{shard}\"\n\
+             [[requests]]\npath = \"/k/{{{{counter}}}}\"\n"
+        )
+    };
+    let first = write(dir.path(), "first.toml", &scenario("1/2"));
+    let second = write(dir.path(), "second.toml", &scenario("index/2"));
+    let run = |path: &Path, job_index: &str| {
+        let output = harness()
+            .arg("run")
+            .arg(path)
+            .arg("--json")
+            .env("JOB_COMPLETION_INDEX", job_index)
+            .output()
+            .unwrap();
+        crate::support::json_output(&output)
+    };
+    let one = run(&first, "7");
+    let two = run(&second, "1");
+    assert_eq!(
+        (one["shard"]["index"].clone(), two["shard"]["index"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(
+        (one["connections"].clone(), two["connections"].clone()),
+        (3.into(), 2.into())
+    );
+    assert_eq!(
+        (one["amount"].clone(), two["amount"].clone()),
+        (201.into(), 200.into())
+    );
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(server.id() as i32, libc::SIGINT) };
+    let output = server.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&output.stdout);
+    let total = crate::support::num(&one, "/latency/totalCount") as u64
+        + crate::support::num(&two, "/latency/totalCount") as u64;
+    assert!(total >= 401, "{total}");
+    assert!(
+        said.contains(&format!("distinct {total} of {total}")),
+        "{said}"
+    );
+
+    let bad = write(dir.path(), "bad.toml", &scenario("3/2"));
+    let output = harness().arg("run").arg(&bad).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("[load] shard") && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}

@@ -168,6 +168,13 @@ fn plan(
     let file = &scenario.file;
     let target = &file.target;
     target_and_load_flags(scenario, &mut opts, given);
+    if !given("shard") {
+        if let Some(text) = &file.load.shard {
+            let shard = super::parse::shard(text)
+                .map_err(|e| UsageError(format!("{}: [load] shard: {e}", scenario.name)))?;
+            opts.shard = Some(shard);
+        }
+    }
     let stages = load_shape(scenario, &mut opts, given);
     let cli_request = ["method", "headers", "body", "input"]
         .iter()

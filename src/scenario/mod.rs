@@ -112,6 +112,9 @@ pub struct LoadSection {
     #[serde(default, deserialize_with = "opt_positive")]
     pub bailout: Option<u64>,
     pub http2: Option<bool>,
+    /// `I/N` or `index/N`, as `--shard`; read when the plan is made (the job index comes
+    /// from the environment).
+    pub shard: Option<String>,
     /// Open-model stages run one after another (a ramp): each a duration and a rate.
     #[serde(default)]
     pub stages: Vec<StageSection>,

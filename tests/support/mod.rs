@@ -279,7 +279,15 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The harness binary.
+/// Waits (at most 10 s) until something accepts connections on 127.0.0.1:`port`.
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Runs `cmd` (output discarded) and returns its exit code and peak RSS in MB, from the
 /// kernel's accounting (`wait4`).
 pub fn peak_rss_mb(cmd: &mut std::process::Command) -> (Option<i32>, f64) {
