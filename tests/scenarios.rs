@@ -485,7 +485,7 @@ fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
     let script = "const s=new Set();let n=0;require('http').createServer((q,r)=>{s.add(q.url);n++;r.end('ok')})\
         .listen(process.env.PORT,'127.0.0.1');process.on('SIGINT',()=>{console.log('distinct',s.size,'of',n);process.exit(0)})";
     let port = free_port();
-    let mut server = std::process::Command::new("node")
+    let server = std::process::Command::new("node")
         .args(["-e", script])
         .env("PORT", port.to_string())
         .stdout(std::process::Stdio::piped())
