@@ -94,7 +94,7 @@ fn the_npm_package_installs_offline_and_runs_through_npx() {
         .args(["--offline", "harness", "--version"])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert_eq!(missing.status.code(), Some(4), "{}", text(&missing));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(

@@ -479,7 +479,8 @@ fn a_missing_target_folder_is_named() {
 
 /// Two shards of one scenario (`[load] shard`, and `index/N` from the job index) each send
 /// their half, and their `{{counter}}` values never collide: the server sees every path
-/// once. A shard that does not exist is refused naming the key.
+/// once. Each shard leaves the scenario's thresholds to `harness merge`, which checks them on
+/// the whole. A shard that does not exist is refused naming the key.
 #[test]
 fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
     let script = "const s=new Set();let n=0;require('http').createServer((q,r)=>{s.add(q.url);n++;r.end('ok')})\
@@ -497,11 +498,16 @@ fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
     let scenario = |shard: &str| {
         format!(
             "[target]\nurl = \"{url}\"\n[load]\nconnections = 5\namount = 401\nshard = \"{shard}\"\n\
+             [check]\nthresholds = [\"rps > 1000000000\"]\n\
              [[requests]]\npath = \"/k/{{{{counter}}}}\"\n"
         )
     };
-    let first = write(dir.path(), "first.toml", &scenario("1/2"));
-    let second = write(dir.path(), "second.toml", &scenario("index/2"));
+    // One scenario (one name) on two machines, each with its own copy.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let first = write(&a, "checkout.toml", &scenario("1/2"));
+    let second = write(&b, "checkout.toml", &scenario("index/2"));
     let run = |path: &Path, job_index: &str| {
         let output = harness()
             .arg("run")
@@ -537,6 +543,29 @@ fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
         said.contains(&format!("distinct {total} of {total}")),
         "{said}"
     );
+    assert_eq!(
+        one["shard"]["thresholds"],
+        serde_json::json!(["rps > 1000000000"])
+    );
+    assert!(one["thresholds"].is_null(), "{}", one["thresholds"]);
+    let files: Vec<_> = [("one.json", &one), ("two.json", &two)]
+        .iter()
+        .map(|(name, result)| write(dir.path(), name, &result.to_string()))
+        .collect();
+    let merged = harness()
+        .arg("merge")
+        .args(&files)
+        .arg("-j")
+        .output()
+        .unwrap();
+    assert_eq!(
+        merged.status.code(),
+        Some(1),
+        "the scenario's threshold fails the whole"
+    );
+    let whole: serde_json::Value = serde_json::from_slice(&merged.stdout).unwrap();
+    assert_eq!(whole["thresholds"][0]["threshold"], "rps > 1000000000");
+    assert_eq!(whole["thresholds"][0]["passed"], false);
 
     let bad = write(dir.path(), "bad.toml", &scenario("3/2"));
     let output = harness().arg("run").arg(&bad).output().unwrap();

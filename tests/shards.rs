@@ -59,6 +59,7 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
                 ("CONNECTIONS", "6".to_string()),
                 ("DURATION", "3s".to_string()),
                 ("JOB_COMPLETION_INDEX", index.to_string()),
+                ("RUN_ID", "run-7".to_string()),
             ];
             let args: Vec<String> = args
                 .iter()
@@ -76,11 +77,12 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
     for mut shard in shards {
         assert!(shard.wait().unwrap().success());
     }
+    let run = results.path().join("run-7");
     let read = |path: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
     let parts: Vec<serde_json::Value> = (0..2)
-        .map(|i| read(&results.path().join(format!("shard-{i}/result.json"))))
+        .map(|i| read(&run.join(format!("shard-{i}/result.json"))))
         .collect();
     for (i, part) in parts.iter().enumerate() {
         assert_eq!(part["shard"]["index"], i as u64 + 1);
@@ -101,7 +103,11 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
         std::env::var("PATH").unwrap_or_default()
     );
     let merged = std::process::Command::new(&command[0])
-        .args(command[1..].iter().map(|a| expand(a, &[], results.path())))
+        .args(
+            command[1..]
+                .iter()
+                .map(|a| expand(a, &[("RUN_ID", "run-7".to_string())], results.path())),
+        )
         .env("PATH", &path)
         .env_remove("GITHUB_STEP_SUMMARY")
         .output()
@@ -114,7 +120,7 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
         String::from_utf8_lossy(&merged.stderr)
     );
     assert!(stdout.contains("Merged 2 shard(s)"), "{stdout}");
-    let whole = read(&results.path().join("merged/result.json"));
+    let whole = read(&run.join("merged/result.json"));
     for key in ["total", "sent"] {
         let sum: u64 = parts
             .iter()
@@ -151,15 +157,15 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
             .sum();
         assert_eq!(second["requests"].as_u64().unwrap(), sum, "second {i}");
     }
-    assert!(results.path().join("merged/report.html").exists());
-    assert!(std::fs::read_to_string(results.path().join("junit.xml"))
+    assert!(run.join("merged/report.html").exists());
+    assert!(std::fs::read_to_string(run.join("junit.xml"))
         .unwrap()
         .contains("failures=\"0\""));
 
     // A threshold the whole does not meet fails the merge, and JUnit says which.
     let shard_files = [
-        results.path().join("shard-0/result.json"),
-        results.path().join("shard-1/result.json"),
+        run.join("shard-0/result.json"),
+        run.join("shard-1/result.json"),
     ];
     let junit = results.path().join("strict.xml");
     let strict = harness()
@@ -197,4 +203,9 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
     let other_file = results.path().join("other.json");
     std::fs::write(&other_file, other.to_string()).unwrap();
     refused(&[&shard_files[0], &other_file], "differs from");
+    let mut old = parts[1].clone();
+    old["start"] = serde_json::Value::String("2020-01-01T00:00:00.000Z".to_string());
+    let old_file = results.path().join("old.json");
+    std::fs::write(&old_file, old.to_string()).unwrap();
+    refused(&[&shard_files[0], &old_file], "results of different runs?");
 }

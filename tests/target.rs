@@ -609,6 +609,22 @@ fn a_second_signal_while_stopping_a_stubborn_target_kills_it_at_once() {
     assert!(seconds < 8.0, "harness took {seconds:.1} s to leave");
 }
 
+/// `npx harness` passes on a SIGTERM sent to its process group, so harness got it twice at
+/// once and took it for the "kill now" second signal: the result was lost.
+#[test]
+fn the_same_signal_delivered_twice_at_once_still_stops_the_run_gracefully() {
+    let (code, _, result) = signalled(
+        &["-d", "30", "--baseline", "0s"],
+        &[],
+        &["node", &app("hello.js")],
+        Duration::from_millis(1500),
+        &[libc::SIGTERM, libc::SIGTERM],
+        Duration::ZERO,
+    );
+    assert_eq!(code, Some(130));
+    assert_eq!(result["stopReason"], "interrupted", "no result: {result}");
+}
+
 /// `PR_SET_PDEATHSIG` kills only the leader: its children used to live on under PID 1.
 #[test]
 fn a_harness_killed_outright_leaves_no_process_of_the_target() {

@@ -62,9 +62,17 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
             result,
         })
     });
+    let mut shard_rules = Vec::new();
     let merged = shards
         .collect::<Result<Vec<_>, String>>()
-        .and_then(|shards| merge(shards, cli.allow_partial));
+        .and_then(|shards| {
+            for shard in &shards {
+                if let Some(info) = &shard.result.shard {
+                    shard_rules.extend(info.thresholds.iter().cloned());
+                }
+            }
+            merge(shards, cli.allow_partial)
+        });
     let mut result = match merged {
         Ok(result) => result,
         Err(err) => {
@@ -73,7 +81,14 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     };
     crate::analyse::annotate(&mut result);
-    result.thresholds = cli.thresholds.iter().map(|t| t.evaluate(&result)).collect();
+    let rules = match rules(&cli, &shard_rules) {
+        Ok(rules) => rules,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    result.thresholds = rules.iter().map(|t| t.evaluate(&result)).collect();
     if let Err(err) = write(&cli, &result) {
         eprintln!("error: {err:#}");
         return ExitCode::from(exit::ERROR);
@@ -119,6 +134,25 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
     } else {
         exit::FAILED
     })
+}
+
+/// The shards' own thresholds (their scenario's and `--threshold`s, each once), then
+/// `--threshold`s given here.
+fn rules(cli: &MergeCli, from_shards: &[String]) -> Result<Vec<crate::analyse::Threshold>, String> {
+    let mut rules: Vec<crate::analyse::Threshold> = Vec::new();
+    for text in from_shards {
+        let rule = crate::analyse::Threshold::parse(text)
+            .map_err(|e| format!("a shard's threshold '{text}': {e}"))?;
+        if !rules.iter().any(|r| r.text == rule.text) {
+            rules.push(rule);
+        }
+    }
+    for rule in &cli.thresholds {
+        if !rules.iter().any(|r| r.text == rule.text) {
+            rules.push(rule.clone());
+        }
+    }
+    Ok(rules)
 }
 
 /// The merged result's files.

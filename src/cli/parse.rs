@@ -21,9 +21,7 @@ pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
     let now = std::time::SystemTime::now();
     let at = match text.strip_prefix('+') {
         Some(after) => now + duration(after)?,
-        None => humantime::parse_rfc3339_weak(text).map_err(|_| {
-            format!("'{text}' is not a time; use RFC 3339 (2026-12-02T10:00:00Z) or +30s")
-        })?,
+        None => rfc3339(text)?,
     };
     if at > now + std::time::Duration::from_secs(24 * 3600) {
         return Err(format!("'{text}' is more than a day ahead"));
@@ -31,9 +29,51 @@ pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
     Ok(at)
 }
 
+/// An RFC 3339 time with its zone: `Z` or an offset such as `+01:00` (as `date -Iseconds`
+/// prints it).
+fn rfc3339(text: &str) -> Result<std::time::SystemTime, String> {
+    let not_a_time =
+        || format!("'{text}' is not a time; use RFC 3339 (2026-12-02T10:00:00Z) or +30s");
+    let text = text.trim();
+    if let Some(utc) = text.strip_suffix(['Z', 'z']) {
+        return humantime::parse_rfc3339_weak(utc).map_err(|_| not_a_time());
+    }
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    if n < 6 || !matches!(bytes[n - 6], b'+' | b'-') || bytes[n - 3] != b':' {
+        return Err(format!(
+            "'{text}' has no time zone; end it with Z (UTC) or an offset such as +01:00"
+        ));
+    }
+    let (local, zone) = text.split_at(n - 6);
+    let hours: u64 = zone[1..3].parse().map_err(|_| not_a_time())?;
+    let minutes: u64 = zone[4..6].parse().map_err(|_| not_a_time())?;
+    let offset = std::time::Duration::from_secs(hours * 3600 + minutes * 60);
+    let local = humantime::parse_rfc3339_weak(local).map_err(|_| not_a_time())?;
+    // Local time = UTC + offset.
+    Ok(if zone.starts_with('+') {
+        local - offset
+    } else {
+        local + offset
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn start_times_read_their_zone() {
+        let utc = rfc3339("2026-12-02T10:00:00Z").unwrap();
+        assert_eq!(rfc3339("2026-12-02T11:00:00+01:00"), Ok(utc));
+        assert_eq!(rfc3339("2026-12-02T05:30:00.000-04:30"), Ok(utc));
+        assert!(rfc3339("2026-12-02T10:00:00")
+            .unwrap_err()
+            .contains("no time zone"));
+        assert!(rfc3339("tomorrow").is_err());
+        assert!(start_at("+2s").is_ok());
+        assert!(start_at("+2000m").unwrap_err().contains("more than a day"));
+    }
 
     #[test]
     fn headers_split_on_the_first_colon_and_trim() {

@@ -141,6 +141,12 @@ fn plans(cli: &RunCli, matches: &ArgMatches) -> Result<Vec<(Scenario, Plan)>, Us
     let mut plans = Vec::new();
     let files = scenario::files(&cli.scenario)?;
     let many = files.len() > 1;
+    if many && cli.opts.start_at.is_some() {
+        return Err(UsageError(format!(
+            "--start-at with {} scenarios: only the first would begin at that instant; run one scenario per shard command (harness run FILE --start-at ...)",
+            files.len()
+        )));
+    }
     for path in files {
         let scenario = scenario::load(&path)?;
         let mut opts = cli.opts.clone();

@@ -20,6 +20,10 @@ pub struct ShardInfo {
     /// `--start-at`): a late shard's seconds do not line up with the others'.
     #[serde(default)]
     pub late_by: f64,
+    /// The run's thresholds, not checked on this part of the load: `harness merge` checks
+    /// them on the whole.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub thresholds: Vec<String>,
 }
 
 /// One shard of a merged result (`harness merge`).

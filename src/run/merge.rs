@@ -45,6 +45,18 @@ pub fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, S
         .iter()
         .map(|s| s.duration_since(t0).map_or(0.0, |d| d.as_secs_f64()))
         .collect();
+    // Shards of one run load at the same time: a shard that began after the first one's
+    // load had ended comes from another run (last week's file on a shared volume).
+    let first = offsets.iter().position(|o| *o == 0.0).unwrap_or_default();
+    let first_end = shards[first].result.duration;
+    for (shard, offset) in shards.iter().zip(&offsets) {
+        if *offset > first_end + 1.0 {
+            return Err(format!(
+                "{}: its load began {offset:.0} s after {}'s, which lasted {first_end:.0} s: results of different runs? Merge the shards of one run (--start-at makes them begin together)",
+                shard.file, shards[first].file
+            ));
+        }
+    }
 
     let mut latency: Option<Histogram<u64>> = None;
     let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
@@ -80,11 +92,17 @@ pub fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, S
     }
     let latency = latency.ok_or("no shard to merge")?;
     let count = shards.len();
+    let mut full = Vec::new();
     let series: Vec<SeriesEntry> = seconds
         .into_iter()
-        .map(|(second, s)| s.entry(second, count))
+        .map(|(second, s)| {
+            if s.full(count) {
+                full.push(second);
+            }
+            s.entry(second)
+        })
         .collect();
-    Ok(assemble(&shards, &offsets, &latency, series))
+    Ok(assemble(&shards, &offsets, &latency, series, &full))
 }
 
 /// The checks before merging: every file is a shard of the same run, none twice, none
@@ -99,6 +117,7 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
         first.result.method.clone(),
         first.result.scenario.clone(),
     );
+    let first_target = first.result.target.is_some();
     let mut count = None;
     for shard in shards.iter() {
         let r = &shard.result;
@@ -108,7 +127,10 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
                 shard.file
             )
         })?;
-        if r.url != url || r.method != method {
+        // Shards that started their own target each chose a free port: compare without it.
+        let same_url = r.url == url
+            || (r.target.is_some() && first_target && without_port(&r.url) == without_port(&url));
+        if !same_url || r.method != method {
             return Err(format!(
                 "{}: its load ({} {}) differs from {first_file}'s ({method} {url}); only the shards of one run can be merged",
                 shard.file, r.method, r.url
@@ -165,6 +187,19 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// `http://host:port/path` without `:port`.
+fn without_port(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    format!("{scheme}://{host}{path}")
+}
+
 /// Adds `histogram` into `into`, which starts as a copy of the first.
 fn add(
     into: &mut Option<Histogram<u64>>,
@@ -192,15 +227,16 @@ struct Second {
 }
 
 impl Second {
-    /// The merged entry: covered as much as the least of the `shards` covered it (a shard
-    /// that had not started, or had stopped, covered none), so that only seconds every
-    /// shard filled count in the per-second statistics.
-    fn entry(self, second: u64, shards: usize) -> SeriesEntry {
-        let covered = if self.covered.len() < shards {
-            0.0
-        } else {
-            self.covered.iter().copied().fold(1.0, f64::min)
-        };
+    /// Whether every one of `shards` filled this second: only those count in the
+    /// per-second statistics (a shard that had not started, or had stopped, lowers it).
+    fn full(&self, shards: usize) -> bool {
+        self.covered.len() == shards && self.covered.iter().all(|c| *c >= 0.999)
+    }
+
+    /// The merged entry.
+    fn entry(self, second: u64) -> SeriesEntry {
+        // As long as the longest shard's part: the counts are the whole second's.
+        let covered = self.covered.iter().copied().fold(0.0, f64::max);
         let at = |q: f64| {
             self.latency
                 .as_ref()
@@ -232,6 +268,7 @@ fn assemble(
     offsets: &[f64],
     latency: &Histogram<u64>,
     series: Vec<SeriesEntry>,
+    full: &[u64],
 ) -> RunResult {
     let results: Vec<&RunResult> = shards.iter().map(|s| &s.result).collect();
     let sum = |f: fn(&RunResult) -> u64| results.iter().map(|r| f(r)).sum::<u64>();
@@ -276,7 +313,7 @@ fn assemble(
     out.latency = LatencyStats::from(&stats::latency_ms(latency));
     out.latency_uncorrected = None;
     out.histogram = encode(latency);
-    let full: Vec<&SeriesEntry> = series.iter().filter(|s| s.covered >= 0.999).collect();
+    let full: Vec<&SeriesEntry> = series.iter().filter(|s| full.contains(&s.second)).collect();
     let total = sum(|r| r.requests.total);
     let per_second: Vec<f64> = if full.is_empty() && window > 0.0 {
         vec![total as f64 / window]
@@ -299,7 +336,12 @@ fn assemble(
     } else {
         0.0
     };
-    let bytes: Vec<f64> = full.iter().map(|s| s.bytes as f64).collect();
+    let total_bytes = sum(|r| r.throughput.total);
+    let bytes: Vec<f64> = if full.is_empty() && window > 0.0 {
+        vec![total_bytes as f64 / window]
+    } else {
+        full.iter().map(|s| s.bytes as f64).collect()
+    };
     let throughput = stats::samples(&bytes);
     out.throughput.average = round2(throughput.mean);
     out.throughput.mean = round2(throughput.mean);
@@ -307,7 +349,7 @@ fn assemble(
     out.throughput.min = round2(throughput.min);
     out.throughput.max = round2(throughput.max);
     out.throughput.percentiles = Percentiles::from(&throughput.percentiles.map(round2));
-    out.throughput.total = sum(|r| r.throughput.total);
+    out.throughput.total = total_bytes;
 
     out.errors = sum(|r| r.errors);
     out.timeouts = sum(|r| r.timeouts);

@@ -125,11 +125,17 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         result.heap = trace.heap;
     }
     result.scenario = plan.scenario.clone();
-    result.thresholds = plan
-        .thresholds
-        .iter()
-        .map(|t| t.evaluate(&result))
-        .collect();
+    match &mut result.shard {
+        // One shard's share says nothing about the whole: `harness merge` checks them.
+        Some(shard) => shard.thresholds = plan.thresholds.iter().map(|t| t.text.clone()).collect(),
+        None => {
+            result.thresholds = plan
+                .thresholds
+                .iter()
+                .map(|t| t.evaluate(&result))
+                .collect();
+        }
+    }
     let report = write_outputs(&plan, &result)?;
     Ok(Finished {
         report,
@@ -143,6 +149,13 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
 async fn start_at(at: std::time::SystemTime, signals: &Signals) -> f64 {
     match at.duration_since(std::time::SystemTime::now()) {
         Ok(wait) => {
+            if wait > std::time::Duration::from_secs(1) {
+                eprintln!(
+                    "waiting {:.0} s until {} (--start-at) to begin the load",
+                    wait.as_secs_f64(),
+                    humantime::format_rfc3339_seconds(at)
+                );
+            }
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = signals.wait() => {}

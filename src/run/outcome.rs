@@ -108,6 +108,7 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
                 .start_at
                 .map(|at| humantime::format_rfc3339_millis(at).to_string()),
             late_by: 0.0,
+            thresholds: Vec::new(),
         }),
         merged: Vec::new(),
     }

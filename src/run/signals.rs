@@ -1,9 +1,11 @@
 //! Ctrl-C, SIGTERM, SIGHUP and SIGQUIT: the first stops the run at its current phase, every
 //! phase ending promptly with what ran still reported (exit 130); a second one kills the
 //! target's process group and leaves at once, whatever harness is doing (it is handled in
-//! the signal handler itself, not on the runtime, which may be busy).
+//! the signal handler itself, not on the runtime, which may be busy). A signal within
+//! [`REPEAT`] of the first is the same event delivered twice (to the process group and
+//! again by a launcher such as `npx harness`), not a second request.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -16,6 +18,10 @@ use crate::exit;
 pub(super) static TARGET_GROUP: AtomicI32 = AtomicI32::new(0);
 /// Signals received so far, counted in the signal handler.
 static COUNT: AtomicU32 = AtomicU32::new(0);
+/// When the first signal arrived, ms on the monotonic clock.
+static FIRST_MS: AtomicU64 = AtomicU64::new(0);
+/// A signal this soon after the first counts as the same one.
+const REPEAT_MS: u64 = 300;
 
 /// The signals that stop a run.
 const STOPPING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -89,6 +95,12 @@ impl Signals {
 /// In the signal handler: counts the signal; from the second on, kills the target's group
 /// and exits.
 fn second_kills() {
+    let now = monotonic_ms();
+    if COUNT.load(Ordering::SeqCst) == 0 {
+        FIRST_MS.store(now, Ordering::SeqCst);
+    } else if now.saturating_sub(FIRST_MS.load(Ordering::SeqCst)) < REPEAT_MS {
+        return;
+    }
     if COUNT.fetch_add(1, Ordering::SeqCst) >= 1 {
         let group = TARGET_GROUP.load(Ordering::SeqCst);
         if group > 0 {
@@ -98,6 +110,17 @@ fn second_kills() {
         // SAFETY: async-signal-safe; leaves at once, as the user asked twice.
         unsafe { libc::_exit(i32::from(exit::INTERRUPTED)) };
     }
+}
+
+/// The monotonic clock in ms (clock_gettime is async-signal-safe).
+fn monotonic_ms() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: writes only into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u64 * 1000 + now.tv_nsec as u64 / 1_000_000
 }
 
 /// Resolves when the first of `waits` does.

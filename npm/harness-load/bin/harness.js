@@ -37,22 +37,22 @@ function binary() {
   }
 }
 
+// Exit 4, harness's code for "harness itself failed", so that CI does not read a broken
+// install as a threshold that was not met (1).
 function fail(message) {
   process.stderr.write(`harness: ${message}\n`);
-  process.exit(1);
+  process.exit(4);
 }
 
 const child = spawn(binary(), process.argv.slice(2), { stdio: "inherit" });
 child.on("error", (err) => fail(`could not start ${path.basename(err.path || "harness")}: ${err.message}`));
-// Ctrl-C reaches harness through the terminal's process group; harness then stops the load
-// and the target and prints the result, so this launcher waits for it. A signal sent to the
-// launcher alone (a CI cancel) is passed on.
+// Every stopping signal is passed on, so that one sent to the launcher alone (a CI cancel,
+// kill PID) reaches harness; this launcher then waits for harness to stop the load and the
+// target and print the result. A signal sent to the whole process group (Ctrl-C) thus
+// reaches harness twice at once, which harness counts as one (a second one, 300 ms or more
+// later, means "kill the target and leave now").
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"]) {
-  process.on(signal, () => {
-    if (signal !== "SIGINT") {
-      child.kill(signal);
-    }
-  });
+  process.on(signal, () => child.kill(signal));
 }
 child.on("exit", (code, signal) => {
   if (signal) {

@@ -208,6 +208,14 @@ fn snapshot_line(snapshots: &[HeapSnapshotInfo]) -> String {
 
 /// Each threshold with its measured value, then the overall outcome.
 pub(super) fn threshold_lines(result: &RunResult, style: &Style) -> String {
+    if let Some(shard) = result.shard.as_ref().filter(|s| !s.thresholds.is_empty()) {
+        return format!(
+            "\nThresholds ({}) are checked on the whole, by harness merge: shard {} of {} carries a part of the load.\n",
+            shard.thresholds.join(", "),
+            shard.index,
+            shard.count
+        );
+    }
     if result.thresholds.is_empty() {
         return String::new();
     }
