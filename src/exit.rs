@@ -4,22 +4,22 @@
 
 /// The run completed and met every threshold (errors counted in the result do not change
 /// this unless a threshold says so).
-pub const OK: u8 = 0;
+pub(crate) const OK: u8 = 0;
 /// A threshold was not met (`--threshold` or a scenario's `check.thresholds`).
-pub const FAILED: u8 = 1;
+pub(crate) const FAILED: u8 = 1;
 /// Bad command line, scenario file or input file: nothing was sent.
-pub const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 /// The target failed: it never became ready, or it exited during the run. Outputs of what
 /// ran are still written.
-pub const TARGET: u8 = 3;
+pub(crate) const TARGET: u8 = 3;
 /// harness itself could not carry out the run (a worker thread could not start, a report
 /// could not be written).
-pub const ERROR: u8 = 4;
+pub(crate) const ERROR: u8 = 4;
 /// Interrupted by Ctrl-C (SIGINT); the result of what ran was still printed.
-pub const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// The code for several runs: the highest-priority code among them.
-pub fn combine(codes: impl IntoIterator<Item = u8>) -> u8 {
+pub(crate) fn combine(codes: impl IntoIterator<Item = u8>) -> u8 {
     let rank = |code: u8| match code {
         INTERRUPTED => 5,
         USAGE => 4,

@@ -1,7 +1,8 @@
 //! The crate's layers, bottom to top, and a test that keeps them: a module imports only from
 //! its own layer's peers below it and from lower layers, never from a layer above.
 //!
-//! - `units`, `result`, `exit`: units and formatting, the saved result (wire types), exit codes
+//! - `units`, `result`, `exit`, `redact`: units and formatting, the saved result (wire types),
+//!   exit codes, what is a secret and its redacted form
 //! - `analyse`: findings, thresholds, heap snapshots, CPU profiles, statistics
 //! - `plan`: the validated description of a run
 //! - `scenario`, `load`, `target`, `sample`: scenario files, the load generator, the target
@@ -12,7 +13,7 @@
 
 /// Each top-level module's layer, bottom first.
 pub const LAYERS: &[&[&str]] = &[
-    &["units", "result", "exit"],
+    &["units", "result", "exit", "redact"],
     &["analyse"],
     &["plan"],
     &["scenario", "load", "target", "sample"],

@@ -25,21 +25,20 @@
 //!    load and its progress line, the CPU trace, building the result, the heap trace.
 //! 7. [`cli`]: the command line (clap), resolved into a [`plan::Plan`]; the subcommands.
 
-pub mod analyse;
+mod analyse;
 pub mod cli;
-pub mod exit;
+mod exit;
 #[cfg(test)]
 mod layers;
-pub mod load;
-pub mod plan;
-pub mod report;
+mod load;
+mod plan;
+mod redact;
+mod report;
 pub mod result;
 mod run;
-pub mod sample;
-pub mod scenario;
-pub mod target;
+mod sample;
+mod scenario;
+mod target;
 #[cfg(test)]
 mod testing;
-pub mod units;
-
-pub use run::{merge, run};
+mod units;

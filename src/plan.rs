@@ -11,11 +11,11 @@ use bytes::Bytes;
 /// Bad input: the run never starts, nothing is sent. Exits with [`crate::exit::USAGE`].
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// What load to generate and where to send it.
     pub load: LoadPlan,
     /// How to present the result.
@@ -32,7 +32,7 @@ pub struct Plan {
 
 /// The target process and how to watch it.
 #[derive(Debug, Clone)]
-pub struct WatchPlan {
+pub(crate) struct WatchPlan {
     /// Start a command, or watch a running process.
     pub target: TargetSpec,
     /// Environment added to the command's (`PORT`, unless the user set it).
@@ -64,7 +64,7 @@ pub struct WatchPlan {
 
 /// How long an idle phase (the baseline, the cooldown) lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Idle {
+pub(crate) enum Idle {
     /// Until the target is at rest (see `run::rest`), at least [`Idle::MIN`], at most this.
     UntilRest(Duration),
     /// Exactly this long (`--baseline D`, `--cooldown D`, or the scenario keys).
@@ -73,14 +73,14 @@ pub enum Idle {
 
 impl Idle {
     /// The shortest idle phase that ends at rest: enough samples to see the target idle.
-    pub const MIN: Duration = Duration::from_millis(500);
+    pub(crate) const MIN: Duration = Duration::from_millis(500);
     /// The longest default baseline.
-    pub const BASELINE: Duration = Duration::from_secs(3);
+    pub(crate) const BASELINE: Duration = Duration::from_secs(3);
     /// The longest default cooldown.
-    pub const COOLDOWN: Duration = Duration::from_secs(6);
+    pub(crate) const COOLDOWN: Duration = Duration::from_secs(6);
 
     /// The longest the phase may last.
-    pub fn max(self) -> Duration {
+    pub(crate) fn max(self) -> Duration {
         match self {
             Idle::UntilRest(max) | Idle::Fixed(max) => max,
         }
@@ -91,7 +91,7 @@ impl Idle {
 /// copy of the target, between heap snapshots) or the CPU trace (a CPU profile of the
 /// measured target after its cooldown).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TraceMode {
+pub(crate) enum TraceMode {
     /// Never (`--no-heap`, `--no-profile`, or no Node probe).
     Off,
     /// When the measured run found what the trace explains: a memory or listener leak for
@@ -104,7 +104,7 @@ pub enum TraceMode {
 
 /// Which process is the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TargetSpec {
+pub(crate) enum TargetSpec {
     /// harness starts this command in its own process group and stops it at the end.
     Command(Vec<String>),
     /// An already running process, watched but never signalled.
@@ -113,7 +113,7 @@ pub enum TargetSpec {
 
 /// The load generator's part of the plan.
 #[derive(Debug, Clone)]
-pub struct LoadPlan {
+pub(crate) struct LoadPlan {
     /// The URL as the user wrote it (with any credentials removed), for display.
     pub url: String,
     /// Where requests go.
@@ -208,7 +208,7 @@ impl Shard {
 
 impl LoadPlan {
     /// The same load sent to another port of the same host (a second copy of the target).
-    pub fn with_port(&self, port: u16) -> LoadPlan {
+    pub(crate) fn with_port(&self, port: u16) -> LoadPlan {
         let mut plan = self.clone();
         let old = self.target.addrs.first().map(|a| a.port());
         for addr in &mut plan.target.addrs {
@@ -229,7 +229,7 @@ impl LoadPlan {
 
 /// When the measured part of a run ends.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Stop {
+pub(crate) enum Stop {
     /// After this long.
     After(Duration),
     /// After this many requests have completed or failed.
@@ -238,7 +238,7 @@ pub enum Stop {
 
 /// Where the connections go.
 #[derive(Debug, Clone)]
-pub struct Target {
+pub(crate) struct Target {
     /// `https` when true.
     pub tls: bool,
     /// Host name used for SNI and certificate checks.
@@ -255,7 +255,7 @@ pub struct Target {
 
 /// A stage of a ramp: this rate for this long.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Stage {
+pub(crate) struct Stage {
     /// How long the stage lasts.
     pub duration: Duration,
     /// Total requests per second during it.
@@ -264,7 +264,7 @@ pub struct Stage {
 
 /// One kind of request.
 #[derive(Debug, Clone)]
-pub struct RequestSpec {
+pub(crate) struct RequestSpec {
     /// Method, upper case.
     pub method: String,
     /// Path and query.
@@ -282,7 +282,7 @@ pub struct RequestSpec {
 
 /// TLS options.
 #[derive(Debug, Clone, Default)]
-pub struct TlsPlan {
+pub(crate) struct TlsPlan {
     /// Accept any server certificate.
     pub insecure: bool,
     /// Extra CA certificates to trust, besides the system's (read from `--cacert`).
@@ -291,7 +291,7 @@ pub struct TlsPlan {
 
 /// How results are shown.
 #[derive(Debug, Clone)]
-pub struct OutputPlan {
+pub(crate) struct OutputPlan {
     /// Print the JSON result document on stdout instead of tables.
     pub json: bool,
     /// Print the full latency percentile table.
@@ -314,20 +314,9 @@ pub struct OutputPlan {
     pub summary_md: Option<PathBuf>,
 }
 
-impl Plan {
-    /// The names of headers whose values are secrets and never printed or saved.
-    pub const REDACTED_HEADERS: &'static [&'static str] = &[
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-    ];
-}
-
 /// Parses a `Name: value` header. The name must be an HTTP token; neither part may contain
 /// a line break.
-pub fn header(text: &str) -> Result<(String, String), String> {
+pub(crate) fn header(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once(':')
         .ok_or_else(|| format!("'{text}' is not a header; write it as 'Name: value'"))?;
@@ -347,7 +336,7 @@ pub fn header(text: &str) -> Result<(String, String), String> {
 }
 
 /// Parses an HTTP method: an upper- or lower-case token, returned upper case.
-pub fn method(text: &str) -> Result<String, String> {
+pub(crate) fn method(text: &str) -> Result<String, String> {
     if text.is_empty() || !text.bytes().all(is_token_byte) {
         return Err(format!("'{text}' is not an HTTP method"));
     }
@@ -362,7 +351,7 @@ fn is_token_byte(b: u8) -> bool {
 /// Checks a request path from a scenario file (`/search?q={{counter}}`): it starts with `/`,
 /// has no space or control byte (they would end the request line or inject a header), and
 /// other non-ASCII characters are percent-encoded as a URL on the command line would be.
-pub fn request_path(text: &str) -> Result<String, String> {
+pub(crate) fn request_path(text: &str) -> Result<String, String> {
     if !text.starts_with('/') {
         return Err(format!(
             "'{text}' does not start with '/'; write e.g. /search?q=x"
@@ -388,115 +377,9 @@ pub fn request_path(text: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Whether a header's value must be redacted in every output.
-pub fn is_secret_header(name: &str) -> bool {
-    Plan::REDACTED_HEADERS
-        .iter()
-        .any(|secret| secret.eq_ignore_ascii_case(name))
-        || is_secret_name(name)
-}
-
-/// Words that mark a header, a query parameter or a command-line option as a secret.
-const SECRET_WORDS: [&str; 9] = [
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "apikey",
-    "api-key",
-    "api_key",
-    "credential",
-    "signature",
-];
-
-/// Whether a name (`X-Auth-Token`, `access_token`, `--db-password`) says its value is a
-/// secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SECRET_WORDS.iter().any(|word| name.contains(word))
-        || matches!(
-            name.trim_start_matches('-'),
-            "key" | "sig" | "auth" | "pass" | "pwd"
-        )
-}
-
-/// A URL's query with secret values (`?token=…&key=…`) redacted.
-pub fn redact_query(url: &str) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_string();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((query, fragment)) => (query, Some(fragment)),
-        None => (query, None),
-    };
-    let pairs: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => format!("{name}={REDACTED_VALUE}"),
-            _ => pair.to_string(),
-        })
-        .collect();
-    let fragment = fragment.map_or(String::new(), |f| format!("#{f}"));
-    format!("{base}?{}{fragment}", pairs.join("&"))
-}
-
-/// A command line with secret values redacted: `--token=…`, `PASSWORD=…`, and the value
-/// after `--password`.
-pub fn redact_args(argv: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(argv.len());
-    for arg in argv {
-        let after_secret_flag = out.last().is_some_and(|previous| {
-            previous.starts_with('-') && !previous.contains('=') && is_secret_name(previous)
-        });
-        if after_secret_flag {
-            out.push(REDACTED_VALUE.to_string());
-            continue;
-        }
-        match arg.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => out.push(format!("{name}={REDACTED_VALUE}")),
-            _ => out.push(arg.clone()),
-        }
-    }
-    out
-}
-
-/// Shown instead of a secret value.
-pub const REDACTED_VALUE: &str = "[redacted]";
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_are_recognised_in_headers_queries_and_command_lines() {
-        assert!(is_secret_header("X-Auth-Token") && is_secret_header("Cookie"));
-        assert!(!is_secret_header("Accept") && !is_secret_header("X-Request-Id"));
-        assert_eq!(
-            redact_query("http://h/a?q=1&access_token=abc&key=k#top"),
-            "http://h/a?q=1&access_token=[redacted]&key=[redacted]#top"
-        );
-        let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            redact_args(&argv(&[
-                "node",
-                "app.js",
-                "--db-password",
-                "hunter2",
-                "--token=t",
-                "API_KEY=k",
-                "--port=3"
-            ])),
-            argv(&[
-                "node",
-                "app.js",
-                "--db-password",
-                "[redacted]",
-                "--token=[redacted]",
-                "API_KEY=[redacted]",
-                "--port=3"
-            ])
-        );
-    }
 
     #[test]
     fn request_paths_refuse_injection_and_encode_non_ascii() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Parses a duration: a bare number is seconds (`30`, `0.5`); units `ms`, `s`, `m`, `h` may
 /// follow (`500ms`, `30s`, `2m`, `1h`). Negative, empty and non-finite values are rejected.
-pub fn duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = split_unit(text);
     let value: f64 = number
@@ -32,7 +32,7 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 
 /// Parses a duration in ms, as latency limits are written: a bare number is ms (as the
 /// latency tables print), or with a unit `us`, `ms`, `s`.
-pub fn millis(text: &str) -> Result<f64, String> {
+pub(crate) fn millis(text: &str) -> Result<f64, String> {
     let (number, unit) = split_unit(text);
     let value = number_at_least_zero(number)
         .map_err(|_| format!("'{text}' is not a duration; use e.g. 50ms, 1.5s or 800us"))?;
@@ -50,7 +50,7 @@ pub fn millis(text: &str) -> Result<f64, String> {
 }
 
 /// Parses a size in bytes: `512`, `64KB`, `1.5MiB`, `2GB` (KB = 1000, KiB = 1024).
-pub fn size(text: &str) -> Result<f64, String> {
+pub(crate) fn size(text: &str) -> Result<f64, String> {
     let text = text.trim();
     let (number, unit) = split_unit(text);
     let value = number_at_least_zero(number)
@@ -73,12 +73,12 @@ pub fn size(text: &str) -> Result<f64, String> {
 }
 
 /// Parses a size in whole bytes (`64MB`), for flags and scenario keys.
-pub fn byte_count(text: &str) -> Result<u64, String> {
+pub(crate) fn byte_count(text: &str) -> Result<u64, String> {
     size(text).map(|bytes| bytes as u64)
 }
 
 /// Parses a positive count (connections, pipelining, workers, amount, bailout).
-pub fn positive(text: &str) -> Result<u64, String> {
+pub(crate) fn positive(text: &str) -> Result<u64, String> {
     let value: u64 = text
         .trim()
         .parse()
@@ -90,10 +90,10 @@ pub fn positive(text: &str) -> Result<u64, String> {
 }
 
 /// The lowest request rate: below it, a connection's interval overflows any clock.
-pub const MIN_RATE: f64 = 0.001;
+pub(crate) const MIN_RATE: f64 = 0.001;
 
 /// Parses a request rate in requests per second; must be positive and finite.
-pub fn rate(text: &str) -> Result<f64, String> {
+pub(crate) fn rate(text: &str) -> Result<f64, String> {
     let value: f64 = text
         .trim()
         .parse()
@@ -110,7 +110,7 @@ pub fn rate(text: &str) -> Result<f64, String> {
 }
 
 /// Parses a number that is finite and not negative; `_` may separate digits (`1_000`).
-pub fn number_at_least_zero(text: &str) -> Result<f64, String> {
+pub(crate) fn number_at_least_zero(text: &str) -> Result<f64, String> {
     match text.trim().replace('_', "").parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err(format!("'{text}' is not a number")),
@@ -118,7 +118,7 @@ pub fn number_at_least_zero(text: &str) -> Result<f64, String> {
 }
 
 /// Parses a percentage, `5%` or `5`, as 5.0 (percent); never negative.
-pub fn percent(text: &str) -> Result<f64, String> {
+pub(crate) fn percent(text: &str) -> Result<f64, String> {
     let number = text.trim().trim_end_matches('%');
     number_at_least_zero(number).map_err(|_| format!("'{text}' is not a percentage; write e.g. 5%"))
 }
@@ -132,7 +132,7 @@ fn split_unit(text: &str) -> (&str, &str) {
 }
 
 /// A whole number with thousands separators: 165,090.
-pub fn thousands(value: u64) -> String {
+pub(crate) fn thousands(value: u64) -> String {
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -145,7 +145,7 @@ pub fn thousands(value: u64) -> String {
 }
 
 /// Bytes in SI units with three significant digits, as autocannon (pretty-bytes) prints them.
-pub fn bytes(value: f64) -> String {
+pub(crate) fn bytes(value: f64) -> String {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     if value < 1.0 {
         return format!("{} B", trim_float(value, 2));
@@ -157,7 +157,7 @@ pub fn bytes(value: f64) -> String {
 }
 
 /// Bytes with a sign: `+2 MB`, `-512 B`.
-pub fn signed_bytes(value: f64) -> String {
+pub(crate) fn signed_bytes(value: f64) -> String {
     if value < 0.0 {
         format!("-{}", bytes(-value))
     } else {
@@ -166,7 +166,7 @@ pub fn signed_bytes(value: f64) -> String {
 }
 
 /// A duration given in ms, to a sensible precision: `25 ms`, `1.5 ms`, `987 µs`.
-pub fn short_millis(ms: f64) -> String {
+pub(crate) fn short_millis(ms: f64) -> String {
     if ms >= 10.0 {
         format!("{ms:.0} ms")
     } else if ms >= 1.0 {
@@ -178,7 +178,7 @@ pub fn short_millis(ms: f64) -> String {
 
 /// The line with control characters (escape sequences that would clear the screen or set
 /// the title) shown as escapes, tabs kept.
-pub fn printable(line: &str) -> String {
+pub(crate) fn printable(line: &str) -> String {
     line.chars()
         .map(|c| {
             if c.is_control() && c != '\t' {
@@ -196,7 +196,7 @@ const OWN_COLOURS: [&str; 7] = ["0", "1", "2", "33", "36", "1;31", "1;32"];
 /// Text for the terminal: harness's own colour codes and newlines kept, every other control
 /// character (a target's escape sequence that clears the screen, moves the cursor or sets the
 /// title, a carriage return that overwrites a line) shown as an escape.
-pub fn terminal_safe(text: &str) -> String {
+pub(crate) fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -222,7 +222,7 @@ pub fn terminal_safe(text: &str) -> String {
 }
 
 /// Formats with at most `decimals` decimals and no trailing zeros.
-pub fn trim_float(value: f64, decimals: usize) -> String {
+pub(crate) fn trim_float(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
         text.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -8,11 +8,11 @@
 //! p-value near the cut-off deserves a second run rather than trust.
 
 use super::measure::{error_rate, memory_growth};
-use crate::result::RunResult;
+use crate::result::{FindingKind, RunResult, Severity};
 
 /// How much worse NEW may be than BASE before `compare` fails.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Tolerances {
+pub(crate) struct Tolerances {
     /// Largest allowed drop in requests per second, percent.
     pub rps_drop: f64,
     /// Largest allowed rise of a latency percentile, percent.
@@ -36,7 +36,7 @@ impl Default for Tolerances {
 
 /// One compared quantity.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
+pub(crate) struct Row {
     /// What is compared.
     pub name: String,
     /// Unit shown after values.
@@ -57,7 +57,7 @@ pub struct Row {
 
 /// The comparison of two runs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
+pub(crate) struct Comparison {
     /// Numbers, in display order.
     pub rows: Vec<Row>,
     /// Problem findings in NEW that BASE did not have (titles).
@@ -69,13 +69,13 @@ pub struct Comparison {
 impl Comparison {
     /// Whether NEW fails against BASE: a significant change beyond a tolerance, or a new
     /// problem finding.
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.rows.iter().any(|r| r.failed) || !self.new_findings.is_empty()
     }
 }
 
 /// Compares NEW with BASE.
-pub fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Comparison {
+pub(crate) fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Comparison {
     let mut rows = vec![throughput(base, new, tolerances)];
     rows.extend(latencies(base, new, tolerances));
     rows.push(error_rate_row(base, new, tolerances));
@@ -198,15 +198,15 @@ fn error_rate_row(base: &RunResult, new: &RunResult, tolerances: &Tolerances) ->
 
 /// The problem findings (not info) that NEW has and BASE has not, and the reverse, by kind.
 fn findings(base: &RunResult, new: &RunResult) -> (Vec<String>, Vec<String>) {
-    let problems = |r: &RunResult| -> Vec<(String, String)> {
+    let problems = |r: &RunResult| -> Vec<(FindingKind, String)> {
         r.findings
             .iter()
-            .filter(|f| f.severity != "info")
-            .map(|f| (f.kind.clone(), f.title.clone()))
+            .filter(|f| f.severity != Severity::Info)
+            .map(|f| (f.kind, f.title.clone()))
             .collect()
     };
     let (before, after) = (problems(base), problems(new));
-    let only = |these: &[(String, String)], not: &[(String, String)]| {
+    let only = |these: &[(FindingKind, String)], not: &[(FindingKind, String)]| {
         these
             .iter()
             .filter(|(kind, _)| !not.iter().any(|(k, _)| k == kind))
@@ -218,7 +218,7 @@ fn findings(base: &RunResult, new: &RunResult) -> (Vec<String>, Vec<String>) {
 
 /// The series' whole seconds (the last, partial one is left out).
 fn full_seconds(result: &RunResult) -> impl Iterator<Item = &crate::result::SeriesEntry> {
-    result.series.iter().filter(|s| s.covered >= 0.999)
+    result.series.iter().filter(|s| s.is_full())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -258,7 +258,7 @@ fn relative(base: f64, new: f64) -> Option<f64> {
 
 /// Two-sided p-value of Welch's unequal-variances t-test; `None` with fewer than 3 samples
 /// on either side.
-pub fn welch(a: &[f64], b: &[f64]) -> Option<f64> {
+pub(crate) fn welch(a: &[f64], b: &[f64]) -> Option<f64> {
     if a.len() < 3 || b.len() < 3 {
         return None;
     }

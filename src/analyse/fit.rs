@@ -2,7 +2,7 @@
 
 /// A fitted line `y = intercept + slope * x`.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Line {
+pub(super) struct Line {
     /// Change of y per unit of x.
     pub slope: f64,
     /// y at x = 0.
@@ -12,7 +12,7 @@ pub struct Line {
 }
 
 /// Fits a line through `points`; `None` with fewer than two distinct x values.
-pub fn line(points: &[(f64, f64)]) -> Option<Line> {
+pub(super) fn line(points: &[(f64, f64)]) -> Option<Line> {
     let n = points.len() as f64;
     if points.len() < 2 {
         return None;

@@ -6,7 +6,7 @@ use crate::result::{NodeProcess, NodeSample, PhaseName, RunResult};
 
 /// Failed requests (timeouts included) as a share of all attempts: errors / (responses +
 /// errors); `None` when nothing was attempted.
-pub fn error_rate(result: &RunResult) -> Option<f64> {
+pub(crate) fn error_rate(result: &RunResult) -> Option<f64> {
     let attempts = result.requests.total + result.errors;
     (attempts > 0).then(|| result.errors as f64 / attempts as f64)
 }
@@ -14,7 +14,7 @@ pub fn error_rate(result: &RunResult) -> Option<f64> {
 /// Memory kept from the end of the baseline to the end of the cooldown: for Node targets the
 /// heap used plus external memory after a forced GC (summed over the Node processes), for
 /// others the resident set size. Negative growth counts as 0.
-pub fn memory_growth(result: &RunResult) -> Result<i64, String> {
+pub(crate) fn memory_growth(result: &RunResult) -> Result<i64, String> {
     let floors: Vec<(u64, u64)> = result.node.iter().filter_map(floor_pair).collect();
     if !floors.is_empty() {
         let grown: i64 = floors
@@ -58,7 +58,10 @@ fn floor_pair(node: &NodeProcess) -> Option<(u64, u64)> {
 }
 
 /// The highest per-interval event-loop delay statistic during the load, over Node processes.
-pub fn loop_delay(result: &RunResult, stat: impl Fn(&NodeSample) -> f64) -> Result<f64, String> {
+pub(crate) fn loop_delay(
+    result: &RunResult,
+    stat: impl Fn(&NodeSample) -> f64,
+) -> Result<f64, String> {
     let load = result
         .phases
         .iter()

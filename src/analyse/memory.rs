@@ -27,36 +27,207 @@
 //! For targets without the probe, only RSS is known: allocators keep freed memory and RSS
 //! includes everything, so an RSS trend is reported at low confidence and says so.
 
-use super::{Confidence, Finding, Leak, LoadWindow};
-use crate::analyse::fit;
-use crate::result::{Floor, NodeProcess, PhaseName, RunResult};
+use super::finding::{pair, Confidence, Detail, Finding};
+use super::{fit, LoadWindow};
+use crate::result::{Floor, GcKind, NodeProcess, PhaseName, RunResult, Severity};
+use crate::units::{bytes, signed_bytes};
 
 /// Fewer requests than this give no memory verdict.
-pub const MIN_REQUESTS: u64 = 1000;
+pub(super) const MIN_REQUESTS: u64 = 1000;
 /// Growth retained after the cooldown below this is warm-up, not a leak (bytes).
-pub const MIN_RETAINED: f64 = 2.0 * 1024.0 * 1024.0;
+pub(super) const MIN_RETAINED: f64 = 2.0 * 1024.0 * 1024.0;
 /// Retained growth per request below this is not a leak (bytes).
-pub const MIN_BYTES_PER_REQUEST: f64 = 64.0;
+pub(super) const MIN_BYTES_PER_REQUEST: f64 = 64.0;
 /// If the cooldown floor gives back at least this share of the load's growth, it was
 /// in-flight work.
-pub const RETURNED: f64 = 0.5;
+pub(super) const RETURNED: f64 = 0.5;
 /// Second-half growth rate below this share of the first half's is a plateau.
-pub const PLATEAU: f64 = 0.25;
+pub(super) const PLATEAU: f64 = 0.25;
 /// Natural major GCs needed (with their heap-after) for a trend of their own.
-pub const MIN_NATURAL_POINTS: usize = 4;
+pub(super) const MIN_NATURAL_POINTS: usize = 4;
 /// For targets without the probe: RSS growth below this is not reported (bytes).
-pub const MIN_RSS_GROWTH: f64 = 16.0 * 1024.0 * 1024.0;
+pub(super) const MIN_RSS_GROWTH: f64 = 16.0 * 1024.0 * 1024.0;
 /// For targets without the probe: an RSS trend must fit a line this well.
-pub const MIN_RSS_R2: f64 = 0.8;
+pub(super) const MIN_RSS_R2: f64 = 0.8;
 /// Handle growth worth naming, in handles.
-pub const HANDLE_GROWTH: u64 = 100;
+pub(super) const HANDLE_GROWTH: u64 = 100;
 /// ... and at least one handle per this many requests.
-pub const REQUESTS_PER_HANDLE: u64 = 100;
+pub(super) const REQUESTS_PER_HANDLE: u64 = 100;
 /// A forced floor runs two full GCs; natural majors this close before a floor are those.
 const FORCED_GC_WINDOW: f64 = 0.5;
 
+/// Evidence of memory growth.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Leak {
+    /// The Node process (None: the whole target's RSS).
+    pub pid: Option<u32>,
+    /// Heap (or RSS) retained after the cooldown compared with the baseline, bytes.
+    pub heap_growth: f64,
+    /// External memory retained, bytes.
+    pub external_growth: f64,
+    /// Heap (or RSS) bytes retained per request.
+    pub heap_per_request: f64,
+    /// External bytes retained per request.
+    pub external_per_request: f64,
+    /// How well growth follows the requests (1 = a straight line), when there were enough points.
+    pub r2: Option<f64>,
+    /// Requests served.
+    pub requests: u64,
+    /// Share of the load's growth that the cooldown gave back.
+    pub returned: f64,
+    /// Seconds until the heap limit at the load's rate.
+    pub exhaustion_s: Option<f64>,
+    /// How sure the finding is.
+    pub confidence: Confidence,
+    /// Active handle types that grew with the requests: (type, before the load, at the end).
+    pub handles: Vec<(String, u64, u64)>,
+}
+
+/// Memory that grew, then levelled off: a bounded cache or warm-up.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plateau(pub Leak);
+
+impl Detail for Leak {
+    fn severity(&self) -> Severity {
+        match self.confidence {
+            Confidence::Low => Severity::Warning,
+            _ => Severity::Critical,
+        }
+    }
+
+    fn title(&self) -> String {
+        format!("Memory leak: {}", self.summary())
+    }
+
+    fn advice(&self) -> String {
+        let advice = if self.handles.iter().any(|h| h.0 == "Timeout") {
+            "Timers are created per request and never cleared, and each keeps what its callback \
+             uses alive: clearTimeout/clearInterval them when the request ends."
+        } else if self.pid.is_none() {
+            "RSS kept growing with requests; without the Node probe this may also be allocator \
+             caching. Take heap snapshots (or run under a memory profiler) before and after the \
+             load."
+        } else if self.external_per_request > self.heap_per_request {
+            "Most of it is off the JS heap (Buffers/ArrayBuffers): look for Buffers kept in a \
+             cache, map or closure that is never pruned."
+        } else {
+            "Look for objects stored per request in something that lives forever: module-level \
+             maps and arrays, caches without a bound, listeners, closures."
+        };
+        advice.to_string()
+    }
+
+    fn evidence(&self) -> Vec<(String, String)> {
+        self.evidence_lines()
+    }
+
+    fn cause(&self) -> Option<&'static str> {
+        (self.confidence != Confidence::Low).then_some("the memory leak")
+    }
+}
+
+impl Detail for Plateau {
+    fn severity(&self) -> Severity {
+        Severity::Info
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "Memory grew by {} and then levelled off (bounded cache or warm-up, not a leak)",
+            bytes(self.0.heap_growth.max(0.0) + self.0.external_growth.max(0.0))
+        )
+    }
+
+    fn advice(&self) -> String {
+        "Nothing to fix if the size is expected; check the cache's bound if it is not.".to_string()
+    }
+
+    fn evidence(&self) -> Vec<(String, String)> {
+        self.0.evidence_lines()
+    }
+}
+
+impl Leak {
+    /// "1.2 kB of memory retained per request (…), 12 MB in all after 10000 requests, …"
+    fn summary(&self) -> String {
+        let per_request = self.heap_per_request + self.external_per_request;
+        let what = if self.pid.is_none() { "RSS" } else { "memory" };
+        let split = if self.pid.is_some() && self.external_per_request >= 1.0 {
+            format!(
+                " ({} heap + {} external)",
+                bytes(self.heap_per_request),
+                bytes(self.external_per_request)
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{} of {what} retained per request{split}, {} in all after {} requests, still held after the cooldown",
+            bytes(per_request),
+            bytes(self.heap_growth.max(0.0) + self.external_growth.max(0.0)),
+            self.requests
+        )
+    }
+
+    fn evidence_lines(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        if let Some(pid) = self.pid {
+            out.push(pair("process", pid.to_string()));
+            out.push(pair(
+                "heap retained after full GC",
+                signed_bytes(self.heap_growth),
+            ));
+            out.push(pair(
+                "external retained after full GC",
+                signed_bytes(self.external_growth),
+            ));
+        } else {
+            out.push(pair("RSS growth", signed_bytes(self.heap_growth)));
+        }
+        out.push(pair(
+            "per request",
+            format!(
+                "{} heap, {} external",
+                bytes(self.heap_per_request),
+                bytes(self.external_per_request)
+            ),
+        ));
+        if let Some(r2) = self.r2 {
+            out.push(pair("fit against requests (r²)", format!("{r2:.3}")));
+        }
+        for (kind, before, after) in &self.handles {
+            out.push((
+                format!("{kind} handles"),
+                format!("{before} before the load, {after} at the end"),
+            ));
+        }
+        out.push(pair(
+            "given back by the cooldown",
+            format!("{:.0} %", self.returned.max(0.0) * 100.0),
+        ));
+        if let Some(seconds) = self.exhaustion_s {
+            out.push(pair("heap limit reached in", duration(seconds)));
+        }
+        let confidence = match self.confidence {
+            Confidence::Low => "low (RSS only)",
+            Confidence::Medium => "medium (GC floors)",
+            Confidence::High => "high",
+        };
+        out.push(pair("confidence", confidence.to_string()));
+        out
+    }
+}
+
+fn duration(seconds: f64) -> String {
+    match seconds {
+        s if s < 120.0 => format!("about {s:.0} s at the load's rate"),
+        s if s < 7200.0 => format!("about {:.0} min at the load's rate", s / 60.0),
+        s => format!("about {:.1} h at the load's rate", s / 3600.0),
+    }
+}
+
 /// Leak findings for each Node process, or from RSS when there is no probe data.
-pub fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
+pub(super) fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
     if result.requests.total < MIN_REQUESTS {
         return Vec::new();
     }
@@ -96,7 +267,7 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
     let natural: Vec<(f64, f64)> = process
         .gc
         .iter()
-        .filter(|gc| gc.kind == "major" && window.contains(gc.t))
+        .filter(|gc| gc.kind == GcKind::Major && window.contains(gc.t))
         .filter(|gc| {
             !process
                 .floors
@@ -128,7 +299,6 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         returned,
         exhaustion_s: exhaustion(process, after, heap_per_request, result.requests.overall),
         handles: handle_growth(result, process, window),
-        consequence: None,
         confidence: if trend.is_some_and(|l| l.r2 >= 0.9)
             || external_per_request >= MIN_BYTES_PER_REQUEST
         {
@@ -139,8 +309,8 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
     };
     let grows = total >= MIN_RETAINED && total / requests >= MIN_BYTES_PER_REQUEST;
     match (grows, returned >= RETURNED, plateau) {
-        (true, false, false) => Some(Finding::MemoryLeak(leak)),
-        (true, false, true) => Some(Finding::MemoryPlateau(leak)),
+        (true, false, false) => Some(leak.into()),
+        (true, false, true) => Some(Plateau(leak).into()),
         _ => None,
     }
 }
@@ -230,7 +400,7 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
         && line.r2 >= MIN_RSS_R2
         && returned < RETURNED;
     leaks.then(|| {
-        Finding::MemoryLeak(Leak {
+        Finding::from(Leak {
             pid: None,
             heap_growth: growth,
             external_growth: 0.0,
@@ -242,7 +412,6 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
             exhaustion_s: None,
             confidence: Confidence::Low,
             handles: Vec::new(),
-            consequence: None,
         })
     })
 }

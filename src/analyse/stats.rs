@@ -3,8 +3,10 @@
 
 use hdrhistogram::Histogram;
 
+use crate::result::{LatencyStats, Percentiles, RequestStats, SeriesEntry, ThroughputStats};
+
 /// The percentiles reported, as autocannon's (`p0_001` ... `p99_999`).
-pub const PERCENTILES: [f64; 15] = [
+pub(crate) const PERCENTILES: [f64; 15] = [
     0.001, 0.01, 0.1, 1.0, 2.5, 10.0, 25.0, 50.0, 75.0, 90.0, 97.5, 99.0, 99.9, 99.99, 99.999,
 ];
 
@@ -26,7 +28,7 @@ pub struct Summary {
 }
 
 /// Summarises a latency histogram recorded in µs, returning milliseconds.
-pub fn latency_ms(histogram: &Histogram<u64>) -> Summary {
+pub(crate) fn latency_ms(histogram: &Histogram<u64>) -> Summary {
     let ms = |us: f64| us / 1000.0;
     if histogram.is_empty() {
         return empty();
@@ -43,7 +45,7 @@ pub fn latency_ms(histogram: &Histogram<u64>) -> Summary {
 
 /// Summarises per-second samples exactly (there are few of them). Percentiles use the
 /// nearest-rank rule, as HdrHistogram does.
-pub fn samples(values: &[f64]) -> Summary {
+pub(crate) fn samples(values: &[f64]) -> Summary {
     if values.is_empty() {
         return empty();
     }
@@ -77,27 +79,104 @@ fn empty() -> Summary {
     }
 }
 
-/// The value at percentile `p` (which must be one of [`PERCENTILES`]).
-pub fn at(summary: &Summary, p: f64) -> f64 {
-    PERCENTILES
-        .iter()
-        .position(|&q| q == p)
-        .map_or(0.0, |i| summary.percentiles[i])
+/// What a window's per-second statistics are computed from: its full seconds and its totals.
+pub(crate) struct Window<'a> {
+    /// The seconds the window covered whole.
+    pub full: Vec<&'a SeriesEntry>,
+    /// Its length, seconds.
+    pub length: f64,
+    /// Responses completed in it.
+    pub responses: u64,
+    /// Bytes read in it.
+    pub bytes: u64,
+    /// Requests sent in it.
+    pub sent: u64,
+    /// Requests sent in it that failed.
+    pub failed: u64,
+}
+
+impl Window<'_> {
+    /// Responses per second: statistics over the full seconds; a window with no full second
+    /// has one sample, its rate over the window.
+    pub(crate) fn requests(&self) -> (RequestStats, u64) {
+        let summary = self.per_second(|s| s.requests as f64, self.responses);
+        let stats = RequestStats {
+            average: round2(summary.mean),
+            mean: round2(summary.mean),
+            stddev: round2(summary.stddev),
+            min: round2(summary.min),
+            max: round2(summary.max),
+            total: self.responses,
+            sent: self.sent,
+            failed: self.failed,
+            overall: if self.length > 0.0 {
+                round2(self.responses as f64 / self.length)
+            } else {
+                0.0
+            },
+            percentiles: Percentiles::from(&summary.percentiles.map(round2)),
+        };
+        (stats, summary.count)
+    }
+
+    /// Bytes per second, as [`Window::requests`].
+    pub(crate) fn throughput(&self) -> ThroughputStats {
+        let summary = self.per_second(|s| s.bytes as f64, self.bytes);
+        ThroughputStats {
+            average: round2(summary.mean),
+            mean: round2(summary.mean),
+            stddev: round2(summary.stddev),
+            min: round2(summary.min),
+            max: round2(summary.max),
+            total: self.bytes,
+            percentiles: Percentiles::from(&summary.percentiles.map(round2)),
+        }
+    }
+
+    fn per_second(&self, value: impl Fn(&SeriesEntry) -> f64, total: u64) -> Summary {
+        if self.full.is_empty() && self.length > 0.0 {
+            return samples(&[total as f64 / self.length]);
+        }
+        let values: Vec<f64> = self.full.iter().map(|s| value(s)).collect();
+        samples(&values)
+    }
+}
+
+impl From<&Summary> for LatencyStats {
+    fn from(summary: &Summary) -> LatencyStats {
+        LatencyStats {
+            average: round3(summary.mean),
+            mean: round3(summary.mean),
+            stddev: round3(summary.stddev),
+            min: round3(summary.min),
+            max: round3(summary.max),
+            percentiles: Percentiles::from(&summary.percentiles.map(round3)),
+            total_count: summary.count,
+        }
+    }
 }
 
 /// Rounds to three decimals: latency in ms keeps microsecond precision.
-pub fn round3(value: f64) -> f64 {
+pub(crate) fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
 /// Rounds to two decimals.
-pub fn round2(value: f64) -> f64 {
+pub(crate) fn round2(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The value at percentile `p` (which must be one of [`PERCENTILES`]).
+    fn at(summary: &Summary, p: f64) -> f64 {
+        PERCENTILES
+            .iter()
+            .position(|&q| q == p)
+            .map_or(0.0, |i| summary.percentiles[i])
+    }
 
     #[test]
     fn sample_percentiles_use_nearest_rank() {

@@ -1,7 +1,12 @@
 //! Detectors on synthetic series, built on a small recorded result (`testdata/base.json`).
 
+use super::finding::{Confidence, Detail};
+use super::memory::Leak;
 use super::*;
-use crate::result::{Floor, GcEvent, NodeSample, Phase, ProcessSample, SeriesEntry, Warning};
+use crate::result::{
+    FindingKind, Floor, GcEvent, GcKind, NodeSample, Phase, PhaseName, ProcessSample, SeriesEntry,
+    Warning,
+};
 
 const MB: f64 = 1e6;
 /// Requests per second of the synthetic load.
@@ -34,9 +39,9 @@ fn run() -> RunResult {
         .collect();
     let end = START + SECONDS as f64;
     result.phases = vec![
-        phase("baseline", 0.0, START),
-        phase("load", START, end),
-        phase("cooldown", end, end + 6.0),
+        phase(PhaseName::Baseline, 0.0, START),
+        phase(PhaseName::Load, START, end),
+        phase(PhaseName::Cooldown, end, end + 6.0),
     ];
     let node = &mut result.node[0];
     node.samples.clear();
@@ -45,12 +50,8 @@ fn run() -> RunResult {
     result
 }
 
-fn phase(name: &str, start: f64, end: f64) -> Phase {
-    Phase {
-        name: name.to_string(),
-        start,
-        end,
-    }
+fn phase(name: PhaseName, start: f64, end: f64) -> Phase {
+    Phase::new(name, start, end)
 }
 
 /// Sets the three floors (heap and external, bytes).
@@ -60,12 +61,12 @@ fn floors(result: &mut RunResult, heap: [f64; 3], external: [f64; 3]) {
         START + SECONDS as f64 + 0.1,
         START + SECONDS as f64 + 6.0,
     ];
-    result.node[0].floors = ["baseline", "load", "cooldown"]
+    result.node[0].floors = [PhaseName::Baseline, PhaseName::Load, PhaseName::Cooldown]
         .iter()
         .enumerate()
         .map(|(i, phase)| Floor {
             t: times[i],
-            phase: phase.to_string(),
+            phase: *phase,
             heap_used: heap[i] as u64,
             heap_total: (heap[i] * 2.0) as u64,
             external: external[i] as u64,
@@ -81,7 +82,7 @@ fn majors(result: &mut RunResult, heap: impl Fn(f64) -> f64) {
     result.node[0].gc = (1..SECONDS)
         .map(|s| GcEvent {
             t: START + s as f64,
-            kind: "major".to_string(),
+            kind: GcKind::Major,
             ms: 5.0,
             heap_after: Some(heap(s as f64) as u64),
         })
@@ -90,7 +91,7 @@ fn majors(result: &mut RunResult, heap: impl Fn(f64) -> f64) {
 
 /// A finding's kind by its name on the wire.
 fn kind_name(finding: &Finding) -> &'static str {
-    finding.kind().name()
+    finding.kind().as_str()
 }
 
 fn kinds(result: &RunResult) -> Vec<&'static str> {
@@ -98,13 +99,13 @@ fn kinds(result: &RunResult) -> Vec<&'static str> {
 }
 
 fn leak(result: &RunResult) -> Leak {
-    match analyse(result)
-        .findings
-        .into_iter()
-        .find(|f| matches!(f, Finding::MemoryLeak(_)))
-    {
-        Some(Finding::MemoryLeak(leak)) => leak,
-        other => panic!("no leak: {other:?}"),
+    let findings = analyse(result).findings;
+    match findings.iter().find_map(|f| match &f.found {
+        Found::MemoryLeak(leak) => Some(leak.clone()),
+        _ => None,
+    }) {
+        Some(leak) => leak,
+        None => panic!("no leak: {findings:?}"),
     }
 }
 
@@ -197,9 +198,7 @@ fn an_off_heap_leak_is_found_from_the_floors_alone() {
     let leak = leak(&result);
     assert!((leak.external_per_request - 1000.0).abs() < 1.0, "{leak:?}");
     assert_eq!(leak.confidence, Confidence::High);
-    assert!(Finding::MemoryLeak(leak)
-        .advice()
-        .contains("off the JS heap"));
+    assert!(leak.advice().contains("off the JS heap"));
 }
 
 #[test]
@@ -267,7 +266,7 @@ fn gc_share_counts_only_the_intervals_whose_gc_events_were_observed() {
         if sample.gc_observed {
             gc.push(GcEvent {
                 t: sample.t,
-                kind: "minor".to_string(),
+                kind: GcKind::Minor,
                 ms: 20.0,
                 heap_after: None,
             });
@@ -278,14 +277,14 @@ fn gc_share_counts_only_the_intervals_whose_gc_events_were_observed() {
     let finding = analysis
         .findings
         .iter()
-        .find(|f| f.kind().name() == "gcPressure")
+        .find(|f| f.kind() == FindingKind::GcPressure)
         .expect("20 % of the time in GC is GC pressure");
-    let Finding::GcPressure {
+    let Found::GcPressure(super::gc::GcPressure {
         share,
         observed,
         worst_second,
         ..
-    } = finding
+    }) = &finding.found
     else {
         unreachable!()
     };
@@ -374,7 +373,7 @@ fn long_callbacks_are_a_blocked_loop_named_by_the_profile() {
     profile(&mut result, "renderPage", 12);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind().name(), "blockedEventLoop");
+    assert_eq!(verdict.kind(), FindingKind::BlockedEventLoop);
     assert_eq!(verdict.severity(), Severity::Critical);
     assert!(
         verdict
@@ -394,7 +393,7 @@ fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
     busy(&mut result, 100.0);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind().name(), "cpuSaturated");
+    assert_eq!(verdict.kind(), FindingKind::CpuSaturated);
     assert!(!kinds(&result).contains(&"blockedEventLoop"));
     assert_eq!(verdict.severity(), Severity::Warning);
     assert!(
@@ -404,7 +403,7 @@ fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
         "{}",
         verdict.title()
     );
-    assert!(verdict.wants_profile());
+    assert!(verdict.found.detail().wants_profile().is_some());
 }
 
 #[test]
@@ -416,7 +415,7 @@ fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
     timeouts(&mut result, 500);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind().name(), "blockedEventLoop");
+    assert_eq!(verdict.kind(), FindingKind::BlockedEventLoop);
     // 120 ms alone is a warning; 38 % of requests failing makes it critical.
     assert_eq!(verdict.severity(), Severity::Critical);
     assert!(
@@ -429,7 +428,7 @@ fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
     let errors = analysis
         .findings
         .iter()
-        .find(|f| f.kind().name() == "errors")
+        .find(|f| f.kind() == FindingKind::Errors)
         .unwrap();
     assert_eq!(errors.severity(), Severity::Info);
     assert!(errors
@@ -500,7 +499,7 @@ fn a_single_listener_warning_is_a_leak_and_a_repeating_one_is_not() {
     result.node[0].warnings = vec![warning(5.0)];
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind().name(), "listenerLeak");
+    assert_eq!(verdict.kind(), FindingKind::ListenerLeak);
     assert!(verdict.title().contains("/app/server.js:26:13"));
     result.node[0].warnings = (0..2).map(|i| warning(5.0 + f64::from(i))).collect();
     let analysis = analyse(&result);
@@ -563,7 +562,7 @@ fn timers_that_pile_up_are_named_in_a_leak() {
     let leak = leak(&result);
     assert_eq!(leak.handles.len(), 1, "{:?}", leak.handles);
     assert_eq!(leak.handles[0].0, "Timeout");
-    let finding = Finding::MemoryLeak(leak);
+    let finding = Finding::from(leak);
     assert!(finding.advice().contains("clearTimeout"));
     assert!(finding
         .evidence()
@@ -599,9 +598,31 @@ fn a_blocked_loop_that_reports_late_is_still_blocked() {
     served(&mut result, 12);
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
-    assert_eq!(verdict.kind().name(), "blockedEventLoop");
-    let Finding::BlockedEventLoop { delay_p90_ms, .. } = verdict else {
+    assert_eq!(verdict.kind(), FindingKind::BlockedEventLoop);
+    let Found::BlockedEventLoop(blocked) = &verdict.found else {
         unreachable!()
     };
-    assert_eq!(*delay_p90_ms, 7990.0);
+    assert_eq!(blocked.delay_p90_ms, 7990.0);
+}
+
+#[test]
+fn every_finding_kind_on_the_wire_has_one_declaration() {
+    let declared: std::collections::BTreeSet<FindingKind> = KINDS.iter().copied().collect();
+    let wire: std::collections::BTreeSet<FindingKind> = FindingKind::ALL.iter().copied().collect();
+    assert_eq!(declared.len(), KINDS.len(), "a kind is declared twice");
+    assert_eq!(
+        declared, wire,
+        "every FindingKind needs its line in findings!"
+    );
+}
+
+#[test]
+fn the_readme_documents_every_kind() {
+    let readme = include_str!("../../README.md");
+    for kind in FindingKind::ALL {
+        assert!(
+            readme.contains(&format!("| `{kind}`")) || readme.contains(&format!("`{kind}`, `")),
+            "the README's findings table lacks {kind}"
+        );
+    }
 }

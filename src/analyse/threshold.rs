@@ -8,8 +8,7 @@
 use std::fmt;
 
 use super::measure::{error_rate, loop_delay, memory_growth};
-use super::Kind;
-use crate::result::{RunResult, ThresholdOutcome};
+use crate::result::{FindingKind, RunResult, ThresholdOutcome};
 use crate::units;
 
 /// One parsed threshold.
@@ -25,7 +24,7 @@ enum Check {
     /// A measured number compared with a limit.
     Compare { metric: Metric, op: Op, limit: f64 },
     /// No finding of this kind (`leak=none` is `finding!=memoryLeak`).
-    NoFinding(Kind),
+    NoFinding(FindingKind),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,7 +94,7 @@ impl Threshold {
                 if op_text != "=" && op_text != "==" || !value.eq_ignore_ascii_case("none") {
                     return Err(format!("threshold '{text}': write 'leak=none'"));
                 }
-                Check::NoFinding(Kind::MemoryLeak)
+                Check::NoFinding(FindingKind::MemoryLeak)
             }
             "finding" => {
                 if op_text != "!=" {
@@ -103,8 +102,8 @@ impl Threshold {
                         "threshold '{text}': write 'finding!=KIND', e.g. 'finding!=gcPressure'"
                     ));
                 }
-                let kind = Kind::parse(value).ok_or_else(|| {
-                    let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+                let kind = FindingKind::parse(value).ok_or_else(|| {
+                    let kinds: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
                     format!(
                         "threshold '{text}': unknown finding '{value}'; use one of {}",
                         kinds.join(", ")
@@ -139,12 +138,10 @@ impl Threshold {
     /// Checks the threshold against a finished run.
     pub fn evaluate(&self, result: &RunResult) -> ThresholdOutcome {
         let (passed, actual) = match &self.check {
-            Check::NoFinding(kind) => {
-                match result.findings.iter().find(|f| f.kind == kind.name()) {
-                    Some(finding) => (false, format!("found: {}", finding.title)),
-                    None => (true, format!("no {} finding", kind.name())),
-                }
-            }
+            Check::NoFinding(kind) => match result.findings.iter().find(|f| f.kind == *kind) {
+                Some(finding) => (false, format!("found: {}", finding.title)),
+                None => (true, format!("no {kind} finding")),
+            },
             Check::Compare { metric, op, limit } => match measure(*metric, result) {
                 Ok(value) => {
                     let passed = match op {
@@ -358,8 +355,8 @@ mod tests {
         crate::analyse::annotate(&mut result);
         assert!(check("leak = none", &result).passed);
         result.findings.push(crate::result::FindingEntry {
-            kind: "memoryLeak".to_string(),
-            severity: "critical".to_string(),
+            kind: FindingKind::MemoryLeak,
+            severity: crate::result::Severity::Critical,
             title: "Memory leak".to_string(),
             advice: String::new(),
             evidence: Vec::new(),

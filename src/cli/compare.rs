@@ -1,8 +1,8 @@
 //! `harness compare BASE NEW`: a table of what changed between two saved results, and exit
 //! code 1 when NEW is significantly worse than the tolerances allow.
 
+use super::{Failure, Outcome};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -24,7 +24,7 @@ const COMMAND: &str = "harness compare";
                   [check.compare], which wins over the defaults.",
     max_term_width = 100
 )]
-pub struct CompareCli {
+pub(super) struct CompareCli {
     /// The baseline result.
     #[arg(value_name = "BASE")]
     pub base: PathBuf,
@@ -62,27 +62,11 @@ fn alpha(text: &str) -> Result<f64, String> {
 }
 
 /// Runs `harness compare ARGS`.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
-    let argv = std::iter::once("harness compare".into()).chain(args.iter().cloned());
-    let cli = match CompareCli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    let inputs = (|| {
-        let tolerances = tolerances(&cli)?;
-        Ok::<_, String>((
-            crate::result::load(&cli.base)?,
-            crate::result::load(&cli.new)?,
-            tolerances,
-        ))
-    })();
-    let (base, new, tolerances) = match inputs {
-        Ok(inputs) => inputs,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
+pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
+    let cli: CompareCli = super::parse_sub(COMMAND, args)?;
+    let tolerances = tolerances(&cli).map_err(Failure::usage)?;
+    let base = crate::result::load(&cli.base).map_err(Failure::usage)?;
+    let new = crate::result::load(&cli.new).map_err(Failure::usage)?;
     let comparison = compare(&base, &new, &tolerances);
     if let Some(out) = &cli.html {
         let page = crate::report::html::compare::render(
@@ -91,11 +75,8 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
             &comparison,
             &tolerances,
         );
-        let written = page.and_then(|page| crate::report::files::write_whole(out, page.as_bytes()));
-        if let Err(err) = written {
-            eprintln!("error: --html: {err:#}");
-            return ExitCode::from(exit::ERROR);
-        }
+        page.and_then(|page| crate::report::files::write_whole(out, page.as_bytes()))
+            .map_err(|err| Failure::error(format!("--html: {err:#}")))?;
     }
     crate::report::stdout::say(&crate::report::compare::render(
         &cli.base,
@@ -103,7 +84,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         &comparison,
         &tolerances,
     ));
-    ExitCode::from(if comparison.failed() {
+    Ok(if comparison.failed() {
         exit::FAILED
     } else {
         exit::OK

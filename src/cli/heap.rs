@@ -2,8 +2,8 @@
 //! elsewhere (DevTools, `node --heapsnapshot-signal`, `v8.writeHeapSnapshot`). With one file,
 //! the classes of that snapshot by size (DevTools' Summary view).
 
+use super::{Failure, Outcome};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -26,7 +26,7 @@ const COMMAND: &str = "harness heap-diff";
                   by size.",
     max_term_width = 100
 )]
-pub struct HeapCli {
+pub(super) struct HeapCli {
     /// Snapshot files (.heapsnapshot), oldest first: BASE [AFTER [FINAL]].
     #[arg(value_name = "SNAPSHOT", num_args = 1..=3, required = true)]
     pub snapshots: Vec<PathBuf>,
@@ -36,26 +36,15 @@ pub struct HeapCli {
 }
 
 /// Runs `harness heap-diff ARGS`.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
-    let argv = std::iter::once("harness heap-diff".into()).chain(args.iter().cloned());
-    let cli = match HeapCli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    match run(&cli) {
-        Ok(text) if cli.json => {
-            crate::report::stdout::say_data(&text);
-            ExitCode::from(exit::OK)
-        }
-        Ok(text) => {
-            crate::report::stdout::say(&text);
-            ExitCode::from(exit::OK)
-        }
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::from(exit::USAGE)
-        }
+pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
+    let cli: HeapCli = super::parse_sub(COMMAND, args)?;
+    let text = run(&cli).map_err(Failure::usage)?;
+    if cli.json {
+        crate::report::stdout::say_data(&text);
+    } else {
+        crate::report::stdout::say(&text);
     }
+    Ok(exit::OK)
 }
 
 fn run(cli: &HeapCli) -> Result<String, String> {

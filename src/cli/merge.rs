@@ -1,13 +1,13 @@
 //! `harness merge A.json B.json ...`: one result from a sharded run's shards, with the
-//! thresholds checked on the whole (see [`crate::merge`]).
+//! thresholds checked on the whole (see [`crate::analyse::merge`]).
 
+use super::{Failure, Outcome};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::analyse::merge::{merge, Shard};
 use crate::exit;
-use crate::merge::{merge, Shard};
 
 /// This command's name, for its error messages.
 const COMMAND: &str = "harness merge";
@@ -24,7 +24,7 @@ const COMMAND: &str = "harness merge";
                   merged (different URLs or scenarios, a shard given twice or missing).",
     max_term_width = 100
 )]
-pub struct MergeCli {
+pub(super) struct MergeCli {
     /// The shards' results (result.json or --json output), one per shard.
     #[arg(value_name = "RESULT", required = true)]
     pub results: Vec<PathBuf>,
@@ -50,90 +50,70 @@ pub struct MergeCli {
 }
 
 /// Runs `harness merge ARGS`.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
-    let argv = std::iter::once(COMMAND.into()).chain(args.iter().cloned());
-    let cli = match MergeCli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    let shards = cli.results.iter().map(|path| {
-        crate::result::load(path).map(|result| Shard {
-            file: path.display().to_string(),
-            result,
-        })
-    });
-    let mut shard_rules = Vec::new();
-    let merged = shards
-        .collect::<Result<Vec<_>, String>>()
-        .and_then(|shards| {
-            for shard in &shards {
-                if let Some(info) = &shard.result.shard {
-                    shard_rules.extend(info.thresholds.iter().cloned());
-                }
-            }
-            merge(shards, cli.allow_partial)
-        });
-    let mut result = match merged {
-        Ok(result) => result,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    crate::analyse::annotate(&mut result);
-    let rules = match rules(&cli, &shard_rules) {
-        Ok(rules) => rules,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    result.thresholds = rules.iter().map(|t| t.evaluate(&result)).collect();
-    if let Err(err) = write(&cli, &result) {
-        eprintln!("error: {err:#}");
-        return ExitCode::from(exit::ERROR);
-    }
-    if cli.json {
-        match crate::report::json(&result) {
-            Ok(json) => crate::report::stdout::say(&format!("{json}\n")),
-            Err(err) => {
-                eprintln!("error: {err:#}");
-                return ExitCode::from(exit::ERROR);
-            }
-        }
-    } else {
-        let shards: Vec<String> = result
-            .merged
-            .iter()
-            .map(|s| {
-                format!(
-                    "  shard {}: {} ({} requests, {} errors, {} connections, started {} s after the first{})\n",
-                    s.index,
-                    s.file,
-                    crate::units::thousands(s.requests),
-                    crate::units::thousands(s.errors),
-                    s.connections,
-                    s.behind,
-                    if s.late_by > 0.0 {
-                        format!(", {} s after --start-at", s.late_by)
-                    } else {
-                        String::new()
-                    }
-                )
+pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
+    let cli: MergeCli = super::parse_sub(COMMAND, args)?;
+    let shards = cli
+        .results
+        .iter()
+        .map(|path| {
+            crate::result::load(path).map(|result| Shard {
+                file: path.display().to_string(),
+                result,
             })
-            .collect();
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(Failure::usage)?;
+    let shard_rules: Vec<String> = shards
+        .iter()
+        .filter_map(|shard| shard.result.shard.as_ref())
+        .flat_map(|info| info.thresholds.iter().cloned())
+        .collect();
+    let mut result = merge(shards, cli.allow_partial).map_err(Failure::usage)?;
+    crate::analyse::annotate(&mut result);
+    let rules = rules(&cli, &shard_rules).map_err(Failure::usage)?;
+    result.thresholds = rules.iter().map(|t| t.evaluate(&result)).collect();
+    write(&cli, &result).map_err(|err| Failure::error(format!("{err:#}")))?;
+    if cli.json {
+        let json =
+            crate::report::json(&result).map_err(|err| Failure::error(format!("{err:#}")))?;
+        crate::report::stdout::say(&format!("{json}\n"));
+    } else {
         crate::report::stdout::say(&format!(
             "Merged {} shard(s):\n{}\n{}",
             result.merged.len(),
-            shards.concat(),
+            shard_lines(&result),
             crate::report::terminal::render(&result, false, false)
         ));
     }
-    ExitCode::from(if result.thresholds.iter().all(|t| t.passed) {
+    Ok(if result.thresholds.iter().all(|t| t.passed) {
         exit::OK
     } else {
         exit::FAILED
     })
+}
+
+/// A line per merged shard.
+fn shard_lines(result: &crate::result::RunResult) -> String {
+    result
+        .merged
+        .iter()
+        .map(|s| {
+            format!(
+                "  shard {}: {} ({} requests, {} errors, {} connections, started {} s after the first{})\n",
+                s.index,
+                s.file,
+                crate::units::thousands(s.requests),
+                crate::units::thousands(s.errors),
+                s.connections,
+                s.behind,
+                if s.late_by > 0.0 {
+                    format!(", {} s after --start-at", s.late_by)
+                } else {
+                    String::new()
+                }
+            )
+        })
+        .collect()
 }
 
 /// The shards' own thresholds (their scenario's and `--threshold`s, each once), then
@@ -168,8 +148,7 @@ fn write(cli: &MergeCli, result: &crate::result::RunResult) -> anyhow::Result<()
     }
     if let Some(path) = &cli.junit {
         let name = result.scenario.as_deref().unwrap_or("harness merge");
-        let xml = crate::report::junit::render(&[crate::report::junit::Suite::ran(name, result)]);
-        crate::report::files::write_whole(path, xml.as_bytes())?;
+        crate::report::junit::write(path, &[crate::report::junit::Suite::ran(name, result)])?;
     }
     Ok(())
 }

@@ -228,71 +228,104 @@ pub struct ReportCli {
     pub output: Option<PathBuf>,
 }
 
-/// Runs the program and returns its exit code.
+/// Why a subcommand stopped early: its exit code and the one line [`main`] prints for it
+/// (none when clap already printed its help or error).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(super) code: u8,
+    message: Option<String>,
+}
+
+impl Failure {
+    /// Bad command line or input: nothing ran (exit 2).
+    pub(crate) fn usage(message: impl std::fmt::Display) -> Failure {
+        Failure::new(exit::USAGE, message)
+    }
+
+    /// harness itself failed (exit 4).
+    pub(crate) fn error(message: impl std::fmt::Display) -> Failure {
+        Failure::new(exit::ERROR, message)
+    }
+
+    fn new(code: u8, message: impl std::fmt::Display) -> Failure {
+        Failure {
+            code,
+            message: Some(message.to_string()),
+        }
+    }
+
+    /// A failed run: a usage error found late (the open-file limit) or harness's own.
+    pub(crate) fn of_run(err: &anyhow::Error) -> Failure {
+        let code = if err.downcast_ref::<UsageError>().is_some() {
+            exit::USAGE
+        } else {
+            exit::ERROR
+        };
+        Failure::new(code, format!("{err:#}"))
+    }
+}
+
+/// What a subcommand returns: its exit code, or why it stopped.
+pub(crate) type Outcome = Result<u8, Failure>;
+
+/// Runs the program and returns its exit code; the one place that prints a failure.
 pub fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    match args.get(1).and_then(|a| a.to_str()) {
-        Some("report") => return report_main(&args[2..]),
-        Some("run") => return scenarios::main(&args[2..]),
-        Some("compare") => return compare::main(&args[2..]),
-        Some("merge") => return merge::main(&args[2..]),
-        Some("heap-diff") => return heap::main(&args[2..]),
-        Some("profile") => return profile::main(&args[2..]),
+    let rest = args.get(2..).unwrap_or_default();
+    let outcome = match args.get(1).and_then(|a| a.to_str()) {
+        Some("report") => report_main(rest),
+        Some("run") => scenarios::main(rest),
+        Some("compare") => compare::main(rest),
+        Some("merge") => merge::main(rest),
+        Some("heap-diff") => heap::main(rest),
+        Some("profile") => profile::main(rest),
         Some(crate::target::watchdog::SUBCOMMAND) => {
-            return crate::target::watchdog::main(&args[2..])
+            return crate::target::watchdog::main(rest);
         }
-        _ => {}
-    }
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(clap_exit(err, "harness")),
+        _ => run_main(),
     };
-    let plan = match resolve::plan(cli) {
-        Ok(plan) => plan,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    match crate::run(plan) {
-        Ok(finished) => ExitCode::from(finished.code),
-        Err(err) => {
-            // The error may quote the target (its messages, its stderr).
-            eprintln!(
-                "error: {}",
-                crate::units::terminal_safe(&format!("{err:#}"))
-            );
-            ExitCode::from(err_code(&err))
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(failure) => {
+            if let Some(message) = &failure.message {
+                // The message may quote the target (its messages, its stderr).
+                eprintln!("error: {}", crate::units::terminal_safe(message));
+            }
+            ExitCode::from(failure.code)
         }
     }
 }
 
-fn report_main(args: &[std::ffi::OsString]) -> ExitCode {
-    let cli = match ReportCli::try_parse_from(
-        std::iter::once("harness report".into()).chain(args.iter().cloned()),
-    ) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(clap_exit(err, "harness report")),
-    };
+/// `harness [OPTIONS] URL [-- COMMAND]`.
+fn run_main() -> Outcome {
+    let cli = parse_args::<Cli>("harness", std::env::args_os())?;
+    let plan = resolve::plan(cli).map_err(|err| Failure::usage(format!("{err:#}")))?;
+    crate::run::run(plan)
+        .map(|finished| finished.code)
+        .map_err(|err| Failure::of_run(&err))
+}
+
+/// Parses a subcommand's arguments (`args` without the program and subcommand names).
+fn parse_sub<T: Parser>(command: &str, args: &[std::ffi::OsString]) -> Result<T, Failure> {
+    let argv = std::iter::once(std::ffi::OsString::from(command)).chain(args.iter().cloned());
+    parse_args(command, argv)
+}
+
+fn parse_args<T: Parser>(
+    command: &str,
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<T, Failure> {
+    T::try_parse_from(argv).map_err(|err| clap_failure(err, command))
+}
+
+fn report_main(args: &[std::ffi::OsString]) -> Outcome {
+    let cli: ReportCli = parse_sub("harness report", args)?;
     // A result that cannot be read is bad input (2); a report that cannot be written is
     // harness's own failure (4), as for a run.
-    let result = match crate::result::load(&cli.result) {
-        Ok(result) => result,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
-    match rerender(&cli, &result) {
-        Ok(path) => {
-            crate::report::stdout::say(&format!("{}\n", path.display()));
-            ExitCode::from(exit::OK)
-        }
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(exit::ERROR)
-        }
-    }
+    let result = crate::result::load(&cli.result).map_err(Failure::usage)?;
+    let path = rerender(&cli, &result).map_err(|err| Failure::error(format!("{err:#}")))?;
+    crate::report::stdout::say(&format!("{}\n", path.display()));
+    Ok(exit::OK)
 }
 
 fn rerender(cli: &ReportCli, result: &crate::result::RunResult) -> anyhow::Result<PathBuf> {
@@ -305,22 +338,17 @@ fn rerender(cli: &ReportCli, result: &crate::result::RunResult) -> anyhow::Resul
     Ok(output)
 }
 
-/// Usage errors found late (the open-file limit) still exit with the usage code.
-fn err_code(err: &anyhow::Error) -> u8 {
-    if err.downcast_ref::<UsageError>().is_some() {
-        exit::USAGE
-    } else {
-        exit::ERROR
-    }
-}
-
-/// Prints help and version as clap does; every other clap error as one line.
-fn clap_exit(err: clap::Error, command: &str) -> u8 {
+/// Help and version are printed as clap prints them (exit 0); every other clap error is one
+/// line (exit 2).
+pub(super) fn clap_failure(err: clap::Error, command: &str) -> Failure {
     use clap::error::ErrorKind;
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = err.print();
-            exit::OK
+            Failure {
+                code: exit::OK,
+                message: None,
+            }
         }
         _ => {
             // clap's first paragraph, folded onto one line; its usage block is left out.
@@ -330,8 +358,12 @@ fn clap_exit(err: clap::Error, command: &str) -> u8 {
                 .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            eprintln!("{} (see '{command} --help')", first.join(" "));
-            exit::USAGE
+            let line = first.join(" ");
+            let line = line.strip_prefix("error: ").unwrap_or(&line);
+            Failure {
+                code: exit::USAGE,
+                message: Some(format!("{line} (see '{command} --help')")),
+            }
         }
     }
 }

@@ -3,21 +3,21 @@
 //! live where scenario files use them too: units in [`crate::units`], HTTP values in
 //! [`crate::plan`], thresholds in [`crate::analyse`].
 
-pub use crate::plan::{header, method};
-pub use crate::units::{byte_count as size, duration, positive, rate};
+pub(crate) use crate::plan::{header, method};
+pub(crate) use crate::units::{byte_count as size, duration, positive, rate};
 
 /// Parses a threshold (`p99<50ms`); see [`crate::analyse::Threshold::parse`].
-pub fn threshold(text: &str) -> Result<crate::analyse::Threshold, String> {
+pub(crate) fn threshold(text: &str) -> Result<crate::analyse::Threshold, String> {
     crate::analyse::Threshold::parse(text)
 }
 
 /// Parses `--shard I/N` (or `index/N`, reading `JOB_COMPLETION_INDEX`).
-pub fn shard(text: &str) -> Result<crate::plan::Shard, String> {
+pub(crate) fn shard(text: &str) -> Result<crate::plan::Shard, String> {
     crate::plan::Shard::parse(text, |name| std::env::var(name).ok())
 }
 
 /// Parses `--start-at`: an RFC 3339 time, or `+DURATION` from now; at most a day ahead.
-pub fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
+pub(crate) fn start_at(text: &str) -> Result<std::time::SystemTime, String> {
     let now = std::time::SystemTime::now();
     let at = match text.strip_prefix('+') {
         Some(after) => now + duration(after)?,

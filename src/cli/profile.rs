@@ -2,8 +2,8 @@
 //! (`node --cpu-prof`, Chrome DevTools, a profile harness saved beside a report), with the
 //! same rules as a run's CPU trace.
 
+use super::{Failure, Outcome};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser;
 
@@ -24,7 +24,7 @@ const COMMAND: &str = "harness profile";
                   functions by self and total time.",
     max_term_width = 100
 )]
-pub struct ProfileCli {
+pub(super) struct ProfileCli {
     /// The profile file.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -34,29 +34,14 @@ pub struct ProfileCli {
 }
 
 /// Runs `harness profile ARGS`.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
-    let argv = std::iter::once(COMMAND.into()).chain(args.iter().cloned());
-    let cli = match ProfileCli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    let summary = match profile::load(&cli.file) {
-        Ok(parsed) => profile::summarise(&parsed),
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
+pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
+    let cli: ProfileCli = super::parse_sub(COMMAND, args)?;
+    let summary = profile::summarise(&profile::load(&cli.file).map_err(Failure::usage)?);
     if cli.json {
-        match serde_json::to_string_pretty(&summary) {
-            Ok(json) => crate::report::stdout::say_data(&(json + "\n")),
-            Err(err) => {
-                eprintln!("error: {err}");
-                return ExitCode::from(exit::ERROR);
-            }
-        }
+        let json = serde_json::to_string_pretty(&summary).map_err(Failure::error)?;
+        crate::report::stdout::say_data(&(json + "\n"));
     } else {
         crate::report::stdout::say(&crate::report::profile::render(&summary));
     }
-    ExitCode::from(exit::OK)
+    Ok(exit::OK)
 }

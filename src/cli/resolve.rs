@@ -24,7 +24,7 @@ macro_rules! usage {
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 /// Turns flags into a plan, or says which flag is wrong and how to fix it.
-pub fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
+pub(crate) fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
     let mut target = target(&cli)?;
     let free_port = target.addrs.first().is_some_and(|a| a.port() == 0);
     if free_port {
@@ -217,7 +217,7 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
 }
 
 /// Where the Markdown summary goes: `--summary-md`, else GitHub Actions' job summary file.
-pub fn summary_md(opts: &super::Options) -> Option<std::path::PathBuf> {
+pub(crate) fn summary_md(opts: &super::Options) -> Option<std::path::PathBuf> {
     opts.summary_md.clone().or_else(|| {
         std::env::var_os("GITHUB_STEP_SUMMARY")
             .filter(|path| !path.is_empty())
@@ -345,7 +345,7 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
 
 /// Largest request body (`-i`): a request is not a file transfer, and `-i /dev/zero` must
 /// not read until memory runs out.
-pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_BODY: u64 = 64 * 1024 * 1024;
 
 /// Reads a body file, at most [`MAX_BODY`].
 fn read_body(path: &std::path::Path) -> Result<Bytes, UsageError> {
@@ -398,7 +398,7 @@ fn tls(cli: &Cli) -> Result<TlsPlan, UsageError> {
 
 /// The URL without any `user:password@` part and with secret query values redacted, as it
 /// may be printed and saved.
-pub fn display_url(url: &str) -> String {
+pub(crate) fn display_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -407,7 +407,7 @@ pub fn display_url(url: &str) -> String {
         Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
         None => url.to_string(),
     };
-    crate::plan::redact_query(&url)
+    crate::redact::query(&url)
 }
 
 #[cfg(test)]

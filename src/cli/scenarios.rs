@@ -3,14 +3,13 @@
 //! mistake in any of them stops everything with exit code 2 and nothing is sent.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 
-use super::{resolve, Cli, Options};
+use super::{resolve, Cli, Failure, Options, Outcome};
 use crate::exit;
 use crate::plan::{Plan, RequestSpec, Stage, TraceMode, UsageError};
 use crate::report::junit::Suite;
@@ -31,7 +30,7 @@ const COMMAND: &str = "harness run";
                   harness's defaults. Flags apply to every scenario of a folder.",
     max_term_width = 100
 )]
-pub struct RunCli {
+pub(super) struct RunCli {
     /// A scenario file (TOML), or a folder of them.
     #[arg(value_name = "SCENARIO")]
     pub scenario: PathBuf,
@@ -41,33 +40,23 @@ pub struct RunCli {
 }
 
 /// Runs `harness run ARGS`.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
-    let argv = std::iter::once("harness run".into()).chain(args.iter().cloned());
-    let matches = match RunCli::command().try_get_matches_from(argv) {
-        Ok(matches) => matches,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    let cli = match RunCli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(err) => return ExitCode::from(super::clap_exit(err, COMMAND)),
-    };
-    let plans = match plans(&cli, &matches) {
-        Ok(plans) => plans,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(exit::USAGE);
-        }
-    };
+pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
+    let argv = std::iter::once(COMMAND.into()).chain(args.iter().cloned());
+    let matches = RunCli::command()
+        .try_get_matches_from(argv)
+        .map_err(|err| super::clap_failure(err, COMMAND))?;
+    let cli =
+        RunCli::from_arg_matches(&matches).map_err(|err| super::clap_failure(err, COMMAND))?;
+    let plans = plans(&cli, &matches).map_err(Failure::usage)?;
     let many = plans.len() > 1;
     if many {
         if let Some(path) = super::resolve::summary_md(&cli.opts) {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
             if dir.is_some_and(|d| !d.is_dir()) {
-                eprintln!(
-                    "error: --summary-md: the folder of '{}' does not exist; create it or write elsewhere",
+                return Err(Failure::usage(format!(
+                    "--summary-md: the folder of '{}' does not exist; create it or write elsewhere",
                     path.display()
-                );
-                return ExitCode::from(exit::USAGE);
+                )));
             }
         }
     }
@@ -84,7 +73,7 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
             ));
         }
         let thresholds = plan.thresholds.clone();
-        let code = match crate::run(plan) {
+        let code = match crate::run::run(plan) {
             Ok(finished) => {
                 match &finished.result {
                     Some(result) => suites.push(Suite::ran(&scenario.name, result)),
@@ -100,8 +89,13 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
                 finished.code
             }
             Err(err) => {
-                eprintln!("error: {}: {err:#}", scenario.path.display());
-                let code = super::err_code(&err);
+                // One scenario's failure is told here, and the folder goes on.
+                eprintln!(
+                    "error: {}: {}",
+                    scenario.path.display(),
+                    crate::units::terminal_safe(&format!("{err:#}"))
+                );
+                let code = super::Failure::of_run(&err).code;
                 suites.push(Suite::failed(
                     &scenario.name,
                     &thresholds,
@@ -116,23 +110,18 @@ pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
         }
     }
     if let Some(path) = &cli.opts.junit {
-        let xml = crate::report::junit::render(&suites);
-        if let Err(err) = crate::report::files::write_whole(path, xml.as_bytes()) {
-            eprintln!("error: --junit: {err:#}");
-            return ExitCode::from(exit::ERROR);
-        }
+        crate::report::junit::write(path, &suites)
+            .map_err(|err| Failure::error(format!("--junit: {err:#}")))?;
     }
     if many {
         if let Some(path) = super::resolve::summary_md(&cli.opts) {
             let text = crate::report::scenarios::markdown(&rows);
-            if let Err(err) = crate::report::files::append(&path, &text) {
-                eprintln!("error: --summary-md: {err:#}");
-                return ExitCode::from(exit::ERROR);
-            }
+            crate::report::files::append(&path, &text)
+                .map_err(|err| Failure::error(format!("--summary-md: {err:#}")))?;
         }
         crate::report::stdout::say(&crate::report::scenarios::summary(&rows));
     }
-    ExitCode::from(exit::combine(rows.iter().map(|r| r.code)))
+    Ok(exit::combine(rows.iter().map(|r| r.code)))
 }
 
 /// Reads every scenario and resolves it with the flags into a plan.

@@ -20,7 +20,7 @@ use super::recorder::ErrorKind;
 use crate::plan::{LoadPlan, TlsPlan};
 
 /// An open connection of any transport.
-pub enum Stream {
+pub(super) enum Stream {
     /// Plain TCP.
     Tcp(TcpStream),
     /// TLS over TCP.
@@ -31,7 +31,7 @@ pub enum Stream {
 
 /// A failed connection attempt, classified.
 #[derive(Debug)]
-pub struct ConnectError {
+pub(super) struct ConnectError {
     /// What kind of failure, for the counts.
     pub kind: ErrorKind,
     /// The underlying message, kept as a sample.
@@ -40,7 +40,7 @@ pub struct ConnectError {
 
 /// Opens connections to the run's target. Cheap to clone: one per worker.
 #[derive(Clone)]
-pub struct Connector {
+pub(super) struct Connector {
     addr: Option<SocketAddr>,
     socket_path: Option<PathBuf>,
     tls: Option<(TlsConnector, ServerName<'static>)>,
@@ -50,7 +50,7 @@ pub struct Connector {
 
 impl Connector {
     /// Builds the connector once per run: the TLS configuration and the address to use.
-    pub fn new(plan: &LoadPlan) -> anyhow::Result<Connector> {
+    pub(super) fn new(plan: &LoadPlan) -> anyhow::Result<Connector> {
         let tls = if plan.target.tls {
             let config = tls_config(&plan.tls, plan.http2)?;
             let name = ServerName::try_from(plan.target.host.clone()).with_context(|| {
@@ -70,7 +70,7 @@ impl Connector {
     }
 
     /// Opens one connection, within the request timeout.
-    pub async fn connect(&self) -> Result<Stream, ConnectError> {
+    pub(super) async fn connect(&self) -> Result<Stream, ConnectError> {
         match tokio::time::timeout(self.timeout, self.open()).await {
             Ok(result) => result,
             Err(_) => Err(ConnectError {
@@ -182,7 +182,7 @@ mod insecure {
     use rustls::{DigitallySignedStruct, Error, SignatureScheme};
 
     #[derive(Debug)]
-    pub struct AcceptAll(pub Arc<CryptoProvider>);
+    pub(super) struct AcceptAll(pub Arc<CryptoProvider>);
 
     impl ServerCertVerifier for AcceptAll {
         fn verify_server_cert(

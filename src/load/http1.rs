@@ -33,7 +33,7 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 /// to `pipelining` times (fewer for a large body, see [`MAX_BATCH_BYTES`]), so that a
 /// pipeline's requests are one contiguous slice (the hot path). Several requests, or
 /// placeholders, are chosen and rendered per request.
-pub enum WireRequest {
+pub(super) enum WireRequest {
     /// One request, always the same.
     Fixed {
         /// The request [`WireRequest::chunk()`] times over.
@@ -58,7 +58,7 @@ fn chunk_for(largest: usize, depth: usize) -> usize {
 }
 
 /// One request of a mix.
-pub struct WireEntry {
+pub(super) struct WireEntry {
     head: bool,
     fixed: Option<Vec<u8>>,
     method: String,
@@ -69,7 +69,7 @@ pub struct WireEntry {
 
 impl WireRequest {
     /// Serialises the plan's requests.
-    pub fn new(plan: &LoadPlan) -> Result<WireRequest, String> {
+    pub(super) fn new(plan: &LoadPlan) -> Result<WireRequest, String> {
         let authority = &plan.target.authority;
         if let [only] = plan.requests.as_slice() {
             if !only.placeholders {
@@ -216,7 +216,7 @@ impl WireEntry {
 }
 
 /// Writes the request line, headers and body as bytes.
-pub fn serialise(request: &RequestSpec, authority: &str) -> Vec<u8> {
+pub(super) fn serialise(request: &RequestSpec, authority: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + request.body.len());
     write_request(
         &request.method,
@@ -279,7 +279,7 @@ struct Flight {
 /// read buffer, the requests in flight, the pacer, the deadline) stays in locals across the
 /// `select!` of writing, reading and waiting; split into functions, that state would be
 /// passed around or re-borrowed on every request (`bench/load.sh` holds it to wrk's cost).
-pub async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> SessionEnd {
+pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pacer) -> SessionEnd {
     let depth = worker.plan.pipelining;
     // Closed model: refill only once half the pipeline is free, so each write carries at least
     // half a pipeline of requests (wrk refills only when all are back). Open model: the pacer

@@ -34,7 +34,7 @@ where
 }
 
 /// The requests as hyper wants them, built once; templated parts are rendered per request.
-pub struct H2Request {
+pub(super) struct H2Request {
     scheme_authority: String,
     entries: Vec<H2Entry>,
     cumulative: Vec<u64>,
@@ -52,7 +52,7 @@ struct H2Entry {
 
 impl H2Request {
     /// Builds the requests from the plan; fails only on values already checked.
-    pub fn new(plan: &crate::plan::LoadPlan) -> anyhow::Result<H2Request> {
+    pub(super) fn new(plan: &crate::plan::LoadPlan) -> anyhow::Result<H2Request> {
         let scheme = if plan.target.tls { "https" } else { "http" };
         let scheme_authority = format!("{scheme}://{}", plan.target.authority);
         let mut entries = Vec::new();
@@ -140,7 +140,7 @@ impl H2Request {
 }
 
 /// Drives one HTTP/2 connection until it fails or the run wants no more requests.
-pub async fn session(
+pub(super) async fn session(
     worker: &Rc<Worker>,
     request: &Arc<H2Request>,
     stream: Stream,

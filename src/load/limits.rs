@@ -10,7 +10,7 @@ fn overhead(workers: usize) -> u64 {
 }
 
 /// Raises the soft limit to the hard limit and checks that `connections` fit.
-pub fn ensure_open_files(connections: usize, workers: usize) -> Result<(), UsageError> {
+pub(super) fn ensure_open_files(connections: usize, workers: usize) -> Result<(), UsageError> {
     let needed = connections as u64 + overhead(workers);
     let mut limit = libc::rlimit {
         rlim_cur: 0,

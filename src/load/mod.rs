@@ -8,10 +8,10 @@ mod http1;
 mod http2;
 mod limits;
 mod pacer;
-pub mod recorder;
-pub mod response;
-pub mod series;
-pub mod template;
+pub(crate) mod recorder;
+pub(crate) mod response;
+pub(crate) mod series;
+pub(crate) mod template;
 
 use std::cell::RefCell;
 use std::pin::pin;
@@ -37,22 +37,11 @@ use template::Values;
 /// Pause after a failed connection attempt, so a refusing server is not hammered in a loop.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(10);
 
-/// Why the load ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StopReason {
-    /// The duration elapsed or the amount was sent.
-    Completed,
-    /// Ctrl-C.
-    Interrupted,
-    /// `--bailout` errors were reached.
-    BailedOut,
-    /// The target process exited during the load.
-    TargetExited,
-}
+pub(crate) use crate::result::StopReason;
 
 /// Everything the load generator measured.
 #[derive(Debug)]
-pub struct LoadOutcome {
+pub(crate) struct LoadOutcome {
     /// Wall-clock time the measured window opened.
     pub started: SystemTime,
     /// The same moment on the monotonic clock, to line the load up with samples.
@@ -70,12 +59,12 @@ pub struct LoadOutcome {
 }
 
 /// A load ready to run: every check that can fail before sending has passed.
-pub struct Prepared {
+pub(crate) struct Prepared {
     seed: Seed,
 }
 
 /// Checks the system can carry the plan (open files, TLS set-up) and prepares the requests.
-pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
+pub(crate) fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
     limits::ensure_open_files(plan.connections, plan.workers)?;
     let seed = Seed {
         plan: Arc::new(plan.clone()),
@@ -103,11 +92,11 @@ pub fn prepare(plan: &LoadPlan) -> anyhow::Result<Prepared> {
 
 /// Stops a running load from outside: Ctrl-C, or the target process dying.
 #[derive(Clone)]
-pub struct Stopper(Arc<Shared>);
+pub(crate) struct Stopper(Arc<Shared>);
 
 impl Stopper {
     /// Stops the load; the outcome records `reason`.
-    pub fn stop(&self, reason: StopReason) {
+    pub(crate) fn stop(&self, reason: StopReason) {
         self.0.stop.trigger(reason);
     }
 }
@@ -115,12 +104,12 @@ impl Stopper {
 impl Prepared {
     /// Makes this load's `{{counter}}` continue from `other`'s: the two share one counter,
     /// so a load run after `other` sends values of its own.
-    pub fn share_counter(&mut self, other: &Prepared) {
+    pub(crate) fn share_counter(&mut self, other: &Prepared) {
         self.seed.counter = other.seed.counter.clone();
     }
 
     /// A handle that stops the load once it runs.
-    pub fn stopper(&self) -> Stopper {
+    pub(crate) fn stopper(&self) -> Stopper {
         Stopper(self.seed.shared.clone())
     }
 }
@@ -128,7 +117,7 @@ impl Prepared {
 /// Runs a prepared load on worker threads, calling `on_second` as each second completes,
 /// with that second and the completed seconds together.
 /// Awaited on the caller's (single-threaded) control runtime.
-pub async fn run(
+pub(crate) async fn run(
     prepared: Prepared,
     mut on_second: impl FnMut(&SeriesPoint, &SoFar),
 ) -> anyhow::Result<LoadOutcome> {

@@ -12,7 +12,7 @@ use crate::plan::LoadPlan;
 
 /// How one connection's requests are spaced in time.
 #[derive(Debug, Clone)]
-pub enum Pacer {
+pub(super) enum Pacer {
     /// Closed model: send as soon as a slot is free.
     Closed,
     /// Open model: one request every `interval`, the next planned at `next`.
@@ -31,7 +31,7 @@ pub enum Pacer {
 impl Pacer {
     /// The pacer of connection `index`, sharing the plan's rate (or stage rates) between
     /// all connections. Connections are staggered so that sends are spread evenly over time.
-    pub fn new(plan: &LoadPlan, index: usize, start: Instant) -> Pacer {
+    pub(super) fn new(plan: &LoadPlan, index: usize, start: Instant) -> Pacer {
         let Some(rate) = plan.rate else {
             return Pacer::Closed;
         };
@@ -63,7 +63,7 @@ impl Pacer {
     }
 
     /// When the next request is planned (`None`: whenever a slot is free).
-    pub fn due(&self) -> Option<Instant> {
+    pub(super) fn due(&self) -> Option<Instant> {
         match self {
             Pacer::Closed => None,
             Pacer::Fixed { next, .. } => Some(*next),
@@ -71,12 +71,12 @@ impl Pacer {
     }
 
     /// Whether a request may be sent at `now`.
-    pub fn is_due(&self, now: Instant) -> bool {
+    pub(super) fn is_due(&self, now: Instant) -> bool {
         self.due().is_none_or(|due| due <= now)
     }
 
     /// Takes the next slot; returns its planned send time (`now` in the closed model).
-    pub fn take(&mut self, now: Instant) -> Instant {
+    pub(super) fn take(&mut self, now: Instant) -> Instant {
         match self {
             Pacer::Closed => now,
             Pacer::Fixed {
@@ -103,7 +103,7 @@ impl Pacer {
 
 /// Whether the run still wants requests: a count shared by all connections, or a deadline.
 #[derive(Debug, Clone)]
-pub struct Budget {
+pub(super) struct Budget {
     /// Requests left to send in `--amount` mode, shared by every worker.
     remaining: Option<Arc<AtomicU64>>,
     /// No request is sent at or after this instant (duration mode).
@@ -114,7 +114,7 @@ pub struct Budget {
 
 impl Budget {
     /// A budget of `amount` requests, or until `deadline`.
-    pub fn new(
+    pub(super) fn new(
         remaining: Option<Arc<AtomicU64>>,
         deadline: Option<Instant>,
         measure_start: Instant,
@@ -127,7 +127,7 @@ impl Budget {
     }
 
     /// Claims one request at `now`; false when the run wants no more.
-    pub fn claim(&self, now: Instant) -> bool {
+    pub(super) fn claim(&self, now: Instant) -> bool {
         if self.deadline.is_some_and(|deadline| now >= deadline) {
             return false;
         }
@@ -143,7 +143,7 @@ impl Budget {
     }
 
     /// Whether no more requests will be wanted.
-    pub fn exhausted(&self, now: Instant) -> bool {
+    pub(super) fn exhausted(&self, now: Instant) -> bool {
         self.deadline.is_some_and(|deadline| now >= deadline)
             || self
                 .remaining

@@ -9,19 +9,19 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 /// Highest latency the histograms track: one hour, in microseconds.
-pub const MAX_LATENCY_US: u64 = 3_600_000_000;
+pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Significant digits kept by the latency histograms (0.1 % precision).
-pub const SIGNIFICANT_DIGITS: u8 = 3;
+pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
 /// A request sent more than this after its planned time counts as late (open model only).
 /// tokio's timer has a 1 ms granularity and a busy worker adds a few ms of scheduling delay;
 /// beyond 10 ms the generator or the connection could not keep the schedule.
-pub const LATE_THRESHOLD: Duration = Duration::from_millis(10);
+pub(crate) const LATE_THRESHOLD: Duration = Duration::from_millis(10);
 /// Status codes are counted in a flat array indexed by code.
 const STATUS_SLOTS: usize = 1000;
 
 /// Why a request failed. Counted, never propagated: a failed request is data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// The server refused the TCP connection.
     ConnectRefused,
     /// The connection could not be opened for another reason (timeout, unreachable, ...).
@@ -42,7 +42,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order they are reported.
-    pub const ALL: [ErrorKind; 8] = [
+    pub(crate) const ALL: [ErrorKind; 8] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -54,7 +54,7 @@ impl ErrorKind {
     ];
 
     /// The key used in the JSON result and the terminal summary.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ErrorKind::ConnectRefused => "connectRefused",
             ErrorKind::Connect => "connect",
@@ -68,7 +68,7 @@ impl ErrorKind {
     }
 
     /// Classifies an I/O error from a socket read or write.
-    pub fn of_io(err: &std::io::Error) -> ErrorKind {
+    pub(crate) fn of_io(err: &std::io::Error) -> ErrorKind {
         use std::io::ErrorKind as Io;
         match err.kind() {
             Io::ConnectionReset | Io::ConnectionAborted | Io::BrokenPipe => ErrorKind::Reset,
@@ -81,14 +81,14 @@ impl ErrorKind {
 }
 
 /// A new latency histogram with the project's bounds.
-pub fn latency_histogram() -> Histogram<u64> {
+pub(crate) fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS)
         .expect("constant histogram bounds are valid")
 }
 
 /// Totals of one worker, merged across workers at the end of the run.
 #[derive(Debug, Clone)]
-pub struct Totals {
+pub(crate) struct Totals {
     /// Latency in µs, counted from the planned send time (wrk2's rule; equal to the actual
     /// send time in the closed model).
     pub latency: Histogram<u64>,
@@ -133,7 +133,7 @@ impl Totals {
     }
 
     /// Adds another worker's totals to these.
-    pub fn merge(&mut self, other: &Totals) {
+    pub(crate) fn merge(&mut self, other: &Totals) {
         // Same bounds on both sides, so adding cannot fail.
         let _ = self.latency.add(&other.latency);
         if let (Some(mine), Some(theirs)) = (&mut self.uncorrected, &other.uncorrected) {
@@ -157,14 +157,14 @@ impl Totals {
     }
 
     /// All errors, timeouts included.
-    pub fn error_count(&self) -> u64 {
+    pub(crate) fn error_count(&self) -> u64 {
         self.errors.iter().sum()
     }
 }
 
 /// One worker's measurements for one second of the measured window.
 #[derive(Debug)]
-pub struct SecondReport {
+pub(crate) struct SecondReport {
     /// Seconds since the measured window opened.
     pub index: u64,
     /// How much of the second the worker covered (less than 1 s for the last one).
@@ -181,7 +181,7 @@ pub struct SecondReport {
 
 /// What a worker sends to the control thread.
 #[derive(Debug)]
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// A second has passed.
     Second(SecondReport),
     /// The worker has stopped; these are its totals.
@@ -189,7 +189,7 @@ pub enum WorkerMessage {
 }
 
 /// Records one worker's requests.
-pub struct Recorder {
+pub(crate) struct Recorder {
     measure_start: Instant,
     measure_end: Option<Instant>,
     after_end: u64,
@@ -203,7 +203,7 @@ pub struct Recorder {
 impl Recorder {
     /// A recorder whose measured window opens at `measure_start` and, in duration mode,
     /// closes at `measure_end`.
-    pub fn new(
+    pub(crate) fn new(
         measure_start: Instant,
         measure_end: Option<Instant>,
         open_model: bool,
@@ -228,7 +228,7 @@ impl Recorder {
     }
 
     /// `count` requests were written at `now`.
-    pub fn sent(&mut self, count: u64, now: Instant) {
+    pub(crate) fn sent(&mut self, count: u64, now: Instant) {
         if self.in_window(now) {
             self.in_flight += count;
             self.totals.sent += count;
@@ -236,7 +236,7 @@ impl Recorder {
     }
 
     /// A request planned at `planned` was sent at `sent`; `late` says if that missed the plan.
-    pub fn note_lateness(&mut self, planned: Instant, sent: Instant) {
+    pub(crate) fn note_lateness(&mut self, planned: Instant, sent: Instant) {
         if planned >= self.measure_start && sent.saturating_duration_since(planned) > LATE_THRESHOLD
         {
             self.totals.late += 1;
@@ -244,7 +244,7 @@ impl Recorder {
     }
 
     /// A response arrived at `done` for a request planned at `planned` and sent at `sent`.
-    pub fn response(
+    pub(crate) fn response(
         &mut self,
         planned: Instant,
         sent: Instant,
@@ -279,7 +279,7 @@ impl Recorder {
 
     /// A request (or, with `sent` None, a connection attempt) failed at `now`.
     /// Returns true when the error was counted (it was in the measured window).
-    pub fn error(
+    pub(crate) fn error(
         &mut self,
         kind: ErrorKind,
         sent: Option<Instant>,
@@ -311,7 +311,7 @@ impl Recorder {
     }
 
     /// Closes every second that ended before `now`, sending it to the control thread.
-    pub fn roll(&mut self, now: Instant) {
+    pub(crate) fn roll(&mut self, now: Instant) {
         while now >= self.second_start + Duration::from_secs(1) {
             self.second.covered = Duration::from_secs(1);
             self.flush_second();
@@ -320,7 +320,7 @@ impl Recorder {
     }
 
     /// Ends the run at `now`: sends the last, partial second and the totals.
-    pub fn finish(&mut self, now: Instant) {
+    pub(crate) fn finish(&mut self, now: Instant) {
         let now = self.measure_end.map_or(now, |end| now.min(end));
         if now > self.measure_start {
             self.roll(now);
@@ -354,7 +354,7 @@ fn empty_second(index: u64) -> SecondReport {
 }
 
 /// Whole microseconds, saturating.
-pub fn micros(duration: Duration) -> u64 {
+pub(crate) fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 

@@ -9,7 +9,7 @@ const MAX_LINE: usize = 4096;
 
 /// A response whose last byte has been read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
     pub status: u16,
     /// The server will close the connection after this response.
@@ -18,7 +18,7 @@ pub struct Response {
 
 /// Why the bytes are not a valid response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ParseError {
+pub(crate) enum ParseError {
     /// The status line or headers are malformed.
     #[error("invalid response head: {0}")]
     Head(String),
@@ -46,7 +46,7 @@ enum State {
 
 /// Frames the responses arriving on one connection.
 #[derive(Debug)]
-pub struct ResponseParser {
+pub(crate) struct ResponseParser {
     head_request: bool,
     state: State,
     current: Response,
@@ -54,7 +54,7 @@ pub struct ResponseParser {
 
 /// The result of [`ResponseParser::advance`].
 #[derive(Debug, PartialEq, Eq)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Bytes consumed from the front of the buffer.
     pub used: usize,
     /// The response that ended within those bytes, if one did.
@@ -63,7 +63,7 @@ pub struct Progress {
 
 impl ResponseParser {
     /// A parser for responses to requests with the given method (`HEAD` responses have no body).
-    pub fn new(method: &str) -> ResponseParser {
+    pub(crate) fn new(method: &str) -> ResponseParser {
         ResponseParser {
             head_request: method == "HEAD",
             state: State::Head,
@@ -75,17 +75,17 @@ impl ResponseParser {
     }
 
     /// Says whether the next response answers a HEAD request (call while [`Self::is_idle`]).
-    pub fn expect_head(&mut self, head: bool) {
+    pub(crate) fn expect_head(&mut self, head: bool) {
         self.head_request = head;
     }
 
     /// True between responses, when no byte of the next one has been consumed.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.state == State::Head
     }
 
     /// The response read until the connection closed, if the body had no declared length.
-    pub fn finish_at_eof(&mut self) -> Option<Response> {
+    pub(crate) fn finish_at_eof(&mut self) -> Option<Response> {
         (self.state == State::UntilClose).then(|| {
             self.state = State::Head;
             Response {
@@ -97,7 +97,7 @@ impl ResponseParser {
 
     /// Consumes as much of `buf` as belongs to the current response, stopping at its end.
     /// `used` is 0 when more bytes are needed to make progress.
-    pub fn advance(&mut self, buf: &[u8]) -> Result<Progress, ParseError> {
+    pub(crate) fn advance(&mut self, buf: &[u8]) -> Result<Progress, ParseError> {
         let mut used = 0;
         loop {
             let rest = &buf[used..];

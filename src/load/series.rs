@@ -10,7 +10,7 @@ use super::recorder::{latency_histogram, SecondReport};
 
 /// One second of the measured window, all workers merged.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SeriesPoint {
+pub(crate) struct SeriesPoint {
     /// Seconds since the measured window opened.
     pub second: u64,
     /// How much of this second the run covered (1 s but for the last).
@@ -44,7 +44,7 @@ struct Pending {
 
 /// The measured window so far, over every completed second: what the live view shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SoFar {
+pub(crate) struct SoFar {
     /// Responses completed.
     pub requests: u64,
     /// Errors, timeouts included.
@@ -54,7 +54,7 @@ pub struct SoFar {
 }
 
 /// Collects reports from `workers` workers.
-pub struct SeriesBuilder {
+pub(crate) struct SeriesBuilder {
     workers: usize,
     pending: BTreeMap<u64, Pending>,
     points: Vec<SeriesPoint>,
@@ -67,7 +67,7 @@ pub struct SeriesBuilder {
 impl SeriesBuilder {
     /// A builder expecting one report per second from each of `workers` workers.
     /// With `keep_histograms`, each point carries its second's histogram.
-    pub fn new(workers: usize, keep_histograms: bool) -> SeriesBuilder {
+    pub(crate) fn new(workers: usize, keep_histograms: bool) -> SeriesBuilder {
         SeriesBuilder {
             workers,
             pending: BTreeMap::new(),
@@ -78,7 +78,7 @@ impl SeriesBuilder {
     }
 
     /// The completed seconds together.
-    pub fn so_far(&self) -> SoFar {
+    pub(crate) fn so_far(&self) -> SoFar {
         SoFar {
             requests: self.points.iter().map(|p| p.requests).sum(),
             errors: self.points.iter().map(|p| p.errors).sum(),
@@ -91,7 +91,7 @@ impl SeriesBuilder {
     }
 
     /// Adds one report; returns the point it completed, if every worker has now reported it.
-    pub fn add(&mut self, report: SecondReport) -> Option<&SeriesPoint> {
+    pub(crate) fn add(&mut self, report: SecondReport) -> Option<&SeriesPoint> {
         let pending = self.pending.entry(report.index).or_insert_with(|| Pending {
             reports: 0,
             covered: Duration::ZERO,
@@ -118,7 +118,7 @@ impl SeriesBuilder {
 
     /// All points in order, including seconds that not every worker reached (a worker that
     /// stopped early). A trailing sliver with nothing in it is dropped.
-    pub fn finish(mut self) -> Vec<SeriesPoint> {
+    pub(crate) fn finish(mut self) -> Vec<SeriesPoint> {
         for (index, pending) in std::mem::take(&mut self.pending) {
             self.points
                 .push(point(index, pending, self.keep_histograms));

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// Text with placeholders, parsed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub(crate) struct Template {
     parts: Vec<Part>,
 }
 
@@ -26,7 +26,7 @@ enum Part {
 
 impl Template {
     /// Parses `text`; `{{` opens a placeholder, and an unknown one is an error naming it.
-    pub fn parse(text: &[u8]) -> Result<Template, String> {
+    pub(crate) fn parse(text: &[u8]) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut literal = Vec::new();
         let mut rest = text;
@@ -66,19 +66,19 @@ impl Template {
     }
 
     /// A template of fixed text.
-    pub fn literal(text: &[u8]) -> Template {
+    pub(crate) fn literal(text: &[u8]) -> Template {
         Template {
             parts: vec![Part::Text(text.to_vec())],
         }
     }
 
     /// Whether every rendering is the same.
-    pub fn is_fixed(&self) -> bool {
+    pub(crate) fn is_fixed(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
     /// Appends one rendering to `out`.
-    pub fn render(&self, values: &Values, out: &mut Vec<u8>) {
+    pub(crate) fn render(&self, values: &Values, out: &mut Vec<u8>) {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.extend_from_slice(text),
@@ -124,7 +124,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// Where placeholder values come from: one counter shared by all workers, and a random
 /// generator per worker (splitmix64; statistical quality is plenty for keys).
 #[derive(Debug)]
-pub struct Values {
+pub(crate) struct Values {
     counter: Arc<AtomicU64>,
     state: Cell<u64>,
     /// (I, N) of a sharded run, (1, 1) otherwise.
@@ -133,7 +133,7 @@ pub struct Values {
 
 impl Values {
     /// Values for one worker; `seed` should differ between workers.
-    pub fn new(counter: Arc<AtomicU64>, seed: u64) -> Values {
+    pub(crate) fn new(counter: Arc<AtomicU64>, seed: u64) -> Values {
         Values {
             counter,
             state: Cell::new(seed ^ 0x9e37_79b9_7f4a_7c15),
@@ -143,7 +143,7 @@ impl Values {
 
     /// Values for shard `shard` of a sharded run: its counter values interleave with the
     /// other shards'.
-    pub fn sharded(mut self, shard: Option<crate::plan::Shard>) -> Values {
+    pub(crate) fn sharded(mut self, shard: Option<crate::plan::Shard>) -> Values {
         if let Some(shard) = shard {
             self.shard = (shard.index, shard.count);
         }
@@ -151,7 +151,7 @@ impl Values {
     }
 
     /// The next random 64-bit number.
-    pub fn next(&self) -> u64 {
+    pub(crate) fn next(&self) -> u64 {
         let state = self.state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
         self.state.set(state);
         let mut z = state;
@@ -161,7 +161,7 @@ impl Values {
     }
 
     /// Picks an index by weight: `cumulative` holds running totals of the weights.
-    pub fn pick(&self, cumulative: &[u64]) -> usize {
+    pub(crate) fn pick(&self, cumulative: &[u64]) -> usize {
         let total = cumulative.last().copied().unwrap_or(0);
         if cumulative.len() <= 1 || total == 0 {
             return 0;

@@ -8,7 +8,7 @@ use super::table::{columns, Align};
 use crate::analyse::compare::{Comparison, Row, Tolerances};
 
 /// A compared value with its unit.
-pub fn value(row: &Row, v: f64) -> String {
+pub(crate) fn value(row: &Row, v: f64) -> String {
     match row.unit {
         "B" => crate::units::bytes(v),
         "req/s" => format!("{v:.0}"),
@@ -18,7 +18,7 @@ pub fn value(row: &Row, v: f64) -> String {
 }
 
 /// `WORSE` (beyond the tolerance and not noise), `changed`, `noise`, or nothing (no test).
-pub fn label(row: &Row, t: &Tolerances) -> &'static str {
+pub(crate) fn label(row: &Row, t: &Tolerances) -> &'static str {
     match (row.failed, row.p) {
         (true, _) => "WORSE",
         (false, Some(p)) if p < t.alpha => "changed",
@@ -28,7 +28,7 @@ pub fn label(row: &Row, t: &Tolerances) -> &'static str {
 }
 
 /// The last line: whether NEW is worse beyond the tolerances.
-pub fn conclusion(comparison: &Comparison) -> &'static str {
+pub(crate) fn conclusion(comparison: &Comparison) -> &'static str {
     if comparison.failed() {
         "NEW is worse than BASE beyond the tolerances."
     } else {
@@ -37,7 +37,7 @@ pub fn conclusion(comparison: &Comparison) -> &'static str {
 }
 
 /// The comparison as text.
-pub fn render(base: &Path, new: &Path, comparison: &Comparison, t: &Tolerances) -> String {
+pub(crate) fn render(base: &Path, new: &Path, comparison: &Comparison, t: &Tolerances) -> String {
     let mut out = format!("BASE {}\nNEW  {}\n\n", base.display(), new.display());
     let mut rows = vec![["", "BASE", "NEW", "change", "p", "", "rule"]
         .map(String::from)

@@ -10,7 +10,7 @@ use anyhow::Context;
 use crate::result::RunResult;
 
 /// The default report directory for a target command: `reports/<name>-<YYYYMMDD-HHMMSS>`.
-pub fn default_dir(command: &[String]) -> PathBuf {
+pub(crate) fn default_dir(command: &[String]) -> PathBuf {
     let stamp = humantime::format_rfc3339_seconds(std::time::SystemTime::now())
         .to_string()
         .replace(['-', ':'], "")
@@ -57,7 +57,7 @@ fn clean(text: &str) -> String {
 /// Creates the report directory now, before any load, and returns it. A `fresh` directory
 /// (harness's default, named after the run and the second it started) never reuses one that
 /// exists: two runs in the same second get `NAME-TIME` and `NAME-TIME-2`.
-pub fn prepare(dir: &Path, fresh: bool) -> anyhow::Result<PathBuf> {
+pub(crate) fn prepare(dir: &Path, fresh: bool) -> anyhow::Result<PathBuf> {
     let failed = || {
         format!(
             "--report: could not create the report directory '{}'",
@@ -93,7 +93,7 @@ pub fn prepare(dir: &Path, fresh: bool) -> anyhow::Result<PathBuf> {
 
 /// Checks, before any load, that the extra output files can be written where asked: their
 /// folder exists, and a file that exists is not read-only or a folder.
-pub fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
+pub(crate) fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
     let paths = [
         ("--junit", &output.junit),
         ("output.html", &output.html),
@@ -121,7 +121,7 @@ pub fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()> {
 
 /// Appends `text` to the file at `path` (created if missing), in one write: a CI job
 /// summary file collects the summaries of every step.
-pub fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+pub(crate) fn append(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -133,7 +133,7 @@ pub fn append(path: &Path, text: &str) -> anyhow::Result<()> {
 }
 
 /// Writes `result.json` and `report.html` into `dir`; returns the report's path.
-pub fn write(dir: &Path, result: &RunResult) -> anyhow::Result<PathBuf> {
+pub(crate) fn write(dir: &Path, result: &RunResult) -> anyhow::Result<PathBuf> {
     let json = serde_json::to_string_pretty(result).context("could not serialise the result")?;
     write_whole(&dir.join("result.json"), json.as_bytes())?;
     let html = super::html::render(result)?;
@@ -144,7 +144,7 @@ pub fn write(dir: &Path, result: &RunResult) -> anyhow::Result<PathBuf> {
 
 /// Writes the result and report wherever the plan says (the report folder, and the extra
 /// `html`/`json_file` paths); returns the HTML report's path, if one was written.
-pub fn write_outputs(
+pub(crate) fn write_outputs(
     output: &crate::plan::OutputPlan,
     result: &RunResult,
 ) -> anyhow::Result<Option<PathBuf>> {
@@ -165,7 +165,7 @@ pub fn write_outputs(
 }
 
 /// The default report directory for a named scenario: `reports/<name>-<YYYYMMDD-HHMMSS>`.
-pub fn named_dir(name: &str) -> PathBuf {
+pub(crate) fn named_dir(name: &str) -> PathBuf {
     let dir = default_dir(&[]);
     let stamp = dir
         .file_name()
@@ -179,7 +179,7 @@ pub fn named_dir(name: &str) -> PathBuf {
 /// disk leaves nothing behind; a symlink is followed and its target replaced, not the link;
 /// anything else (a device such as `/dev/stdout`, a FIFO) is written in place, since
 /// renaming over it would replace it.
-pub fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let failed = || format!("could not write '{}'", path.display());
     let target = match std::fs::metadata(path) {

@@ -9,7 +9,7 @@ use crate::result::HeapAnalysis;
 use crate::units::{bytes, thousands};
 
 /// A snapshot's classes by size: (class, objects, bytes), biggest first; 20 of them.
-pub fn classes(path: &Path, objects: u64, classes: &[(String, u64, u64)]) -> String {
+pub(crate) fn classes(path: &Path, objects: u64, classes: &[(String, u64, u64)]) -> String {
     let mut out = format!("{}: {} objects\n\n", path.display(), thousands(objects));
     for (class, count, size) in classes.iter().take(20) {
         out += &format!(
@@ -23,7 +23,7 @@ pub fn classes(path: &Path, objects: u64, classes: &[(String, u64, u64)]) -> Str
 
 /// The analysis of snapshots: the leaked objects new in `after` (and still alive in
 /// `last`, when there are three), their groups and paths, and the classes that changed.
-pub fn analysis(after: &Path, last: Option<&Path>, analysis: &HeapAnalysis) -> String {
+pub(crate) fn analysis(after: &Path, last: Option<&Path>, analysis: &HeapAnalysis) -> String {
     let mut out = format!(
         "{} objects ({}) are new in {}{}\n",
         thousands(analysis.leaked_objects),

@@ -4,11 +4,12 @@
 
 use std::fmt::Write;
 
+use super::escape::xml_attribute as escape;
 use crate::analyse::Threshold;
 use crate::result::RunResult;
 
 /// One run as a test suite.
-pub struct Suite {
+pub(crate) struct Suite {
     name: String,
     cases: Vec<Case>,
     seconds: f64,
@@ -23,7 +24,7 @@ struct Case {
 
 impl Suite {
     /// A run that produced a result.
-    pub fn ran(name: &str, result: &RunResult) -> Suite {
+    pub(crate) fn ran(name: &str, result: &RunResult) -> Suite {
         let target_error = result.target.as_ref().and_then(|t| t.failure.clone());
         let mut cases: Vec<Case> = result
             .thresholds
@@ -50,7 +51,7 @@ impl Suite {
     }
 
     /// A run that ended before the load (the target never served).
-    pub fn failed(name: &str, thresholds: &[Threshold], why: &str) -> Suite {
+    pub(crate) fn failed(name: &str, thresholds: &[Threshold], why: &str) -> Suite {
         let mut names: Vec<String> = thresholds.iter().map(|t| t.text.clone()).collect();
         if names.is_empty() {
             names.push("run".to_string());
@@ -71,8 +72,13 @@ impl Suite {
     }
 }
 
+/// Writes the XML document for these suites to `path` (whole, or not at all).
+pub(crate) fn write(path: &std::path::Path, suites: &[Suite]) -> anyhow::Result<()> {
+    super::files::write_whole(path, render(suites).as_bytes())
+}
+
 /// The XML document for these suites.
-pub fn render(suites: &[Suite]) -> String {
+pub(crate) fn render(suites: &[Suite]) -> String {
     let count = |f: fn(&Case) -> bool| -> usize {
         suites
             .iter()
@@ -136,17 +142,6 @@ pub fn render(suites: &[Suite]) -> String {
     }
     xml.push_str("</testsuites>\n");
     xml
-}
-
-/// Escapes text for an XML attribute (as for HTML), keeping line breaks and dropping the
-/// control characters XML 1.0 cannot carry.
-fn escape(text: &str) -> String {
-    let clean: String = text
-        .chars()
-        .filter(|&c| c >= ' ' || c == '\n' || c == '\t')
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .collect();
-    super::html::escape(&clean).replace('\n', "&#10;")
 }
 
 #[cfg(test)]

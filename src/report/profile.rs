@@ -5,7 +5,7 @@ use crate::analyse::profile::{place, CpuProfile, FunctionTime};
 use crate::report::terminal::profile_heading;
 
 /// The summary as text: the hot code, then the top functions by self and by total time.
-pub fn render(summary: &CpuProfile) -> String {
+pub(crate) fn render(summary: &CpuProfile) -> String {
     let mut out = format!(
         "{}\n\nHot code (share of the busy time):\n",
         profile_heading(summary)

@@ -5,7 +5,7 @@ use super::table::{columns, Align};
 use crate::exit;
 
 /// One line of the folder summary.
-pub struct Row {
+pub(crate) struct Row {
     pub name: String,
     pub code: u8,
     pub passed: usize,
@@ -31,7 +31,7 @@ impl Row {
 }
 
 /// The folder summary as text.
-pub fn summary(rows: &[Row]) -> String {
+pub(crate) fn summary(rows: &[Row]) -> String {
     let mut table = vec![[
         "scenario",
         "outcome",
@@ -65,13 +65,8 @@ pub fn summary(rows: &[Row]) -> String {
 }
 
 /// The folder summary as Markdown for a CI job page: one row per scenario.
-pub fn markdown(rows: &[Row]) -> String {
-    let cell = |text: &str| {
-        text.replace('|', "\\|")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace(['\n', '\r'], " ")
-    };
+pub(crate) fn markdown(rows: &[Row]) -> String {
+    let cell = super::escape::markdown;
     let mut out = format!(
         "### harness: {} scenarios\n\n| scenario | outcome | thresholds | req/s | p99 ms | verdict | report |\n| --- | --- | --- | ---: | ---: | --- | --- |\n",
         rows.len()
@@ -90,9 +85,10 @@ pub fn markdown(rows: &[Row]) -> String {
             number(row.rps, 0),
             number(row.p99, 2),
             cell(&row.verdict),
-            row.report
-                .as_deref()
-                .map_or_else(|| "-".to_string(), |r| format!("`{}`", r.replace('`', "'")))
+            row.report.as_deref().map_or_else(
+                || "-".to_string(),
+                |r| format!("`{}`", super::escape::markdown_code(r))
+            )
         );
     }
     out.push('\n');

@@ -11,12 +11,12 @@ static GONE: AtomicBool = AtomicBool::new(false);
 
 /// Writes text meant for a person to stdout, control characters escaped (see the module
 /// docs), and flushes it; nothing once the reader has gone.
-pub fn print(text: &str) -> std::io::Result<()> {
+pub(crate) fn print(text: &str) -> std::io::Result<()> {
     print_data(&crate::units::terminal_safe(text))
 }
 
 /// Like [`print()`] for data a program reads (JSON), written as it is.
-pub fn print_data(text: &str) -> std::io::Result<()> {
+pub(crate) fn print_data(text: &str) -> std::io::Result<()> {
     if GONE.load(Ordering::Relaxed) {
         return Ok(());
     }
@@ -34,11 +34,11 @@ pub fn print_data(text: &str) -> std::io::Result<()> {
 }
 
 /// Like [`print()`], for text whose loss is no failure: errors are dropped.
-pub fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     let _ = print(text);
 }
 
 /// Like [`print_data()`], errors dropped.
-pub fn say_data(text: &str) {
+pub(crate) fn say_data(text: &str) {
     let _ = print_data(text);
 }

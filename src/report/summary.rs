@@ -5,16 +5,17 @@
 
 use std::fmt::Write;
 
-use crate::result::RunResult;
+use super::escape::{html as escape, markdown as md, markdown_code};
+use crate::result::{FindingKind, RunResult, Severity};
 use crate::units::{bytes, thousands, trim_float};
 
 /// What a reviewer reads first.
 #[derive(Debug, Clone)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// The verdict's title, or "No problem found".
     pub verdict: String,
-    /// `critical`, `warning`, `info` or `ok`.
-    pub severity: String,
+    /// The main finding's severity (`None`: no problem found).
+    pub severity: Option<Severity>,
     /// What to do next: the main finding's advice.
     pub next: Option<String>,
     /// The code harness named, and the report section that shows it (`heap`, `profile`).
@@ -27,13 +28,13 @@ pub struct Summary {
 
 impl Summary {
     /// The summary of a result whose findings are computed.
-    pub fn of(result: &RunResult) -> Summary {
-        let main = result.findings.first().filter(|f| f.severity != "info");
+    pub(crate) fn of(result: &RunResult) -> Summary {
+        let main = result.main_finding();
         Summary {
             verdict: main.map_or_else(|| "No problem found".to_string(), |f| f.title.clone()),
-            severity: main.map_or_else(|| "ok".to_string(), |f| f.severity.clone()),
+            severity: main.map(|f| f.severity),
             next: main.map(|f| f.advice.clone()),
-            code: main.and_then(|f| named_code(result, &f.kind)),
+            code: main.and_then(|f| named_code(result, f.kind)),
             numbers: numbers(result),
             thresholds: result
                 .thresholds
@@ -44,11 +45,10 @@ impl Summary {
     }
 
     /// The HTML block (`id="summary"`) at the top of the report; every string escaped.
-    pub fn html(&self) -> String {
-        let escape = super::html::escape;
+    pub(crate) fn html(&self) -> String {
         let mut out = format!(
             "<section id=\"summary\" class=\"summary {}\"><h2 id=\"verdict\">{}</h2>",
-            escape(&self.severity),
+            self.severity.map_or("ok", Severity::as_str),
             escape(&self.verdict)
         );
         if let Some((code, anchor)) = &self.code {
@@ -94,7 +94,7 @@ impl Summary {
     }
 
     /// "all met" or "1 of 2 not met".
-    pub fn thresholds_line(&self) -> String {
+    pub(crate) fn thresholds_line(&self) -> String {
         let failed = self.thresholds.iter().filter(|t| !t.1).count();
         if failed == 0 {
             "all met".to_string()
@@ -105,12 +105,12 @@ impl Summary {
 
     /// Markdown for a CI job page (GitHub's job summary), titled with `name`; `report` is
     /// where the HTML report was written.
-    pub fn markdown(&self, name: &str, report: Option<&str>) -> String {
+    pub(crate) fn markdown(&self, name: &str, report: Option<&str>) -> String {
         let mut out = format!("### harness: {}\n\n", md(name));
-        let mark = match self.severity.as_str() {
-            "ok" => "✅",
-            "critical" => "❌",
-            _ => "⚠️",
+        let mark = match self.severity {
+            None => "✅",
+            Some(Severity::Critical) => "❌",
+            Some(Severity::Warning | Severity::Info) => "⚠️",
         };
         let _ = writeln!(out, "{mark} **{}**\n", md(&self.verdict));
         if let Some((code, _)) = &self.code {
@@ -146,7 +146,7 @@ impl Summary {
                 let _ = writeln!(
                     out,
                     "| `{}` | {} | {} |",
-                    threshold.replace('`', "'").replace('|', "\\|"),
+                    markdown_code(threshold),
                     if *passed { "✅ pass" } else { "❌ FAIL" },
                     md(actual)
                 );
@@ -208,8 +208,11 @@ fn numbers(result: &RunResult) -> Vec<(&'static str, String)> {
 }
 
 /// The code the heap or CPU analysis named for the main finding, and its section.
-fn named_code(result: &RunResult, kind: &str) -> Option<(String, &'static str)> {
-    let memory = matches!(kind, "memoryLeak" | "listenerLeak" | "memoryPlateau");
+fn named_code(result: &RunResult, kind: FindingKind) -> Option<(String, &'static str)> {
+    let memory = matches!(
+        kind,
+        FindingKind::MemoryLeak | FindingKind::ListenerLeak | FindingKind::MemoryPlateau
+    );
     if memory {
         let headline = result
             .heap
@@ -227,7 +230,7 @@ fn code_html(text: &str) -> String {
     text.split('`')
         .enumerate()
         .map(|(i, part)| {
-            let part = super::html::escape(part);
+            let part = escape(part);
             if i % 2 == 1 {
                 format!("<code>{part}</code>")
             } else {
@@ -237,16 +240,6 @@ fn code_html(text: &str) -> String {
         .collect()
 }
 
-/// Text safe inside a Markdown table cell or paragraph: pipes, angle brackets and newlines
-/// escaped (a target's message must not become HTML or break the table).
-fn md(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace(['\n', '\r'], " ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,7 +247,7 @@ mod tests {
     fn summary() -> Summary {
         Summary {
             verdict: "Memory leak: 1 kB <per> request".to_string(),
-            severity: "critical".to_string(),
+            severity: Some(Severity::Critical),
             next: Some("Look for | Buffers".to_string()),
             code: Some(("`computeTerm` (app.js:17)".to_string(), "heap")),
             numbers: vec![

@@ -4,7 +4,7 @@
 
 /// How a column's cells are aligned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     /// Padded on the right.
     Left,
     /// Padded on the left (numbers).
@@ -28,7 +28,10 @@ fn widths(rows: &[Vec<String>], min: &[usize]) -> Vec<usize> {
 
 /// A box table; the first row is the header. `paint(row, column, cell)` styles each padded
 /// cell (colour on a terminal).
-pub fn boxed(rows: &[Vec<String>], paint: impl Fn(usize, usize, String) -> String) -> String {
+pub(crate) fn boxed(
+    rows: &[Vec<String>],
+    paint: impl Fn(usize, usize, String) -> String,
+) -> String {
     let widths = widths(rows, &[]);
     let rule = |left: &str, mid: &str, right: &str| {
         let parts: Vec<String> = widths.iter().map(|w| "─".repeat(w + 2)).collect();
@@ -53,7 +56,7 @@ pub fn boxed(rows: &[Vec<String>], paint: impl Fn(usize, usize, String) -> Strin
 
 /// Rows as aligned columns, each line starting with `indent`, columns `gap` spaces apart,
 /// trailing spaces trimmed; `min` gives columns a least width.
-pub fn columns(
+pub(crate) fn columns(
     rows: &[Vec<String>],
     align: &[Align],
     min: &[usize],

@@ -4,14 +4,16 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{FindingKind, Severity};
+
 /// A finding of the analysis.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FindingEntry {
-    /// e.g. `memoryLeak`, `blockedEventLoop`, `errors`.
-    pub kind: String,
-    /// `info`, `warning` or `critical`.
-    pub severity: String,
+    /// What kind of finding it is.
+    pub kind: FindingKind,
+    /// How much it matters.
+    pub severity: Severity,
     /// What was found.
     pub title: String,
     /// What to do next.

@@ -123,7 +123,7 @@ pub struct AllocationSite {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeapSnapshotInfo {
     /// The phase of the heap trace it ended: `warmup`, `trace` or `trace-cooldown`.
-    pub phase: String,
+    pub phase: super::PhaseName,
     /// How long it stalled the process, ms.
     pub ms: f64,
     /// Used heap when it was asked for, bytes.

@@ -195,6 +195,19 @@ pub struct SeriesEntry {
     pub histogram: Option<EncodedHistogram>,
 }
 
+impl SeriesEntry {
+    /// Whether the run covered all of this second: only full seconds count in per-second
+    /// statistics (the last, partial one would lower them).
+    pub fn is_full(&self) -> bool {
+        is_full_second(self.covered)
+    }
+}
+
+/// Whether `covered` seconds of a second are all of it (to the millisecond).
+pub fn is_full_second(covered: f64) -> bool {
+    covered >= 0.999
+}
+
 const HISTOGRAM_ENCODING: &str = "hdr-v2-deflate-base64";
 
 impl From<&[f64; 15]> for Percentiles {

@@ -11,6 +11,7 @@
 mod finding;
 mod heap;
 mod load;
+mod names;
 mod node;
 mod profile;
 mod shard;
@@ -28,18 +29,17 @@ pub use heap::{
     LeakGroup, Retainer,
 };
 pub use load::{
-    decode, encode, EncodedHistogram, ErrorCount, Header, LatencyStats, Percentiles, RequestEntry,
-    RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
+    decode, encode, is_full_second, EncodedHistogram, ErrorCount, Header, LatencyStats,
+    Percentiles, RequestEntry, RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
 };
+pub use names::{FindingKind, GcKind, PhaseName, Severity, StopReason};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};
-pub use target::{Phase, PhaseName, ProcessSample, Sampling, TargetInfo};
+pub use target::{Phase, ProcessSample, Sampling, TargetInfo};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
-/// Shown instead of secret header values.
-pub const REDACTED: &str = "[redacted]";
 
 /// One run, as saved and printed with `--json`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -91,8 +91,8 @@ pub struct RunResult {
     pub finish: String,
     /// Length of the measured window, seconds.
     pub duration: f64,
-    /// Why the load ended: `completed`, `interrupted` (Ctrl-C), `bailedOut` or `targetExited`.
-    pub stop_reason: String,
+    /// Why the load ended.
+    pub stop_reason: StopReason,
     /// Latency in ms, from each request's planned send time (wrk2's rule with --rate;
     /// the actual send time otherwise).
     pub latency: LatencyStats,
@@ -187,6 +187,15 @@ pub struct RunResult {
     /// The shards a merged result was made of (`harness merge`), in index order.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub merged: Vec<MergedShard>,
+}
+
+impl RunResult {
+    /// The main finding: the first (most important) one, unless it is only information.
+    pub fn main_finding(&self) -> Option<&FindingEntry> {
+        self.findings
+            .first()
+            .filter(|f| f.severity != Severity::Info)
+    }
 }
 
 /// Reads a saved result: `harness report`, `compare` and every other reader. Errors name the

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 impl Floor {
     /// Whether this floor was taken at the end of the phase `name`.
     pub fn is(&self, name: super::PhaseName) -> bool {
-        self.phase == name.as_str()
+        self.phase == name
     }
 }
 
@@ -86,8 +86,8 @@ fn is_true(value: &bool) -> bool {
 pub struct GcEvent {
     /// Seconds on the run's clock (when it was reported, within one interval).
     pub t: f64,
-    /// `minor`, `major`, `incremental` or `weakcb`.
-    pub kind: String,
+    /// Which kind of collection.
+    pub kind: super::GcKind,
     /// Duration, ms.
     pub ms: f64,
     /// Heap used after it, bytes, where the Node version reports it.
@@ -102,7 +102,7 @@ pub struct Floor {
     /// Seconds on the run's clock.
     pub t: f64,
     /// The phase it ended: `baseline`, `load` or `cooldown`.
-    pub phase: String,
+    pub phase: super::PhaseName,
     /// V8 heap used, bytes.
     pub heap_used: u64,
     /// V8 heap reserved, bytes.

@@ -3,54 +3,17 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The names of a run's phases (and of the heap trace's, on its second copy of the target):
-/// typed inside the crate, strings on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhaseName {
-    /// Idle, before the load.
-    Baseline,
-    /// Load sent before measuring (`--warmup`), or the heap trace's warm-up.
-    Warmup,
-    /// The measured load.
-    Load,
-    /// Idle, after the load.
-    Cooldown,
-    /// The CPU trace: unmeasured load with the CPU profiler.
-    Profile,
-    /// The heap trace's load, between its first two snapshots.
-    Trace,
-    /// The heap trace's idle time before its last snapshot.
-    TraceCooldown,
-}
-
-impl PhaseName {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PhaseName::Baseline => "baseline",
-            PhaseName::Warmup => "warmup",
-            PhaseName::Load => "load",
-            PhaseName::Cooldown => "cooldown",
-            PhaseName::Profile => "profile",
-            PhaseName::Trace => "trace",
-            PhaseName::TraceCooldown => "trace-cooldown",
-        }
-    }
-}
+use super::PhaseName;
 
 impl Phase {
     /// A phase of the run on its clock.
     pub fn new(name: PhaseName, start: f64, end: f64) -> Phase {
-        Phase {
-            name: name.as_str().to_string(),
-            start,
-            end,
-        }
+        Phase { name, start, end }
     }
 
     /// Whether this is the phase `name`.
     pub fn is(&self, name: PhaseName) -> bool {
-        self.name == name.as_str()
+        self.name == name
     }
 }
 
@@ -58,8 +21,8 @@ impl Phase {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Phase {
-    /// `baseline`, `warmup`, `load`, `cooldown` or `profile` (the CPU trace).
-    pub name: String,
+    /// Which phase.
+    pub name: PhaseName,
     /// Start, seconds on the run's clock.
     pub start: f64,
     /// End, seconds on the run's clock.

@@ -15,20 +15,18 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::watch::Watched;
-use super::{drive_load, round3, LoadRun, Signals};
-use crate::analyse::{self, profile, Finding};
+use super::{drive_load, LoadRun, Session};
+use crate::analyse::{self, profile};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
-use crate::result::{Phase, PhaseName, RunResult};
+use crate::result::{FindingKind, Phase, PhaseName, RunResult};
 
 /// Length of the CPU trace's load: a few thousand samples at the sampling interval.
-pub const CPU_TRACE: Duration = Duration::from_secs(3);
+pub(super) const CPU_TRACE: Duration = Duration::from_secs(3);
 /// V8's sampling interval for the CPU trace (its default, and `node --cpu-prof`'s); see the
 /// README for what it costs a busy server.
-pub const SAMPLING_INTERVAL: Duration = Duration::from_millis(1);
+pub(super) const SAMPLING_INTERVAL: Duration = Duration::from_millis(1);
 /// How long to wait for every process to write its profile.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -36,18 +34,12 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
 /// analysis of the measured run found a blocked loop, GC pressure, or requests that cost
 /// enough CPU at capacity for their code to matter.
 pub(super) fn wanted(mode: TraceMode, measured: &RunResult) -> Option<Why> {
-    let findings = analyse::analyse(measured).findings;
-    let garbage = findings
+    let analysis = analyse::analyse(measured);
+    let garbage = analysis
+        .findings
         .iter()
-        .any(|f| matches!(f, Finding::GcPressure { .. }));
-    let reason = findings.iter().find_map(|finding| match finding {
-        Finding::BlockedEventLoop { .. } => Some("blocked event loop"),
-        Finding::GcPressure { .. } => Some("GC pressure"),
-        Finding::CpuSaturated { .. } if finding.wants_profile() => {
-            Some("costly requests at capacity")
-        }
-        _ => None,
-    });
+        .any(|f| f.kind() == FindingKind::GcPressure);
+    let reason = analysis.wants_profile();
     match (mode, reason) {
         (TraceMode::Off, _) | (TraceMode::Auto, None) => None,
         (TraceMode::Always, _) => Some(Why {
@@ -70,12 +62,11 @@ pub(super) struct Why {
 /// Runs the CPU trace against the measured target; its profiles, summarised, go into
 /// `result` with the raw files saved in `report_dir`.
 pub(super) async fn run(
+    ctx: &Session<'_>,
     watched: &mut Watched,
-    plan: &Plan,
     why: Why,
-    origin: Instant,
-    signals: &Signals,
 ) -> Vec<profile::CpuProfile> {
+    let plan = ctx.plan;
     let trace = trace_load(&plan.load);
     let prepared = match load::prepare(&trace) {
         Ok(prepared) => prepared,
@@ -90,18 +81,16 @@ pub(super) async fn run(
         CPU_TRACE.as_secs()
     );
     watched.start_profile(SAMPLING_INTERVAL, why.garbage).await;
-    let start = origin.elapsed().as_secs_f64();
+    let start = ctx.now();
     let spec = LoadRun {
         plan: &trace,
         progress: false,
         during: "the CPU trace",
     };
-    let outcome = drive_load(spec, prepared, Some(&mut *watched), signals).await;
-    watched.phases.push(Phase::new(
-        PhaseName::Profile,
-        round3(start),
-        round3(origin.elapsed().as_secs_f64()),
-    ));
+    let outcome = drive_load(spec, prepared, Some(&mut *watched), &ctx.signals).await;
+    watched
+        .phases
+        .push(Phase::new(PhaseName::Profile, start, ctx.now()));
     let responses = outcome.as_ref().map(|o| o.totals.completed).ok();
     if let Err(err) = &outcome {
         eprintln!("warning: the CPU trace's load failed: {err:#}");

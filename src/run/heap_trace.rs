@@ -18,11 +18,10 @@
 
 use std::time::Duration;
 
-use tokio::time::Instant;
-
+use super::signals::Signals;
 use super::watch::{self, NotStarted, Watched};
-use super::{drive_load, round3, LoadRun, Signals};
-use crate::analyse::{self, Finding};
+use super::{drive_load, round3, LoadRun, Session};
+use crate::analyse::{self, Analysis, Found};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TargetSpec, TraceMode, WatchPlan};
 use crate::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, PhaseName, RunResult};
@@ -30,27 +29,27 @@ use crate::target::{self, probe};
 
 /// Memory the trace load aims to leave retained: clear against a few megabytes of warm-up
 /// noise, small enough for quick snapshots.
-pub const TARGET_RETAINED: f64 = 16.0 * 1024.0 * 1024.0;
+pub(super) const TARGET_RETAINED: f64 = 16.0 * 1024.0 * 1024.0;
 /// Memory the trace load may retain at most (the snapshot of a 64 MB heap takes ~6 s here).
-pub const MAX_RETAINED: f64 = 32.0 * 1024.0 * 1024.0;
+pub(super) const MAX_RETAINED: f64 = 32.0 * 1024.0 * 1024.0;
 /// Requests the trace load sends at least, when that stays within [`MAX_RETAINED`].
-pub const MIN_REQUESTS: f64 = 2_000.0;
+pub(super) const MIN_REQUESTS: f64 = 2_000.0;
 /// Requests of a trace for a listener leak alone: 20 times Node's warning level, enough
 /// listeners to name the emitter even if only some requests add one, and few enough that
 /// their closures (each holding a request and its response) stay small.
-pub const LISTENER_REQUESTS: f64 = 200.0;
+pub(super) const LISTENER_REQUESTS: f64 = 200.0;
 /// Requests of a trace at most when the measured run found a listener leak as well as a
 /// memory leak.
-pub const LISTENER_MAX_REQUESTS: f64 = 1_000.0;
+pub(super) const LISTENER_MAX_REQUESTS: f64 = 1_000.0;
 /// Requests of a trace with no leak measured (`--heap`).
-pub const DEFAULT_REQUESTS: f64 = 10_000.0;
+pub(super) const DEFAULT_REQUESTS: f64 = 10_000.0;
 /// Longest trace load.
-pub const TRACE_MAX: Duration = Duration::from_secs(10);
+pub(super) const TRACE_MAX: Duration = Duration::from_secs(10);
 /// Longest warm-up.
-pub const WARMUP_MAX: Duration = Duration::from_secs(1);
+pub(super) const WARMUP_MAX: Duration = Duration::from_secs(1);
 /// The idle time between the second and the last snapshot: the trace's connections are
 /// closed by then, so what is still alive is held by something.
-pub const TRACE_COOLDOWN: Duration = Duration::from_secs(2);
+pub(super) const TRACE_COOLDOWN: Duration = Duration::from_secs(2);
 /// How long the measured target's port may stay taken after it stopped.
 const PORT_WAIT: Duration = Duration::from_secs(10);
 /// How long the second copy's Node process may take to connect to the probe once it serves.
@@ -81,16 +80,15 @@ struct Why {
 /// After the measured run (its target stopped, its result analysed): runs the heap trace on
 /// a second copy of the target when a leak was found or `--heap` asks, or says why not.
 pub(super) async fn after_run(
-    plan: &Plan,
+    ctx: &Session<'_>,
     watch: &WatchPlan,
     result: &RunResult,
-    origin: Instant,
-    signals: &Signals,
+    analysis: &Analysis,
 ) -> Traced {
     if watch.heap == TraceMode::Off {
         return Traced::default();
     }
-    let why = why(watch.heap, result);
+    let why = why(watch.heap, analysis);
     if let TargetSpec::Pid(_) = watch.target {
         // --pid: no probe inside, and harness cannot start another copy.
         return Traced {
@@ -103,11 +101,11 @@ pub(super) async fn after_run(
     }
     let note = match why {
         None => "no leak was found, so no heap snapshots were taken (--heap takes them always)",
-        Some(_) if signals.received() => "the run was interrupted before the heap trace",
+        Some(_) if ctx.signals.received() => "the run was interrupted before the heap trace",
         Some(_) if result.target.as_ref().is_some_and(|t| t.failure.is_some()) => {
             "the target failed during the run, so no heap trace ran"
         }
-        Some(why) => return fresh(plan, watch, why, result, origin, signals).await,
+        Some(why) => return fresh(ctx, watch, why, result).await,
     };
     Traced {
         record: why.map(|why| HeapTrace::not_run(why.reason, note)),
@@ -134,24 +132,19 @@ fn notes(result: &RunResult, note: &str) -> Vec<HeapProcess> {
 
 /// Whether a trace runs: with `--heap` always; by default when the analysis of the measured
 /// run found a memory leak or a listener leak (not listeners that are removed again).
-fn why(mode: TraceMode, result: &RunResult) -> Option<Why> {
-    let findings = analyse::analyse(result).findings;
-    let per_request = findings
+fn why(mode: TraceMode, analysis: &Analysis) -> Option<Why> {
+    let per_request = analysis
+        .findings
         .iter()
-        .filter_map(|finding| match finding {
-            Finding::MemoryLeak(leak) => Some(leak.heap_per_request + leak.external_per_request),
+        .filter_map(|finding| match &finding.found {
+            Found::MemoryLeak(leak) => Some(leak.heap_per_request + leak.external_per_request),
             _ => None,
         })
         .reduce(f64::max);
-    let listeners = findings.iter().any(|f| {
-        matches!(
-            f,
-            Finding::ListenerLeak {
-                repeated: false,
-                ..
-            }
-        )
-    });
+    let listeners = analysis
+        .findings
+        .iter()
+        .any(|f| matches!(&f.found, Found::ListenerLeak(l) if !l.repeated));
     let leak = per_request.is_some() || listeners;
     let reason = match mode {
         TraceMode::Off => return None,
@@ -249,16 +242,10 @@ async fn second_copy(plan: &Plan, watch: &WatchPlan) -> Result<(LoadPlan, WatchP
 }
 
 /// Runs the trace on a second copy of the target and analyses its snapshots.
-async fn fresh(
-    plan: &Plan,
-    watch: &WatchPlan,
-    why: Why,
-    measured: &RunResult,
-    origin: Instant,
-    signals: &Signals,
-) -> Traced {
+async fn fresh(ctx: &Session<'_>, watch: &WatchPlan, why: Why, measured: &RunResult) -> Traced {
+    let plan = ctx.plan;
     let size = size(&why, measured.requests.total, measured.requests.overall);
-    let start = round3(origin.elapsed().as_secs_f64());
+    let start = ctx.now();
     let mut record = HeapTrace::new(why.reason);
     record.start = start;
     record.rate = round3(size.rate);
@@ -267,17 +254,17 @@ async fn fresh(
         "Heap trace ({}): starting a second copy of the target to find what holds the memory",
         why.reason
     );
-    let (mut second, load) = match start_second(plan, watch, origin, signals, &mut record).await {
+    let (mut second, load) = match start_second(ctx, watch, &mut record).await {
         Ok(started) => started,
-        Err(warning) => return warn(record, warning, origin, measured),
+        Err(warning) => return warn(ctx, record, warning, measured),
     };
-    let outcome = drive(&mut second, &load, size, &mut record, origin, signals).await;
+    let outcome = drive(ctx, &mut second, &load, size, &mut record).await;
     second.stop().await;
     record.peak_rss = second.peak_rss();
-    record.end = round3(origin.elapsed().as_secs_f64());
+    record.end = ctx.now();
     if let Err(warning) = outcome {
         let heap = analysed(&second.snapshots, &second.allocations, why, &record);
-        let mut traced = warn(record, warning, origin, measured);
+        let mut traced = warn(ctx, record, warning, measured);
         if !heap.is_empty() {
             traced.heap = heap;
         }
@@ -291,10 +278,10 @@ async fn fresh(
 }
 
 /// A trace that did not finish: one warning line now, the same in the result.
-fn warn(mut record: HeapTrace, warning: String, origin: Instant, measured: &RunResult) -> Traced {
+fn warn(ctx: &Session<'_>, mut record: HeapTrace, warning: String, measured: &RunResult) -> Traced {
     eprintln!("warning: the heap trace did not finish: {warning}; the measured result stands");
     if record.end < record.start {
-        record.end = round3(origin.elapsed().as_secs_f64());
+        record.end = ctx.now();
     }
     record.warning = Some(warning.clone());
     Traced {
@@ -305,18 +292,16 @@ fn warn(mut record: HeapTrace, warning: String, origin: Instant, measured: &RunR
 
 /// Starts the second copy and waits until it serves and its probe has connected.
 async fn start_second(
-    plan: &Plan,
+    ctx: &Session<'_>,
     watch: &WatchPlan,
-    origin: Instant,
-    signals: &Signals,
     record: &mut HeapTrace,
 ) -> Result<(Watched, LoadPlan), String> {
-    let (load, watch) = second_copy(plan, watch)
+    let (load, watch) = second_copy(ctx.plan, watch)
         .await
         .map_err(|why| format!("could not start a second copy of the target: {why}"))?;
     record.url = load.url.clone();
     let endpoint = watch::endpoint(&load);
-    let started = watch::start(&watch, endpoint, origin, false, signals).await;
+    let started = watch::start(ctx, &watch, endpoint, false).await;
     let mut second = match started {
         Ok(Ok(second)) => second,
         Ok(Err(NotStarted::Interrupted)) => return Err("interrupted".to_string()),
@@ -349,13 +334,13 @@ async fn start_second(
 /// The trace on the second copy: warm-up, snapshot, trace load (with the sampling heap
 /// profiler), snapshot, idle cooldown, snapshot, allocation sites. `Err`: why it stopped.
 async fn drive(
+    ctx: &Session<'_>,
     second: &mut Watched,
     load: &LoadPlan,
     size: Size,
     record: &mut HeapTrace,
-    origin: Instant,
-    signals: &Signals,
 ) -> Result<(), String> {
+    let signals = &ctx.signals;
     let warm_plan = trace_load(load, size.rate, size.warmup);
     let trace_plan = trace_load(load, size.rate, size.requests);
     let cannot = |err: anyhow::Error| format!("its load could not start: {err:#}");
@@ -387,8 +372,6 @@ async fn drive(
         .idle(
             PhaseName::TraceCooldown,
             crate::plan::Idle::Fixed(TRACE_COOLDOWN),
-            origin,
-            signals,
         )
         .await;
     snapshot(second, PhaseName::TraceCooldown, signals).await?;
@@ -490,7 +473,7 @@ fn heap_analysis(snapshots: &[(PhaseName, probe::Snapshot)]) -> Vec<HeapProcess>
             let info = taken
                 .iter()
                 .map(|(phase, s)| HeapSnapshotInfo {
-                    phase: phase.as_str().to_string(),
+                    phase: *phase,
                     ms: round3(s.ms),
                     heap_used: s.heap_used,
                     skipped: s.skipped.clone(),

@@ -13,7 +13,6 @@
 
 mod cpu_trace;
 mod heap_trace;
-pub mod merge;
 mod outcome;
 mod progress;
 mod rest;
@@ -23,7 +22,7 @@ mod watch;
 use std::io::IsTerminal;
 use std::pin::pin;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use tokio::time::Instant;
 
 use crate::exit;
@@ -37,7 +36,7 @@ use signals::Signals;
 use watch::{NotStarted, Watched};
 
 /// How a run ended: its exit code and, unless the target failed before the load, its result.
-pub struct Finished {
+pub(crate) struct Finished {
     /// The process exit code for this run alone.
     pub code: u8,
     /// The result, as printed and saved.
@@ -46,8 +45,26 @@ pub struct Finished {
     pub report: Option<std::path::PathBuf>,
 }
 
+/// What every phase of a run needs: the plan, the run's clock, and the signals that cut it
+/// short. Made once per run and lent to each phase.
+pub(super) struct Session<'a> {
+    /// The run's plan.
+    pub plan: &'a Plan,
+    /// The start of the run's clock (the target's start, or the load's without one).
+    pub origin: Instant,
+    /// Ctrl-C, SIGTERM and the rest: every phase ends promptly when one arrives.
+    pub signals: Signals,
+}
+
+impl Session<'_> {
+    /// Now on the run's clock, seconds, rounded to the millisecond.
+    pub(crate) fn now(&self) -> f64 {
+        round3(self.origin.elapsed().as_secs_f64())
+    }
+}
+
 /// Runs the plan, prints its result and writes its files.
-pub fn run(mut plan: Plan) -> anyhow::Result<Finished> {
+pub(crate) fn run(mut plan: Plan) -> anyhow::Result<Finished> {
     let prepared = load::prepare(&plan.load)?;
     if let Some(dir) = &plan.output.report_dir {
         let dir = crate::report::files::prepare(dir, plan.output.fresh_dir)
@@ -60,16 +77,22 @@ pub fn run(mut plan: Plan) -> anyhow::Result<Finished> {
         .enable_all()
         .build()
         .context("could not start the control runtime")?;
-    runtime.block_on(session(plan, prepared))
+    runtime.block_on(async {
+        let ctx = Session {
+            plan: &plan,
+            origin: Instant::now(),
+            signals: Signals::new()?,
+        };
+        phases(&ctx, prepared).await
+    })
 }
 
 /// The run, phase by phase: start the target, idle through the baseline, drive the load,
 /// idle through the cooldown and take a CPU profile if wanted, stop the target, build and
 /// analyse the result, run the heap trace if wanted, check the thresholds, write the outputs.
-async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finished> {
-    let origin = Instant::now();
-    let signals = Signals::new()?;
-    let mut watched = match start(&plan, origin, &signals).await? {
+async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<Finished> {
+    let plan = ctx.plan;
+    let mut watched = match start(ctx).await? {
         Ok(watched) => watched,
         Err(code) => {
             return Ok(Finished {
@@ -84,10 +107,13 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         panic!("HARNESS_FAULT=panic-after-ready");
     }
     if !plan.output.json {
-        report::stdout::say(&header(&plan));
+        report::stdout::say(&header(plan));
     }
     if let Some(watched) = &mut watched {
-        baseline(watched, origin, &signals).await;
+        watched
+            .idle(PhaseName::Baseline, watched.plan.baseline)
+            .await;
+        watched.floor(PhaseName::Baseline).await;
     }
     let crashed_early = watched.as_mut().is_some_and(|w| !w.alive());
     let during = if crashed_early {
@@ -101,26 +127,22 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
         during,
     };
     let late_by = match plan.start_at {
-        Some(at) if !signals.received() => start_at(at, &signals).await,
+        Some(at) if !ctx.signals.received() => start_at(at, &ctx.signals).await,
         _ => 0.0,
     };
-    let outcome = drive_load(load, prepared, watched.as_mut(), &signals).await?;
-    let mut profiles = Vec::new();
-    if let Some(watched) = &mut watched {
-        profiles = after_load(watched, &plan, &outcome, origin, &signals).await;
-        watched.stop().await;
-    }
-    let mut result = outcome::build(&plan, &outcome, origin);
+    let outcome = drive_load(load, prepared, watched.as_mut(), &ctx.signals).await?;
+    let mut result = outcome::build(plan, &outcome, ctx.origin);
     if let Some(shard) = &mut result.shard {
         shard.late_by = round3(late_by);
     }
-    if let Some(watched) = watched {
+    if let Some(watched) = &mut watched {
+        result.profiles = after_load(ctx, watched, &mut result).await;
+        watched.stop().await;
         watched.fill(&mut result);
     }
-    result.profiles = profiles;
-    crate::analyse::annotate(&mut result);
+    let analysis = crate::analyse::annotate(&mut result);
     if let Some(watch) = &plan.watch {
-        let trace = heap_trace::after_run(&plan, watch, &result, origin, &signals).await;
+        let trace = heap_trace::after_run(ctx, watch, &result, &analysis).await;
         result.heap_trace = trace.record;
         result.heap = trace.heap;
     }
@@ -136,10 +158,10 @@ async fn session(plan: Plan, prepared: load::Prepared) -> anyhow::Result<Finishe
                 .collect();
         }
     }
-    let report = write_outputs(&plan, &result)?;
+    let report = write_outputs(plan, &result)?;
     Ok(Finished {
         report,
-        code: exit_code(&outcome, &result, signals.received()),
+        code: exit_code(&outcome, &result, ctx.signals.received()),
         result: Some(result),
     })
 }
@@ -175,17 +197,14 @@ async fn start_at(at: std::time::SystemTime, signals: &Signals) -> f64 {
 
 /// Starts (or finds) the target, if the plan has one, and waits until it serves. `Err` is
 /// the exit code of a target that never served (already reported).
-async fn start(
-    plan: &Plan,
-    origin: Instant,
-    signals: &Signals,
-) -> anyhow::Result<Result<Option<Watched>, u8>> {
+async fn start(ctx: &Session<'_>) -> anyhow::Result<Result<Option<Watched>, u8>> {
+    let plan = ctx.plan;
     let Some(watch) = &plan.watch else {
         return Ok(Ok(None));
     };
     let echo = !plan.output.json && std::io::stderr().is_terminal();
     let endpoint = watch::endpoint(&plan.load);
-    match watch::start(watch, endpoint, origin, echo, signals).await? {
+    match watch::start(ctx, watch, endpoint, echo).await? {
         Ok(watched) => Ok(Ok(Some(watched))),
         Err(not_started) => {
             let code = match not_started {
@@ -201,42 +220,30 @@ async fn start(
     }
 }
 
-/// The idle baseline and its GC floor.
-async fn baseline(watched: &mut Watched, origin: Instant, signals: &Signals) {
-    let length = watched.plan.baseline;
-    watched
-        .idle(PhaseName::Baseline, length, origin, signals)
-        .await;
-    watched.floor(PhaseName::Baseline).await;
-}
-
 /// After the load, unless it was cut short: the floors and the idle cooldown, then the CPU
-/// trace if the run so far asks for one. Returns its profiles.
+/// trace if the run so far (`result`, filled with what was watched) asks for one. Returns
+/// its profiles.
 async fn after_load(
+    ctx: &Session<'_>,
     watched: &mut Watched,
-    plan: &Plan,
-    outcome: &LoadOutcome,
-    origin: Instant,
-    signals: &Signals,
+    result: &mut RunResult,
 ) -> Vec<crate::analyse::profile::CpuProfile> {
-    if signals.received() || !watched.alive() {
+    if ctx.signals.received() || !watched.alive() {
         return Vec::new();
     }
     watched.floor(PhaseName::Load).await;
-    let cooldown = watched.plan.cooldown;
     watched
-        .idle(PhaseName::Cooldown, cooldown, origin, signals)
+        .idle(PhaseName::Cooldown, watched.plan.cooldown)
         .await;
     watched.floor(PhaseName::Cooldown).await;
-    let mut so_far = outcome::build(plan, outcome, origin);
-    watched.fill(&mut so_far);
-    let Some(why) = cpu_trace::wanted(watched.plan.profile, &so_far) else {
+    watched.fill(result);
+    let Some(why) = cpu_trace::wanted(watched.plan.profile, result) else {
         return Vec::new();
     };
-    if watched.node_processes() == 0 || signals.received() || !watched.alive() {
+    if watched.node_processes() == 0 || ctx.signals.received() || !watched.alive() {
         return Vec::new();
     }
-    cpu_trace::run(watched, plan, why, origin, signals).await
+    cpu_trace::run(ctx, watched, why).await
 }
 
 /// Writes the report, the JSON and JUnit files, then prints the result (files first, so
@@ -245,8 +252,7 @@ fn write_outputs(plan: &Plan, result: &RunResult) -> anyhow::Result<Option<std::
     let report = crate::report::files::write_outputs(&plan.output, result)?;
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
-        let xml = report::junit::render(&[report::junit::Suite::ran(name, result)]);
-        crate::report::files::write_whole(path, xml.as_bytes())?;
+        report::junit::write(path, &[report::junit::Suite::ran(name, result)])?;
     }
     if let Some(path) = &plan.output.summary_md {
         let summary = report::summary::Summary::of(result);
@@ -288,16 +294,17 @@ fn write_failed_junit(plan: &Plan) -> anyhow::Result<()> {
     if let Some(path) = &plan.output.summary_md {
         let text = format!(
             "### harness: {}\n\n❌ **The target failed before the load** (see the job's log for its stderr)\n\n",
-            run_name(plan).replace('|', "\\|").replace('<', "&lt;")
+            report::escape::markdown(&run_name(plan))
         );
         crate::report::files::append(path, &text)?;
     }
     if let Some(path) = &plan.output.junit {
         let name = plan.scenario.as_deref().unwrap_or("harness");
         let why = "the target failed before the load (see its stderr)";
-        let xml =
-            report::junit::render(&[report::junit::Suite::failed(name, &plan.thresholds, why)]);
-        crate::report::files::write_whole(path, xml.as_bytes())?;
+        report::junit::write(
+            path,
+            &[report::junit::Suite::failed(name, &plan.thresholds, why)],
+        )?;
     }
     Ok(())
 }

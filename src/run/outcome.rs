@@ -1,20 +1,20 @@
 //! Building the saved result from a finished run: the plan, what the load generator
 //! measured and the run's clock. The statistics come from [`crate::analyse::stats`].
 
-use crate::analyse::stats::{self, round2, round3, Summary};
+use crate::analyse::stats::{self, round3};
 use crate::load::recorder::ErrorKind;
-use crate::load::{LoadOutcome, StopReason};
-use crate::plan::{is_secret_header, Plan, Stop};
+use crate::load::LoadOutcome;
+use crate::plan::{Plan, Stop};
+use crate::redact::{self, is_secret_header, REDACTED};
 use crate::result::{
-    encode, ErrorCount, Header, LatencyStats, Percentiles, Phase, PhaseName, RequestEntry,
-    RequestStats, RunResult, SeriesEntry, ShardInfo, StageEntry, StatusCount, ThroughputStats,
-    REDACTED, SCHEMA_VERSION,
+    encode, ErrorCount, Header, LatencyStats, Phase, PhaseName, RequestEntry, RunResult,
+    SeriesEntry, ShardInfo, StageEntry, StatusCount, SCHEMA_VERSION,
 };
 
 /// Builds the result of a run from its plan and what the load generator measured; `origin`
 /// is the start of the run's clock. Findings, the target and the traces are added later.
 /// It is one piece: one struct literal, a field per line of the wire format.
-pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -> RunResult {
+pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -> RunResult {
     let measure_start = outcome
         .measure_start
         .saturating_duration_since(origin)
@@ -22,7 +22,17 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
     let load = &plan.load;
     let totals = &outcome.totals;
     let window = outcome.elapsed.as_secs_f64();
-    let (requests, throughput) = per_second(outcome);
+    let series = series(outcome);
+    let stats = stats::Window {
+        full: series.iter().filter(|s| s.is_full()).collect(),
+        length: window,
+        responses: totals.completed,
+        bytes: totals.bytes,
+        sent: totals.sent,
+        failed: totals.failed,
+    };
+    let (requests, samples) = stats.requests();
+    let throughput = stats.throughput();
     let class = |range: std::ops::Range<usize>| totals.status[range].iter().sum::<u64>();
     let finish = outcome.started + outcome.elapsed;
     RunResult {
@@ -60,15 +70,15 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         start: humantime::format_rfc3339_millis(outcome.started).to_string(),
         finish: humantime::format_rfc3339_millis(finish).to_string(),
         duration: round3(window),
-        stop_reason: stop_reason(outcome.stop).to_string(),
+        stop_reason: outcome.stop,
         latency: LatencyStats::from(&stats::latency_ms(&totals.latency)),
         latency_uncorrected: totals
             .uncorrected
             .as_ref()
             .map(|h| LatencyStats::from(&stats::latency_ms(h))),
-        samples: requests.count,
-        requests: request_stats(&requests, outcome),
-        throughput: throughput_stats(&throughput, totals.bytes),
+        samples,
+        requests,
+        throughput,
         errors: totals.error_count(),
         timeouts: totals.errors[ErrorKind::Timeout as usize],
         errors_by_kind: errors_by_kind(outcome),
@@ -88,7 +98,7 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
         late_requests: load.rate.map(|_| totals.late),
         unfinished: outcome.unfinished,
         histogram: encode(&totals.latency),
-        series: series(outcome),
+        series,
         measure_start: round3(measure_start),
         phases: load_phases(load.warmup.as_secs_f64(), measure_start, window),
         target: None,
@@ -114,65 +124,6 @@ pub fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Instant) -
     }
 }
 
-/// Statistics of the responses and of the bytes per second, over the full seconds of the
-/// window; a run shorter than a second still has one sample: its rate over the window.
-fn per_second(outcome: &LoadOutcome) -> (Summary, Summary) {
-    let totals = &outcome.totals;
-    let window = outcome.elapsed.as_secs_f64();
-    let full: Vec<_> = outcome
-        .series
-        .iter()
-        .filter(|p| p.covered.as_secs_f64() >= 0.999)
-        .collect();
-    let (per_second, bytes_per_second): (Vec<f64>, Vec<f64>) = if full.is_empty() && window > 0.0 {
-        (
-            vec![totals.completed as f64 / window],
-            vec![totals.bytes as f64 / window],
-        )
-    } else {
-        full.iter()
-            .map(|p| (p.requests as f64, p.bytes as f64))
-            .unzip()
-    };
-    (
-        stats::samples(&per_second),
-        stats::samples(&bytes_per_second),
-    )
-}
-
-fn request_stats(requests: &Summary, outcome: &LoadOutcome) -> RequestStats {
-    let totals = &outcome.totals;
-    let window = outcome.elapsed.as_secs_f64();
-    RequestStats {
-        average: round2(requests.mean),
-        mean: round2(requests.mean),
-        stddev: round2(requests.stddev),
-        min: round2(requests.min),
-        max: round2(requests.max),
-        total: totals.completed,
-        sent: totals.sent,
-        failed: totals.failed,
-        overall: if window > 0.0 {
-            round2(totals.completed as f64 / window)
-        } else {
-            0.0
-        },
-        percentiles: Percentiles::from(&requests.percentiles.map(round2)),
-    }
-}
-
-fn throughput_stats(throughput: &Summary, total: u64) -> ThroughputStats {
-    ThroughputStats {
-        average: round2(throughput.mean),
-        mean: round2(throughput.mean),
-        stddev: round2(throughput.stddev),
-        min: round2(throughput.min),
-        max: round2(throughput.max),
-        total,
-        percentiles: Percentiles::from(&throughput.percentiles.map(round2)),
-    }
-}
-
 /// Every kind of request of a mix, when there were several or they had placeholders.
 fn request_mix(plan: &Plan) -> Vec<RequestEntry> {
     let requests = &plan.load.requests;
@@ -183,21 +134,12 @@ fn request_mix(plan: &Plan) -> Vec<RequestEntry> {
         .iter()
         .map(|r| RequestEntry {
             method: r.method.clone(),
-            path: crate::plan::redact_query(&r.path),
+            path: redact::query(&r.path),
             weight: r.weight,
             headers: redacted(&r.headers),
             body_bytes: r.body.len() as u64,
         })
         .collect()
-}
-
-fn stop_reason(stop: StopReason) -> &'static str {
-    match stop {
-        StopReason::Completed => "completed",
-        StopReason::Interrupted => "interrupted",
-        StopReason::BailedOut => "bailedOut",
-        StopReason::TargetExited => "targetExited",
-    }
 }
 
 fn errors_by_kind(outcome: &LoadOutcome) -> std::collections::BTreeMap<String, ErrorCount> {
@@ -266,18 +208,4 @@ fn load_phases(warmup: f64, measure_start: f64, window: f64) -> Vec<Phase> {
         round3(measure_start + window),
     ));
     phases
-}
-
-impl From<&Summary> for LatencyStats {
-    fn from(summary: &Summary) -> LatencyStats {
-        LatencyStats {
-            average: round3(summary.mean),
-            mean: round3(summary.mean),
-            stddev: round3(summary.stddev),
-            min: round3(summary.min),
-            max: round3(summary.max),
-            percentiles: Percentiles::from(&summary.percentiles.map(round3)),
-            total_count: summary.count,
-        }
-    }
 }

@@ -14,7 +14,7 @@ use crate::plan::{LoadPlan, Stop};
 use crate::units::{bytes, short_millis, thousands};
 
 /// A progress bar over the run's seconds or requests.
-pub struct Progress {
+pub(super) struct Progress {
     bar: ProgressBar,
     by_amount: bool,
     target: Option<LiveTarget>,
@@ -23,7 +23,11 @@ pub struct Progress {
 impl Progress {
     /// Starts a bar for `plan`, or returns `None` when none should be shown; `target` is the
     /// watched target, if any.
-    pub fn start(plan: &LoadPlan, show: bool, target: Option<LiveTarget>) -> Option<Progress> {
+    pub(super) fn start(
+        plan: &LoadPlan,
+        show: bool,
+        target: Option<LiveTarget>,
+    ) -> Option<Progress> {
         if !show {
             return None;
         }
@@ -54,7 +58,7 @@ impl Progress {
     }
 
     /// Advances the bar by one completed second and updates the live line.
-    pub fn second(&mut self, point: &SeriesPoint, so_far: &SoFar) {
+    pub(super) fn second(&mut self, point: &SeriesPoint, so_far: &SoFar) {
         self.bar.inc(if self.by_amount {
             point.requests + point.errors
         } else {
@@ -69,7 +73,7 @@ impl Progress {
     }
 
     /// Removes the bar.
-    pub fn finish(self) {
+    pub(super) fn finish(self) {
         self.bar.finish_and_clear();
     }
 }

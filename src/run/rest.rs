@@ -18,15 +18,15 @@ use std::collections::BTreeMap;
 use crate::result::{NodeSample, ProcessSample};
 
 /// The target's CPU (percent of one core, all its processes) at or below which it is idle.
-pub const QUIET_CPU: f64 = 10.0;
+pub(super) const QUIET_CPU: f64 = 10.0;
 /// Process samples in a row that must be quiet.
-pub const QUIET_SAMPLES: usize = 2;
+pub(super) const QUIET_SAMPLES: usize = 2;
 /// Descriptors above the baseline's that still count as back (files opened lazily once).
 const FD_SLACK: u64 = 2;
 
 /// The target at rest before the load, what the cooldown waits to return to.
 #[derive(Debug, Clone, Default)]
-pub struct Reference {
+pub(super) struct Reference {
     /// Open descriptors of the target's processes.
     pub fds: Option<u64>,
     /// Active handles by kind, summed over the Node processes.
@@ -35,7 +35,7 @@ pub struct Reference {
 
 impl Reference {
     /// The reference from the latest samples (taken at the baseline's end).
-    pub fn at(points: &[ProcessSample], node: &[Option<NodeSample>]) -> Reference {
+    pub(super) fn at(points: &[ProcessSample], node: &[Option<NodeSample>]) -> Reference {
         Reference {
             fds: points.last().map(|p| p.fds),
             handles: handle_totals(node, f64::NEG_INFINITY),
@@ -46,7 +46,7 @@ impl Reference {
 /// Whether the last [`QUIET_SAMPLES`] process samples taken after `since` (seconds on the
 /// run's clock) are all idle. The sampler's very first sample has no interval to measure
 /// CPU over, so it never counts.
-pub fn quiet(points: &[ProcessSample], since: f64) -> bool {
+pub(super) fn quiet(points: &[ProcessSample], since: f64) -> bool {
     let recent: Vec<&ProcessSample> = points
         .iter()
         .skip(1)
@@ -58,14 +58,14 @@ pub fn quiet(points: &[ProcessSample], since: f64) -> bool {
 }
 
 /// Whether every Node process has sent a sample (true when there are none).
-pub fn reported(node: &[Option<NodeSample>]) -> bool {
+pub(super) fn reported(node: &[Option<NodeSample>]) -> bool {
     node.iter().all(Option::is_some)
 }
 
 /// Whether the load's work is over on the target's side: Node handles back to the
 /// reference's count of each kind, or, without Node samples taken after `since`, open
 /// descriptors back to the reference's.
-pub fn back(
+pub(super) fn back(
     reference: &Reference,
     points: &[ProcessSample],
     node: &[Option<NodeSample>],

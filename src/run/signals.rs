@@ -28,7 +28,7 @@ const STOPPING: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, l
 
 /// Whether a stopping signal has arrived, shared by every phase of the run.
 #[derive(Clone)]
-pub(super) struct Signals {
+pub(crate) struct Signals {
     inner: Arc<Inner>,
 }
 
@@ -39,7 +39,7 @@ struct Inner {
 
 impl Signals {
     /// Listens for the stopping signals (on the current runtime).
-    pub fn new() -> anyhow::Result<Signals> {
+    pub(crate) fn new() -> anyhow::Result<Signals> {
         let inner = Arc::new(Inner {
             received: AtomicBool::new(false),
             notify: Notify::new(),
@@ -65,12 +65,12 @@ impl Signals {
     }
 
     /// Whether a stopping signal has arrived.
-    pub fn received(&self) -> bool {
+    pub(crate) fn received(&self) -> bool {
         self.inner.received.load(Ordering::SeqCst) || COUNT.load(Ordering::SeqCst) > 0
     }
 
     /// Resolves once a stopping signal has arrived (at once if one already has).
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         loop {
             let notified = self.inner.notify.notified();
             let mut notified = std::pin::pin!(notified);
@@ -87,7 +87,7 @@ impl Signals {
     }
 
     /// How many stopping signals have arrived.
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         COUNT.load(Ordering::SeqCst)
     }
 }

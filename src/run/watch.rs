@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::rest::{self, Reference};
 use super::round3;
 use super::signals::{Signals, TARGET_GROUP};
+use super::Session;
 use crate::plan::{Idle, LoadPlan, TargetSpec, TraceMode, WatchPlan};
 use crate::result::{
     AllocationSite, Phase, PhaseName, ProcessSample, RunResult, Sampling, TargetInfo,
@@ -42,6 +43,8 @@ pub(super) struct Watched {
     pub allocations: Vec<(u32, Vec<AllocationSite>)>,
     /// The run's signals: every wait on the probe or the target ends when one arrives.
     signals: Signals,
+    /// The start of the run's clock.
+    origin: Instant,
     /// The target at rest at the end of the baseline, what the cooldown waits to return to.
     at_rest: Option<Reference>,
 }
@@ -65,7 +68,7 @@ pub(super) struct TargetNow {
 
 impl LiveTarget {
     /// The latest sample of each kind.
-    pub fn now(&self) -> TargetNow {
+    pub(super) fn now(&self) -> TargetNow {
         let rss = self
             .samples
             .lock()
@@ -112,12 +115,12 @@ pub(super) fn endpoint(load: &LoadPlan) -> Endpoint {
 /// Starts (or finds) the target and waits until it serves at `endpoint`; `echo` shows its
 /// output on harness's stderr. `Ok(Err(_))` means it never served (nothing is printed).
 pub(super) async fn start(
+    ctx: &Session<'_>,
     watch: &WatchPlan,
     endpoint: Endpoint,
-    origin: Instant,
     echo: bool,
-    signals: &Signals,
 ) -> anyhow::Result<Result<Watched, NotStarted>> {
+    let (origin, signals) = (ctx.origin, &ctx.signals);
     let mut info = TargetInfo::default();
     let (target, probe, tree) = match &watch.target {
         TargetSpec::Pid(pid) => {
@@ -167,6 +170,7 @@ pub(super) async fn start(
         snapshots: Vec::new(),
         allocations: Vec::new(),
         signals: signals.clone(),
+        origin,
         at_rest: None,
     }))
 }
@@ -188,7 +192,7 @@ async fn spawn(
             stderr_tail: Vec::new(),
         })?;
     TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
-    info.command = crate::plan::redact_args(argv);
+    info.command = crate::redact::args(argv);
     info.pid = target.pid;
     info.started = true;
     let ready = tokio::select! {
@@ -255,13 +259,8 @@ impl Watched {
     /// Idles as phase `name` for `length`: a fixed time, or until the target is at rest
     /// (see [`rest`]); a signal or the target's exit cuts it short. The end of the baseline
     /// is what later idle phases wait to return to.
-    pub async fn idle(
-        &mut self,
-        name: PhaseName,
-        length: Idle,
-        origin: Instant,
-        signals: &Signals,
-    ) {
+    pub(super) async fn idle(&mut self, name: PhaseName, length: Idle) {
+        let (origin, signals) = (self.origin, self.signals.clone());
         let start = origin.elapsed().as_secs_f64();
         if !length.max().is_zero() && !signals.received() && self.alive() {
             let target = self.target.as_mut();
@@ -316,7 +315,7 @@ impl Watched {
     }
 
     /// Forces a GC in every Node process and records the heap after it.
-    pub async fn floor(&mut self, phase: PhaseName) {
+    pub(super) async fn floor(&mut self, phase: PhaseName) {
         let Some(probe) = &mut self.probe else {
             return;
         };
@@ -324,7 +323,7 @@ impl Watched {
             return;
         }
         let missing = tokio::select! {
-            missing = probe.floor(phase.as_str(), FLOOR_TIMEOUT) => missing,
+            missing = probe.floor(phase, FLOOR_TIMEOUT) => missing,
             () = self.signals.wait() => 0,
         };
         if missing > 0 {
@@ -337,13 +336,13 @@ impl Watched {
     }
 
     /// How many Node processes have connected to the probe.
-    pub fn node_processes(&self) -> usize {
+    pub(super) fn node_processes(&self) -> usize {
         self.probe.as_ref().map_or(0, ProbeServer::connected)
     }
 
     /// Waits up to `timeout` for a Node process to connect to the probe (it does so when Node
     /// starts, before the app's code runs, so this is quick once the target serves).
-    pub async fn wait_for_node(&self, timeout: Duration) -> bool {
+    pub(super) async fn wait_for_node(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while self.node_processes() == 0 {
             if Instant::now() >= deadline || self.probe.is_none() {
@@ -355,14 +354,14 @@ impl Watched {
     }
 
     /// Whether the target is still running (always true for `--pid`, which is not ours).
-    pub fn alive(&mut self) -> bool {
+    pub(super) fn alive(&mut self) -> bool {
         self.target
             .as_mut()
             .is_none_or(|t| t.try_status().is_none())
     }
 
     /// Stops the target (if harness started it) and notes how it ended.
-    pub async fn stop(&mut self) {
+    pub(super) async fn stop(&mut self) {
         self.sampler = None;
         let Some(target) = &mut self.target else {
             return;
@@ -396,7 +395,7 @@ impl Watched {
     }
 
     /// Takes a heap snapshot of every Node process, unless heap snapshots are off.
-    pub async fn snapshot(&mut self, phase: PhaseName) {
+    pub(super) async fn snapshot(&mut self, phase: PhaseName) {
         if self.plan.heap == TraceMode::Off {
             return;
         }
@@ -429,7 +428,7 @@ impl Watched {
     /// Starts the sampling heap profiler in every Node process. It slows every allocation
     /// while it runs (about 2.5 % of a busy server's CPU, bench/probe-cpu.sh), so it runs
     /// during the heap trace only.
-    pub async fn start_sampling(&mut self) {
+    pub(super) async fn start_sampling(&mut self) {
         if let Some(probe) = &mut self.probe {
             probe.start_sampling(false).await;
         }
@@ -437,7 +436,7 @@ impl Watched {
 
     /// Starts the CPU profiler in every Node process, one sample every `interval`; with
     /// `garbage`, also the sampling heap profiler, keeping what the collector frees.
-    pub async fn start_profile(&mut self, interval: Duration, garbage: bool) {
+    pub(super) async fn start_profile(&mut self, interval: Duration, garbage: bool) {
         if let Some(probe) = &mut self.probe {
             probe.start_profile(interval).await;
             if garbage {
@@ -448,7 +447,7 @@ impl Watched {
 
     /// Stops the CPU profilers (and with `garbage` the sampling heap profilers): the profile
     /// files written, and where each process allocated.
-    pub async fn stop_profile(
+    pub(super) async fn stop_profile(
         &mut self,
         timeout: Duration,
         garbage: bool,
@@ -472,7 +471,7 @@ impl Watched {
     }
 
     /// Reads the sampling heap profilers: where the objects still alive were allocated.
-    pub async fn read_allocations(&mut self) {
+    pub(super) async fn read_allocations(&mut self) {
         if let Some(probe) = &mut self.probe {
             if probe.connected() > 0 {
                 self.allocations = tokio::select! {
@@ -484,7 +483,7 @@ impl Watched {
     }
 
     /// A handle on the latest samples, for the live view under the progress bar.
-    pub fn live(&self) -> LiveTarget {
+    pub(super) fn live(&self) -> LiveTarget {
         LiveTarget {
             samples: self.samples.clone(),
             probe: self.probe.as_ref().map(ProbeServer::latest),
@@ -492,19 +491,22 @@ impl Watched {
     }
 
     /// The highest resident memory of the target's process tree sampled so far, bytes.
-    pub fn peak_rss(&self) -> Option<u64> {
+    pub(super) fn peak_rss(&self) -> Option<u64> {
         self.samples
             .lock()
             .ok()
             .and_then(|s| s.iter().map(|p| p.rss).max())
     }
 
-    /// Copies what has been watched so far into `result`.
-    pub fn fill(&self, result: &mut RunResult) {
-        let mut phases = self.phases.clone();
-        phases.append(&mut result.phases);
-        phases.sort_by(|a, b| a.start.total_cmp(&b.start));
-        result.phases = phases;
+    /// Copies what has been watched so far into `result`; again later, it copies what was
+    /// watched since as well.
+    pub(super) fn fill(&self, result: &mut RunResult) {
+        // The load's own phases come from the load; every other one is watched here.
+        result
+            .phases
+            .retain(|p| matches!(p.name, PhaseName::Load | PhaseName::Warmup));
+        result.phases.extend(self.phases.iter().cloned());
+        result.phases.sort_by(|a, b| a.start.total_cmp(&b.start));
         result.process = Some(Sampling {
             interval: self.plan.sample_interval.as_secs_f64(),
             points: self.samples.lock().map(|s| s.clone()).unwrap_or_default(),

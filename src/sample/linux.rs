@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use super::{own_cpu_seconds, round1, Sampler, Tree};
 use crate::result::ProcessSample;
+use crate::target::tree;
 
 /// One process's figures from `/proc/PID/stat`.
 struct Stat {
@@ -25,7 +26,7 @@ struct Stat {
 }
 
 /// Samples a process tree from `/proc`.
-pub struct ProcSampler {
+pub(super) struct ProcSampler {
     tree: Tree,
     ticks_per_second: f64,
     page_size: u64,
@@ -50,7 +51,7 @@ pub struct ProcSampler {
 const RESCAN: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl ProcSampler {
-    pub fn new(tree: Tree) -> ProcSampler {
+    pub(super) fn new(tree: Tree) -> ProcSampler {
         // SAFETY: sysconf only reads configuration values.
         let (ticks, page) = unsafe {
             (
@@ -114,30 +115,12 @@ impl ProcSampler {
 
     /// The processes of the tree: the root, its descendants, and members of the group.
     fn members(&self) -> Vec<Stat> {
-        let all: Vec<Stat> = fs::read_dir("/proc")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-            .filter_map(read_stat)
-            .collect();
-        let mut inside: HashSet<u32> = HashSet::from([self.tree.root]);
+        let all: Vec<Stat> = tree::proc_pids().filter_map(read_stat).collect();
+        let mut seeds: HashSet<u32> = HashSet::from([self.tree.root]);
         if let Some(group) = self.tree.group {
-            inside.extend(all.iter().filter(|s| s.pgrp == group).map(|s| s.pid));
+            seeds.extend(all.iter().filter(|s| s.pgrp == group).map(|s| s.pid));
         }
-        // Descendants: repeat until no new child joins (trees are shallow).
-        loop {
-            let before = inside.len();
-            let children: Vec<u32> = all
-                .iter()
-                .filter(|s| inside.contains(&s.ppid))
-                .map(|s| s.pid)
-                .collect();
-            inside.extend(children);
-            if inside.len() == before {
-                break;
-            }
-        }
+        let inside = tree::with_descendants(seeds, all.iter().map(|s| (s.pid, s.ppid)));
         all.into_iter()
             .filter(|s| inside.contains(&s.pid))
             .collect()

@@ -8,7 +8,9 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
-pub mod portable;
+// Elsewhere the sampler; on Linux only tested against the `/proc` one.
+#[cfg(any(not(target_os = "linux"), test))]
+mod portable;
 
 use std::time::Duration;
 
@@ -18,7 +20,7 @@ use crate::result::ProcessSample;
 
 /// Which processes make up the target.
 #[derive(Debug, Clone, Copy)]
-pub struct Tree {
+pub(crate) struct Tree {
     /// The root process; its descendants are included.
     pub root: u32,
     /// Also include every process in this group (the target's own group when harness
@@ -27,13 +29,13 @@ pub struct Tree {
 }
 
 /// Something that can take one sample (the `/proc` sampler, or recorded data in tests).
-pub trait Sampler {
+pub(crate) trait Sampler {
     /// A sample at `t` seconds on the run's clock, `None` once the tree has gone.
     fn sample(&mut self, t: f64) -> Option<ProcessSample>;
 }
 
 /// The sampler for this platform.
-pub fn system_sampler(tree: Tree) -> Box<dyn Sampler + Send> {
+pub(crate) fn system_sampler(tree: Tree) -> Box<dyn Sampler + Send> {
     #[cfg(target_os = "linux")]
     {
         Box::new(linux::ProcSampler::new(tree))
@@ -62,7 +64,7 @@ fn round1(value: f64) -> f64 {
 }
 
 /// A sampler running on its own thread; stops (and joins) when dropped.
-pub struct Running {
+pub(crate) struct Running {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -86,7 +88,7 @@ impl Drop for Running {
 /// at 100 ms on the control thread, 1.2 % on this thread). Samples carry their own time, so a
 /// late one is still right; when every core is saturated they thin out (measured: 35 instead
 /// of 50 samples in 5 s, gaps up to 0.4 s) rather than slow the load.
-pub fn spawn(
+pub(crate) fn spawn(
     mut sampler: Box<dyn Sampler + Send>,
     origin: Instant,
     interval: Duration,

@@ -12,12 +12,12 @@ use std::time::Duration;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-pub use crate::analyse::Threshold;
+pub(crate) use crate::analyse::Threshold;
 use crate::plan::UsageError;
 
 /// A checked scenario file.
 #[derive(Debug, Clone)]
-pub struct Scenario {
+pub(crate) struct Scenario {
     /// The file it was read from.
     pub path: PathBuf,
     /// `name`, or the file name without `.toml`.
@@ -29,10 +29,11 @@ pub struct Scenario {
 /// The file's contents. Field names are the TOML keys.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct File {
+pub(crate) struct File {
     /// Shown in summaries and JUnit; defaults to the file name.
     pub name: Option<String>,
-    /// Free text for people reading the file.
+    /// Free text for people reading the file (harness only checks it is text).
+    #[allow(dead_code, reason = "read by people, not by harness")]
     pub description: Option<String>,
     /// What to run and where it serves.
     pub target: TargetSection,
@@ -53,7 +54,7 @@ pub struct File {
 /// `[target]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TargetSection {
+pub(crate) struct TargetSection {
     /// The URL to load.
     #[serde(deserialize_with = "url")]
     pub url: String,
@@ -92,7 +93,7 @@ pub struct TargetSection {
 /// `[load]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LoadSection {
+pub(crate) struct LoadSection {
     #[serde(default, deserialize_with = "opt_positive")]
     pub connections: Option<u64>,
     #[serde(default, deserialize_with = "opt_duration")]
@@ -123,7 +124,7 @@ pub struct LoadSection {
 /// One `[[load.stages]]` entry.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StageSection {
+pub(crate) struct StageSection {
     #[serde(deserialize_with = "duration")]
     pub duration: Duration,
     #[serde(deserialize_with = "rate")]
@@ -134,7 +135,7 @@ pub struct StageSection {
 /// `{{counter}}`, `{{random}}`, `{{random:N}}`, `{{uuid}}`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RequestSection {
+pub(crate) struct RequestSection {
     #[serde(default = "get", deserialize_with = "method")]
     pub method: String,
     /// Path and query, starting with `/` (default: the URL's); spaces and control bytes are
@@ -154,7 +155,7 @@ pub struct RequestSection {
 /// `[check]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CheckSection {
+pub(crate) struct CheckSection {
     /// Thresholds, in the `--threshold` grammar.
     #[serde(default, deserialize_with = "thresholds")]
     pub thresholds: Vec<Threshold>,
@@ -166,7 +167,7 @@ pub struct CheckSection {
 /// `[check.compare]`: tolerances for `harness compare`, in percent.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CompareSection {
+pub(crate) struct CompareSection {
     /// Largest allowed drop in requests/s, e.g. "5%".
     #[serde(default, deserialize_with = "opt_percent")]
     pub max_rps_drop: Option<f64>,
@@ -181,7 +182,7 @@ pub struct CompareSection {
 /// `[output]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutputSection {
+pub(crate) struct OutputSection {
     /// Folder for result.json and report.html.
     pub dir: Option<PathBuf>,
     /// The HTML report's path.
@@ -194,12 +195,12 @@ pub struct OutputSection {
 
 /// Largest scenario file read: a scenario is a page of settings; 2.5 million `[[requests]]`
 /// once took 3.5 GB before any check.
-pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// Most `[[requests]]` in a scenario.
-pub const MAX_REQUESTS: usize = 1000;
+pub(crate) const MAX_REQUESTS: usize = 1000;
 
 /// Reads and checks one scenario file.
-pub fn load(path: &Path) -> Result<Scenario, UsageError> {
+pub(crate) fn load(path: &Path) -> Result<Scenario, UsageError> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_FILE_BYTES {
         return Err(UsageError(format!(
@@ -269,7 +270,7 @@ pub fn load(path: &Path) -> Result<Scenario, UsageError> {
 }
 
 /// The scenario files `path` names: itself, or the `.toml` files in a folder, sorted.
-pub fn files(path: &Path) -> Result<Vec<PathBuf>, UsageError> {
+pub(crate) fn files(path: &Path) -> Result<Vec<PathBuf>, UsageError> {
     if !path.is_dir() {
         if !path.exists() {
             return Err(UsageError(format!(

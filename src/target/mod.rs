@@ -3,10 +3,10 @@
 //! [`Target`] owns the whole group: dropping it kills what is left, so no process of the
 //! target outlives harness on any path (normal end, error, Ctrl-C, panic).
 
-pub mod output;
-pub mod probe;
-pub mod tree;
-pub mod watchdog;
+pub(crate) mod output;
+pub(crate) mod probe;
+pub(crate) mod tree;
+pub(crate) mod watchdog;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -26,7 +26,7 @@ const POLL: Duration = Duration::from_millis(25);
 
 /// Where the target is expected to accept connections.
 #[derive(Debug, Clone)]
-pub enum Endpoint {
+pub(crate) enum Endpoint {
     /// A TCP address from the URL.
     Tcp(Vec<SocketAddr>),
     /// A Unix socket (`-S`).
@@ -35,7 +35,7 @@ pub enum Endpoint {
 
 /// Why the target never became ready.
 #[derive(Debug, thiserror::Error)]
-pub enum NotReady {
+pub(crate) enum NotReady {
     /// It exited first.
     #[error("the target exited before it was ready ({status})")]
     Exited {
@@ -56,7 +56,7 @@ pub enum NotReady {
 }
 
 /// A running target process group.
-pub struct Target {
+pub(crate) struct Target {
     child: Child,
     /// The leader's pid, which is also the process group id.
     pub pid: u32,
@@ -73,7 +73,7 @@ pub struct Target {
 impl Target {
     /// Starts `argv` in a new process group with `env` added, capturing its output; `echo`
     /// shows the output dimmed on harness's stderr.
-    pub fn spawn(
+    pub(crate) fn spawn(
         argv: &[String],
         env: &[(String, String)],
         cwd: Option<&std::path::Path>,
@@ -131,7 +131,7 @@ impl Target {
 
     /// Waits until the endpoint accepts a connection; fails if the target exits first or
     /// `timeout` passes. Returns how long it took.
-    pub async fn wait_ready(
+    pub(crate) async fn wait_ready(
         &mut self,
         endpoint: &Endpoint,
         timeout: Duration,
@@ -166,7 +166,7 @@ impl Target {
     }
 
     /// Resolves when the leader exits.
-    pub async fn exited(&mut self) -> ExitStatus {
+    pub(crate) async fn exited(&mut self) -> ExitStatus {
         if let Some(status) = self.status {
             return status;
         }
@@ -181,7 +181,7 @@ impl Target {
     }
 
     /// The leader's exit status, if it has exited.
-    pub fn try_status(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
         }
@@ -191,7 +191,7 @@ impl Target {
     /// Stops the whole group and the processes that left it: SIGINT and up to `grace` to
     /// exit, then SIGTERM and two more seconds, then SIGKILL; as soon as `hurry()` says so,
     /// SIGKILL at once.
-    pub async fn stop(&mut self, grace: Duration, hurry: impl Fn() -> bool) -> Stopped {
+    pub(crate) async fn stop(&mut self, grace: Duration, hurry: impl Fn() -> bool) -> Stopped {
         let mut sent = Vec::new();
         let mut left_group = Vec::new();
         for (signal, wait) in [
@@ -283,7 +283,7 @@ impl Target {
 
 /// How a stop went.
 #[derive(Debug, Default)]
-pub struct Stopped {
+pub(crate) struct Stopped {
     /// The leader's exit status, if it exited.
     pub status: Option<ExitStatus>,
     /// The signals sent, in order.
@@ -305,7 +305,7 @@ impl Drop for Target {
 }
 
 /// A port of `addr`'s address that nothing listens on now (the kernel's choice).
-pub fn free_port(addr: SocketAddr) -> std::io::Result<u16> {
+pub(crate) fn free_port(addr: SocketAddr) -> std::io::Result<u16> {
     let mut any = addr;
     any.set_port(0);
     Ok(std::net::TcpListener::bind(any)?.local_addr()?.port())
@@ -313,7 +313,7 @@ pub fn free_port(addr: SocketAddr) -> std::io::Result<u16> {
 
 /// Waits up to `timeout` until `addr` can be bound again (its last listener has closed);
 /// false if it is still taken.
-pub async fn wait_until_free(addr: SocketAddr, timeout: Duration) -> bool {
+pub(crate) async fn wait_until_free(addr: SocketAddr, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         // std's bind sets SO_REUSEADDR, as Node's listen does, so connections of the last
@@ -349,7 +349,7 @@ async fn accepts(endpoint: &Endpoint) -> bool {
 }
 
 /// "exit code 1" or "signal 9 (SIGKILL)".
-pub fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exit code {code}"),
@@ -359,7 +359,7 @@ pub fn describe(status: ExitStatus) -> String {
 }
 
 /// The usual name of a signal number.
-pub fn signal_name(signal: i32) -> &'static str {
+pub(crate) fn signal_name(signal: i32) -> &'static str {
     match signal {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",

@@ -14,7 +14,7 @@ const MAX_LINE: usize = 2000;
 
 /// The tails of the target's two output streams, shared with their reader tasks.
 #[derive(Clone, Default)]
-pub struct OutputTail {
+pub(crate) struct OutputTail {
     inner: Arc<Mutex<Tails>>,
 }
 
@@ -26,7 +26,7 @@ struct Tails {
 
 impl OutputTail {
     /// Empty tails.
-    pub fn new() -> OutputTail {
+    pub(crate) fn new() -> OutputTail {
         OutputTail::default()
     }
 
@@ -34,7 +34,7 @@ impl OutputTail {
     /// newline, at most [`MAX_LINE`] of a line kept (the rest is skipped, never held), and
     /// converted lossily: no byte the target writes can stop the draining, which would leave
     /// it to die of a broken pipe.
-    pub fn capture(
+    pub(crate) fn capture(
         &self,
         mut stream: impl AsyncRead + Unpin + Send + 'static,
         is_stderr: bool,
@@ -74,7 +74,7 @@ impl OutputTail {
     }
 
     /// The last lines of stdout.
-    pub fn stdout(&self) -> Vec<String> {
+    pub(crate) fn stdout(&self) -> Vec<String> {
         self.inner
             .lock()
             .map(|t| t.stdout.iter().cloned().collect())
@@ -82,7 +82,7 @@ impl OutputTail {
     }
 
     /// The last lines of stderr.
-    pub fn stderr(&self) -> Vec<String> {
+    pub(crate) fn stderr(&self) -> Vec<String> {
         self.inner
             .lock()
             .map(|t| t.stderr.iter().cloned().collect())
@@ -90,7 +90,7 @@ impl OutputTail {
     }
 
     /// The last `n` lines of stderr, for an error message.
-    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+    pub(crate) fn stderr_tail(&self, n: usize) -> Vec<String> {
         let all = self.stderr();
         all[all.len().saturating_sub(n)..].to_vec()
     }

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 /// One process, told apart from a later one with the same pid by its start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Proc {
+pub(crate) struct Proc {
     /// Its pid.
     pub pid: u32,
     /// Clock ticks after boot when it started.
@@ -23,12 +23,12 @@ pub struct Proc {
 
 impl Proc {
     /// `PID START`, the form the watchdog reads.
-    pub fn to_line(self) -> String {
+    pub(crate) fn to_line(self) -> String {
         format!("{} {}\n", self.pid, self.start)
     }
 
     /// Reads [`Proc::to_line()`]'s form.
-    pub fn from_line(line: &str) -> Option<Proc> {
+    pub(crate) fn from_line(line: &str) -> Option<Proc> {
         let (pid, start) = line.trim().split_once(' ')?;
         Some(Proc {
             pid: pid.parse().ok().filter(|pid| *pid > 1)?,
@@ -49,7 +49,7 @@ struct Entry {
 
 /// Makes orphaned descendants children of harness (see the module docs). Harmless to repeat.
 /// Linux only: elsewhere an orphan goes to PID 1 and is found only while its parent lives.
-pub fn become_subreaper() {
+pub(crate) fn become_subreaper() {
     // SAFETY: sets a flag of this process; it takes no pointers.
     #[cfg(target_os = "linux")]
     unsafe {
@@ -60,36 +60,19 @@ pub fn become_subreaper() {
 /// The live processes outside `group` that descend from `leader`, from a member of `group`,
 /// or from a process re-parented to harness that is not one of `ours` (the processes harness
 /// started itself). Reaps re-parented processes that have exited.
-pub fn strays(leader: u32, group: u32, ours: &[u32]) -> Vec<Proc> {
+pub(crate) fn strays(leader: u32, group: u32, ours: &[u32]) -> Vec<Proc> {
     let me = std::process::id();
-    let all: Vec<Entry> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(read)
-        .collect();
+    let all: Vec<Entry> = proc_pids().filter_map(read).collect();
     let adopted = |e: &Entry| e.ppid == me && e.pid != leader && !ours.contains(&e.pid);
     for entry in all.iter().filter(|e| e.zombie && adopted(e)) {
         reap(entry.pid);
     }
-    let mut inside: HashSet<u32> = all
+    let seeds = all
         .iter()
         .filter(|e| e.pid == leader || e.pgrp == group || adopted(e))
         .map(|e| e.pid)
         .collect();
-    loop {
-        let before = inside.len();
-        let children: Vec<u32> = all
-            .iter()
-            .filter(|e| inside.contains(&e.ppid))
-            .map(|e| e.pid)
-            .collect();
-        inside.extend(children);
-        if inside.len() == before {
-            break;
-        }
-    }
+    let inside = with_descendants(seeds, all.iter().map(|e| (e.pid, e.ppid)));
     all.iter()
         .filter(|e| inside.contains(&e.pid) && e.pgrp != group && !e.zombie)
         .filter(|e| e.pid != me && !ours.contains(&e.pid))
@@ -100,8 +83,39 @@ pub fn strays(leader: u32, group: u32, ours: &[u32]) -> Vec<Proc> {
         .collect()
 }
 
+/// Every pid in `/proc` (none where there is no `/proc`).
+pub(crate) fn proc_pids() -> impl Iterator<Item = u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+}
+
+/// `seeds` and every process descending from one of them, given each process's
+/// `(pid, parent pid)`.
+pub(crate) fn with_descendants(
+    mut seeds: HashSet<u32>,
+    parents: impl Iterator<Item = (u32, u32)>,
+) -> HashSet<u32> {
+    let parents: Vec<(u32, u32)> = parents.collect();
+    // Repeat until no new child joins (trees are shallow).
+    loop {
+        let before = seeds.len();
+        let children: Vec<u32> = parents
+            .iter()
+            .filter(|(_, ppid)| seeds.contains(ppid))
+            .map(|(pid, _)| *pid)
+            .collect();
+        seeds.extend(children);
+        if seeds.len() == before {
+            return seeds;
+        }
+    }
+}
+
 /// Whether `process` is still running (not exited, not a zombie, its pid not reused).
-pub fn alive(process: Proc) -> bool {
+pub(crate) fn alive(process: Proc) -> bool {
     match read(process.pid) {
         Some(entry) if entry.start == process.start => {
             if entry.zombie && entry.ppid == std::process::id() {
@@ -114,7 +128,7 @@ pub fn alive(process: Proc) -> bool {
 }
 
 /// Sends `signal` to `process` unless its pid now names another process.
-pub fn signal(process: Proc, signal: i32) {
+pub(crate) fn signal(process: Proc, signal: i32) {
     if alive(process) {
         // SAFETY: sends a signal to a process of the target, checked just before.
         unsafe {

@@ -12,10 +12,10 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 
 /// The hidden subcommand that runs the watchdog.
-pub const SUBCOMMAND: &str = "__watchdog";
+pub(crate) const SUBCOMMAND: &str = "__watchdog";
 
 /// A running watchdog, owned by the target it guards.
-pub struct Watchdog {
+pub(crate) struct Watchdog {
     child: Child,
     pipe: Option<ChildStdin>,
 }
@@ -23,7 +23,7 @@ pub struct Watchdog {
 impl Watchdog {
     /// Starts a watchdog for the process group `group`; `None` if it cannot start (then
     /// only `PR_SET_PDEATHSIG` guards the leader).
-    pub fn start(group: u32) -> Option<Watchdog> {
+    pub(crate) fn start(group: u32) -> Option<Watchdog> {
         let exe = std::env::current_exe().ok()?;
         let mut child = Command::new(exe)
             .args([SUBCOMMAND, &group.to_string()])
@@ -38,12 +38,12 @@ impl Watchdog {
     }
 
     /// The watchdog's pid (a child of harness, not of the target).
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Has the watchdog kill `process` too (it left the group).
-    pub fn guard(&mut self, process: super::tree::Proc) {
+    pub(crate) fn guard(&mut self, process: super::tree::Proc) {
         if let Some(pipe) = &mut self.pipe {
             let _ = pipe.write_all(process.to_line().as_bytes());
         }
@@ -51,7 +51,7 @@ impl Watchdog {
 
     /// Releases the watchdog once the group is gone: it sees the pipe close, finds nothing
     /// left to kill, and exits.
-    pub fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         self.pipe = None;
         let _ = self.child.wait();
     }
@@ -66,7 +66,7 @@ impl Drop for Watchdog {
 }
 
 /// `harness __watchdog PGID`: waits until its stdin closes, then kills the group.
-pub fn main(args: &[std::ffi::OsString]) -> ExitCode {
+pub(crate) fn main(args: &[std::ffi::OsString]) -> ExitCode {
     let Some(group) = args
         .first()
         .and_then(|a| a.to_str())

@@ -30,14 +30,14 @@ const PATH_STEPS: usize = 6;
 
 /// What one snapshot contributes besides the last: its object ids and its classes' sizes.
 #[derive(Debug, Clone, Default)]
-pub struct Summary {
+pub(crate) struct Summary {
     ids: Vec<u32>,
     classes: HashMap<String, (u64, u64)>,
 }
 
 impl Summary {
     /// Summarises a snapshot (which can then be dropped).
-    pub fn of(graph: &Graph) -> Summary {
+    pub(crate) fn of(graph: &Graph) -> Summary {
         let mut ids: Vec<u32> = (0..graph.node_count()).map(|n| graph.id(n)).collect();
         ids.sort_unstable();
         let mut classes: HashMap<String, (u64, u64)> = HashMap::new();
@@ -56,7 +56,7 @@ impl Summary {
 
 /// Compares snapshots: `first` before the load, `middle` after it (optional), `last` after
 /// the cooldown (or simply the later snapshot).
-pub fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapAnalysis {
+pub(crate) fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapAnalysis {
     let parents = shortest_paths(last);
     let census = census(first, middle, last, &parents);
     let mut is_leaked = vec![false; last.node_count()];
@@ -222,7 +222,7 @@ fn group_key(graph: &Graph, node: usize, class: String) -> String {
 }
 
 /// Each class of a snapshot with its object count and total own size, biggest first.
-pub fn class_sizes(graph: &Graph) -> Vec<(String, u64, u64)> {
+pub(crate) fn class_sizes(graph: &Graph) -> Vec<(String, u64, u64)> {
     let summary = Summary::of(graph);
     let mut classes: Vec<(String, u64, u64)> = summary
         .classes

@@ -3,18 +3,18 @@
 //! during the load and are still alive after the cooldown (memlab's three-snapshot method),
 //! groups them by class the way DevTools names them, and shows who holds them.
 
-pub mod diff;
-pub mod parse;
+pub(crate) mod diff;
+pub(crate) mod parse;
 
 use std::ops::Range;
 use std::path::Path;
 
-pub use crate::result::HeapAnalysis;
-pub use diff::{analyse, Summary};
-pub use parse::{ParseError, Snapshot};
+pub(crate) use crate::result::HeapAnalysis;
+pub(crate) use diff::{analyse, Summary};
+pub(crate) use parse::Snapshot;
 
 /// Reads and checks a snapshot file.
-pub fn load(path: &Path) -> Result<Graph, String> {
+pub(crate) fn load(path: &Path) -> Result<Graph, String> {
     let file = std::fs::File::open(path)
         .map_err(|err| format!("could not open '{}': {err}", path.display()))?;
     let snapshot = parse::parse(file).map_err(|err| format!("'{}': {err}", path.display()))?;
@@ -23,7 +23,7 @@ pub fn load(path: &Path) -> Result<Graph, String> {
 
 /// Compares snapshot files of one process: before the load, after it (optional) and last.
 /// Only one snapshot is held whole at a time.
-pub fn analyse_files(
+pub(crate) fn analyse_files(
     first: &Path,
     middle: Option<&Path>,
     last: &Path,
@@ -39,7 +39,7 @@ pub fn analyse_files(
 
 /// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
 /// `system / JSArrayBufferData` objects (+16 MB)".
-pub fn headline(analysis: &HeapAnalysis) -> Option<String> {
+pub(crate) fn headline(analysis: &HeapAnalysis) -> Option<String> {
     let group = analysis.groups.first()?;
     let holder = match &group.retainer {
         Some(r) => {
@@ -81,7 +81,7 @@ pub fn headline(analysis: &HeapAnalysis) -> Option<String> {
 /// Share of what the measured run retained per request that the heap trace must retain over
 /// its own requests before its groups are named: well below 1, since a few requests may
 /// still be in flight and the measured figure is a fit, but far above what warm-up leaves.
-pub const CONFIRMED_SHARE: f64 = 0.25;
+pub(crate) const CONFIRMED_SHARE: f64 = 0.25;
 
 /// Checks a heap trace's analysis against the measured run before any code is named, and
 /// says why nothing is. Objects that are merely young (a cache filling up, warm-up, a pool)
@@ -90,7 +90,11 @@ pub const CONFIRMED_SHARE: f64 = 0.25;
 /// (`expected`: that times the trace's responses), only when the trace retained at least
 /// [`CONFIRMED_SHARE`] of it. Listeners still attached to an emitter are named whenever a
 /// leak was found.
-pub fn confirm(analysis: &mut HeapAnalysis, leak: bool, expected: Option<f64>) -> Option<String> {
+pub(crate) fn confirm(
+    analysis: &mut HeapAnalysis,
+    leak: bool,
+    expected: Option<f64>,
+) -> Option<String> {
     use crate::units::{bytes, thousands};
     let kept = format!(
         "{} in {} objects",
@@ -130,7 +134,7 @@ pub fn confirm(analysis: &mut HeapAnalysis, leak: bool, expected: Option<f64>) -
 }
 
 /// A checked snapshot with the field positions resolved and each node's first edge indexed.
-pub struct Graph {
+pub(crate) struct Graph {
     snapshot: Snapshot,
     node_fields: usize,
     edge_fields: usize,
@@ -157,11 +161,11 @@ pub struct Graph {
 /// A snapshot that does not fit together (wrong counts, edges to nowhere, ...).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct GraphError(String);
+pub(crate) struct GraphError(String);
 
 impl Graph {
     /// Checks a parsed snapshot and indexes it.
-    pub fn new(snapshot: Snapshot) -> Result<Graph, GraphError> {
+    pub(crate) fn new(snapshot: Snapshot) -> Result<Graph, GraphError> {
         let field = |fields: &[String], name: &str, what: &str| {
             fields
                 .iter()
@@ -235,7 +239,7 @@ impl Graph {
     }
 
     /// Number of nodes.
-    pub fn node_count(&self) -> usize {
+    pub(crate) fn node_count(&self) -> usize {
         self.first_edge.len() - 1
     }
 
@@ -244,7 +248,7 @@ impl Graph {
     }
 
     /// The node's type name (`object`, `closure`, `native`, ...).
-    pub fn node_type(&self, node: usize) -> &str {
+    pub(crate) fn node_type(&self, node: usize) -> &str {
         let t = self.node_field(node, self.f_type) as usize;
         self.snapshot
             .node_types
@@ -253,48 +257,48 @@ impl Graph {
     }
 
     /// The node's name (a constructor, a function, a string's text, ...).
-    pub fn name(&self, node: usize) -> &str {
+    pub(crate) fn name(&self, node: usize) -> &str {
         self.snapshot.string(self.node_field(node, self.f_name))
     }
 
     /// The node's id, stable across snapshots of one process.
-    pub fn id(&self, node: usize) -> u32 {
+    pub(crate) fn id(&self, node: usize) -> u32 {
         self.node_field(node, self.f_id)
     }
 
     /// The node's own size in bytes.
-    pub fn self_size(&self, node: usize) -> u64 {
+    pub(crate) fn self_size(&self, node: usize) -> u64 {
         u64::from(self.node_field(node, self.f_size))
     }
 
     /// Whether the node is a function.
-    pub fn is_closure(&self, node: usize) -> bool {
+    pub(crate) fn is_closure(&self, node: usize) -> bool {
         Some(self.node_field(node, self.f_type)) == self.closure
     }
 
     /// The node's outgoing edges, as edge indices.
-    pub fn edges(&self, node: usize) -> Range<usize> {
+    pub(crate) fn edges(&self, node: usize) -> Range<usize> {
         self.first_edge[node] as usize..self.first_edge[node + 1] as usize
     }
 
     /// The node an edge points to.
-    pub fn edge_to(&self, edge: usize) -> usize {
+    pub(crate) fn edge_to(&self, edge: usize) -> usize {
         self.snapshot.edges[edge * self.edge_fields + self.e_to] as usize / self.node_fields
     }
 
     /// Whether an edge is weak (does not keep its target alive).
-    pub fn is_weak(&self, edge: usize) -> bool {
+    pub(crate) fn is_weak(&self, edge: usize) -> bool {
         Some(self.snapshot.edges[edge * self.edge_fields + self.e_type]) == self.weak
     }
 
     /// Whether an edge is a closure's context variable.
-    pub fn is_context(&self, edge: usize) -> bool {
+    pub(crate) fn is_context(&self, edge: usize) -> bool {
         Some(self.snapshot.edges[edge * self.edge_fields + self.e_type]) == self.context
     }
 
     /// The edge's name as DevTools shows it: `[3]` for elements, the property or variable
     /// name otherwise.
-    pub fn edge_name(&self, edge: usize) -> String {
+    pub(crate) fn edge_name(&self, edge: usize) -> String {
         let at = edge * self.edge_fields;
         let kind = Some(self.snapshot.edges[at + self.e_type]);
         let value = self.snapshot.edges[at + self.e_name];
@@ -306,7 +310,7 @@ impl Graph {
     }
 
     /// The class DevTools' Summary and Comparison views group a node under.
-    pub fn class_name(&self, node: usize) -> String {
+    pub(crate) fn class_name(&self, node: usize) -> String {
         match self.node_type(node) {
             "object" | "native" => {
                 let name = self.name(node);
@@ -329,7 +333,7 @@ impl Graph {
     }
 
     /// `(line, column)`, 1-based, of a closure's source, when the snapshot records it.
-    pub fn location(&self, node: usize) -> Option<(u32, u32)> {
+    pub(crate) fn location(&self, node: usize) -> Option<(u32, u32)> {
         let at = self
             .locations
             .binary_search_by_key(&(node as u32), |l| l.0)
@@ -340,7 +344,7 @@ impl Graph {
 
     /// The script a closure comes from: its `shared` function info's script (edge `script`
     /// from Node 22, `script_or_debug_info` before), a `code` node named by its path or URL.
-    pub fn script_name(&self, closure: usize) -> Option<String> {
+    pub(crate) fn script_name(&self, closure: usize) -> Option<String> {
         let step = |node: usize, names: &[&str]| {
             self.edges(node)
                 .find(|&e| names.contains(&self.edge_name(e).as_str()))

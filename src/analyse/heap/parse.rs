@@ -12,7 +12,7 @@ use serde::Deserialize;
 /// A parse failure, with the byte offset where it was found.
 #[derive(Debug, thiserror::Error)]
 #[error("{message} (at byte {offset})")]
-pub struct ParseError {
+pub(crate) struct ParseError {
     message: String,
     offset: u64,
 }
@@ -24,7 +24,7 @@ const MAX_META: usize = 1 << 20;
 
 /// The parts of a heap snapshot harness uses.
 #[derive(Debug, Default)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// Field names of a node, e.g. `type, name, id, self_size, edge_count, ...`.
     pub node_fields: Vec<String>,
     /// Names of the node types, indexed by a node's `type` field.
@@ -47,7 +47,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// String `index` of the string table ("" if out of range; indices are checked on load).
-    pub fn string(&self, index: u32) -> &str {
+    pub(crate) fn string(&self, index: u32) -> &str {
         let index = index as usize;
         let start = if index == 0 {
             0
@@ -59,7 +59,7 @@ impl Snapshot {
     }
 
     /// Number of strings in the table.
-    pub fn string_count(&self) -> usize {
+    pub(crate) fn string_count(&self) -> usize {
         self.ends.len()
     }
 }
@@ -80,7 +80,7 @@ struct Meta {
 }
 
 /// Reads a snapshot from `input`.
-pub fn parse(input: impl Read) -> Result<Snapshot, ParseError> {
+pub(crate) fn parse(input: impl Read) -> Result<Snapshot, ParseError> {
     let mut reader = Reader::new(input);
     let mut snapshot = Snapshot::default();
     let mut seen_meta = false;

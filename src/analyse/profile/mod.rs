@@ -6,26 +6,26 @@
 //! (node:crypto) called from `verifyPassword` (app.js:9)"). `(garbage collector)` samples are
 //! GC time; `(idle)` and `(program)` (the VM outside JavaScript) are not busy time.
 
-pub mod parse;
+pub(crate) mod parse;
 
 use std::collections::HashMap;
 use std::path::Path;
 
-pub use crate::result::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
-pub use parse::{Frame, Profile, ProfileError};
+pub(crate) use crate::result::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
+pub(crate) use parse::{Frame, Profile};
 
 /// Functions listed in each table.
-pub const TOP: usize = 10;
+pub(crate) const TOP: usize = 10;
 /// Flame graph nodes with less of the busy time than this are left out (with their callees).
-pub const FLAME_MIN_SHARE: f64 = 0.002;
+pub(crate) const FLAME_MIN_SHARE: f64 = 0.002;
 /// Flame graph nodes at most, and its deepest level.
-pub const FLAME_MAX_NODES: usize = 2_000;
+pub(crate) const FLAME_MAX_NODES: usize = 2_000;
 /// Deepest flame graph level kept.
-pub const FLAME_MAX_DEPTH: usize = 128;
+pub(crate) const FLAME_MAX_DEPTH: usize = 128;
 
 /// `file:line`, `node:crypto` (Node's internal modules by the public module they serve:
 /// `node:internal/crypto/pbkdf2` is `node:crypto`), or `native` for V8's builtins.
-pub fn place(url: &str, line: u32) -> String {
+pub(crate) fn place(url: &str, line: u32) -> String {
     if url.is_empty() {
         return "native".to_string();
     }
@@ -51,7 +51,7 @@ pub fn place(url: &str, line: u32) -> String {
 
 /// "`busyWork` (blocked-loop.js:15)", or "`pbkdf2Sync` (node:crypto) called from
 /// `verifyPassword` (app.js:9)" when one callee took most of its time.
-pub fn describe(hot: &HotFunction) -> String {
+pub(crate) fn describe(hot: &HotFunction) -> String {
     let own = format!("`{}` ({})", hot.function, place(&hot.url, hot.line));
     match &hot.callee {
         Some(callee) if callee.share >= 0.5 => format!(
@@ -64,14 +64,14 @@ pub fn describe(hot: &HotFunction) -> String {
 }
 
 /// Reads and checks a profile file.
-pub fn load(path: &Path) -> Result<Profile, String> {
+pub(crate) fn load(path: &Path) -> Result<Profile, String> {
     let file = std::fs::File::open(path)
         .map_err(|err| format!("could not open '{}': {err}", path.display()))?;
     parse::parse(file).map_err(|err| format!("'{}': {err}", path.display()))
 }
 
 /// Whether a frame is the app's own code.
-pub fn is_app(frame: &Frame) -> bool {
+pub(crate) fn is_app(frame: &Frame) -> bool {
     let url = frame.url.as_str();
     !url.is_empty()
         && !url.starts_with("node:")
@@ -134,7 +134,7 @@ struct Times {
 }
 
 /// Summarises a checked profile.
-pub fn summarise(profile: &Profile) -> CpuProfile {
+pub(crate) fn summarise(profile: &Profile) -> CpuProfile {
     let times = times(profile);
     let durations: f64 = profile.durations.iter().sum();
     let ms = |us: f64| round3(us / 1000.0);

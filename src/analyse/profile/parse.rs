@@ -11,16 +11,16 @@ use std::io::Read;
 use serde::Deserialize;
 
 /// Largest profile file read (a 10-minute profile at 1 ms is ~30 MB).
-pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Why a profile could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ProfileError(String);
+pub(crate) struct ProfileError(String);
 
 /// A function as the profiler names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Frame {
+pub(crate) struct Frame {
     /// The function's name; V8 names its own entries `(root)`, `(program)`, `(idle)` and
     /// `(garbage collector)`; an unnamed function is empty.
     pub function: String,
@@ -34,7 +34,7 @@ pub struct Frame {
 
 /// A checked profile.
 #[derive(Debug, Clone)]
-pub struct Profile {
+pub(crate) struct Profile {
     /// Distinct frames.
     pub frames: Vec<Frame>,
     /// For each node (call path): its frame.
@@ -90,7 +90,7 @@ fn unknown() -> i64 {
 }
 
 /// Reads and checks a profile from `reader` (at most [`MAX_FILE_BYTES`]).
-pub fn parse(reader: impl Read) -> Result<Profile, ProfileError> {
+pub(crate) fn parse(reader: impl Read) -> Result<Profile, ProfileError> {
     let mut text = Vec::new();
     reader
         .take(MAX_FILE_BYTES + 1)
@@ -258,7 +258,7 @@ fn ticks(
 }
 
 /// The median of `values` (0 when empty).
-pub fn median(values: &[f64]) -> f64 {
+pub(crate) fn median(values: &[f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }

@@ -3,7 +3,7 @@
 use super::{Chart, Line};
 use crate::result::RunResult;
 
-pub fn chart(result: &RunResult) -> Option<Chart> {
+pub(super) fn chart(result: &RunResult) -> Option<Chart> {
     let points = &result.process.as_ref()?.points;
     let line = |label: &str, value: fn(&crate::result::ProcessSample) -> f64| Line {
         label: label.to_string(),

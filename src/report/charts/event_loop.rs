@@ -3,7 +3,7 @@
 use super::{main_node, Chart, Line};
 use crate::result::RunResult;
 
-pub fn delay(result: &RunResult) -> Option<Chart> {
+pub(super) fn delay(result: &RunResult) -> Option<Chart> {
     let node = main_node(result)?;
     let line = |label: &str, value: fn(&crate::result::NodeSample) -> f64| Line {
         label: label.to_string(),
@@ -22,7 +22,7 @@ pub fn delay(result: &RunResult) -> Option<Chart> {
     })
 }
 
-pub fn utilisation(result: &RunResult) -> Option<Chart> {
+pub(super) fn utilisation(result: &RunResult) -> Option<Chart> {
     let node = main_node(result)?;
     Some(Chart {
         id: "event-loop-utilisation",

@@ -8,7 +8,7 @@ use crate::result::RunResult;
 /// Handle types drawn; the rest would crowd the legend.
 const MAX_TYPES: usize = 5;
 
-pub fn chart(result: &RunResult) -> Option<Chart> {
+pub(super) fn chart(result: &RunResult) -> Option<Chart> {
     let node = main_node(result)?;
     let mut peaks: BTreeMap<&str, u64> = BTreeMap::new();
     for sample in &node.samples {

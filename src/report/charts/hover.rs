@@ -12,7 +12,7 @@ use crate::units::trim_float;
 const MAX_COLUMNS: usize = 300;
 
 /// One column: its time span, and its place in SVG pixels (left, top, width, height).
-pub struct Column {
+pub(super) struct Column {
     pub from: f64,
     pub to: f64,
     pub rect: (i32, i32, i32, i32),
@@ -20,7 +20,7 @@ pub struct Column {
 
 /// The columns' time spans over `(x0, x1)`: whole seconds, or wider to stay under
 /// [`MAX_COLUMNS`].
-pub fn spans((x0, x1): (f64, f64)) -> Vec<(f64, f64)> {
+pub(super) fn spans((x0, x1): (f64, f64)) -> Vec<(f64, f64)> {
     let width = ((x1 - x0) / MAX_COLUMNS as f64).ceil().max(1.0);
     let mut out = Vec::new();
     let mut from = x0;
@@ -32,7 +32,7 @@ pub fn spans((x0, x1): (f64, f64)) -> Vec<(f64, f64)> {
 }
 
 /// The `<g>` of hover columns for `chart`; columns where no line has a value are left out.
-pub fn layer(chart: &Chart, phases: &[Phase], columns: &[Column]) -> String {
+pub(super) fn layer(chart: &Chart, phases: &[Phase], columns: &[Column]) -> String {
     let mut out = String::from("<g class=\"hover\">");
     for column in columns {
         let mut values = Vec::new();
@@ -60,8 +60,8 @@ pub fn layer(chart: &Chart, phases: &[Phase], columns: &[Column]) -> String {
             "<rect x=\"{left}\" y=\"{top}\" width=\"{width}\" height=\"{height}\" fill=\"#000\" fill-opacity=\"0\"><title>{}–{} s{}: {}</title></rect>",
             number(column.from),
             number(column.to),
-            super::super::html::escape(&phase),
-            super::super::html::escape(&values.join(", "))
+            crate::report::escape::html(&phase),
+            crate::report::escape::html(&values.join(", "))
         );
     }
     out += "</g>";

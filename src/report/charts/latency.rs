@@ -3,7 +3,7 @@
 use super::{second_x, Chart, Line};
 use crate::result::RunResult;
 
-pub fn chart(result: &RunResult) -> Option<Chart> {
+pub(super) fn chart(result: &RunResult) -> Option<Chart> {
     let line = |label: &str, value: fn(&crate::result::SeriesEntry) -> f64| Line {
         label: label.to_string(),
         points: result

@@ -2,11 +2,11 @@
 //! collections and the forced-GC floors marked.
 
 use super::{main_node, Chart, Line, Marks};
-use crate::result::RunResult;
+use crate::result::{GcKind, RunResult};
 
 const MB: f64 = 1e6;
 
-pub fn chart(result: &RunResult) -> Option<Chart> {
+pub(super) fn chart(result: &RunResult) -> Option<Chart> {
     let mut lines = Vec::new();
     if let Some(process) = &result.process {
         lines.push(Line {
@@ -37,7 +37,7 @@ pub fn chart(result: &RunResult) -> Option<Chart> {
             points: node
                 .gc
                 .iter()
-                .filter(|g| g.kind == "major")
+                .filter(|g| g.kind == GcKind::Major)
                 .filter_map(|g| Some((g.t, g.heap_after? as f64 / MB)))
                 .collect(),
             size: 3,

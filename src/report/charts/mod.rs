@@ -32,17 +32,19 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(120, 120, 120),
 ];
 /// Phase shading colours: load, warmup, the CPU trace, and the idle phases.
-fn phase_colour(name: &str) -> RGBAColor {
+fn phase_colour(name: PhaseName) -> RGBAColor {
     match name {
-        name if name == PhaseName::Load.as_str() => RGBColor(0, 114, 178).mix(0.07),
-        name if name == PhaseName::Warmup.as_str() => RGBColor(230, 159, 0).mix(0.10),
-        name if name == PhaseName::Profile.as_str() => RGBColor(204, 121, 167).mix(0.10),
-        _ => RGBColor(120, 120, 120).mix(0.10),
+        PhaseName::Load => RGBColor(0, 114, 178).mix(0.07),
+        PhaseName::Warmup => RGBColor(230, 159, 0).mix(0.10),
+        PhaseName::Profile => RGBColor(204, 121, 167).mix(0.10),
+        PhaseName::Baseline | PhaseName::Cooldown | PhaseName::Trace | PhaseName::TraceCooldown => {
+            RGBColor(120, 120, 120).mix(0.10)
+        }
     }
 }
 
 /// One line of a chart.
-pub struct Line {
+pub(crate) struct Line {
     /// Legend label.
     pub label: String,
     /// (seconds on the run's clock, value).
@@ -50,7 +52,7 @@ pub struct Line {
 }
 
 /// Points drawn as marks (GC events, floors).
-pub struct Marks {
+pub(crate) struct Marks {
     /// Legend label.
     pub label: String,
     /// (seconds, value).
@@ -60,7 +62,7 @@ pub struct Marks {
 }
 
 /// A chart ready to draw.
-pub struct Chart {
+pub(crate) struct Chart {
     /// Stable id, also used as the HTML anchor.
     pub id: &'static str,
     /// Title above the chart.
@@ -74,7 +76,7 @@ pub struct Chart {
 }
 
 /// Every chart that has data for this result, in reading order, rendered as SVG.
-pub fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
+pub(crate) fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
     let span = time_span(result);
     build_all(result)
         .into_iter()
@@ -88,7 +90,10 @@ pub fn render_all(result: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
 /// BASE and NEW on one time axis, each on the clock of its own load (0 is where the load
 /// began, the baseline is negative): NEW's lines solid, BASE's faded in the same colours, and
 /// NEW's phases shaded. Labels end in "(BASE)" or "(NEW)".
-pub fn render_overlay(base: &RunResult, new: &RunResult) -> anyhow::Result<Vec<(Chart, String)>> {
+pub(crate) fn render_overlay(
+    base: &RunResult,
+    new: &RunResult,
+) -> anyhow::Result<Vec<(Chart, String)>> {
     let mut base_charts: Vec<Option<Chart>> = build_all(base).into_iter().map(Some).collect();
     let mut new_charts: Vec<Option<Chart>> = build_all(new).into_iter().map(Some).collect();
     let mut ids: Vec<&'static str> = Vec::new();
@@ -232,19 +237,19 @@ fn draw(
         for phase in phases {
             let shade = Rectangle::new(
                 [(phase.start, 0.0), (phase.end, y1)],
-                phase_colour(&phase.name).filled(),
+                phase_colour(phase.name).filled(),
             );
             plot.draw_series(std::iter::once(shade))
                 .map_err(plot_error)?;
             // The phase's name at the bottom of its band, where it is wide enough.
             let (left, bottom) = plot.backend_coord(&(phase.start, 0.0));
             let (right, _) = plot.backend_coord(&(phase.end, 0.0));
-            if right - left >= 8 * phase.name.len() as i32 {
+            if right - left >= 8 * phase.name.as_str().len() as i32 {
                 let style = ("sans-serif", 11)
                     .into_font()
                     .color(&RGBColor(90, 90, 90))
                     .pos(Pos::new(HPos::Left, VPos::Bottom));
-                root.draw_text(&phase.name, &style, (left + 3, bottom - 3))
+                root.draw_text(phase.name.as_str(), &style, (left + 3, bottom - 3))
                     .map_err(plot_error)?;
             }
         }
@@ -323,7 +328,7 @@ fn plot_error<E: std::fmt::Debug>(err: E) -> anyhow::Error {
 
 /// Keeps at most [`MAX_POINTS`]: in each bucket of time, the lowest and highest value, so
 /// spikes and dips survive.
-pub fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+pub(crate) fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     if points.len() <= MAX_POINTS {
         return points.to_vec();
     }

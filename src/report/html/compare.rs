@@ -7,14 +7,15 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use super::{escape, TEMPLATE};
+use super::TEMPLATE;
 use crate::analyse::compare::{Comparison, Tolerances};
 use crate::report::charts;
 use crate::report::compare::{conclusion, label, value};
+use crate::report::escape::html as escape;
 use crate::result::RunResult;
 
 /// The page.
-pub fn render(
+pub(crate) fn render(
     paths: (&Path, &Path),
     runs: (&RunResult, &RunResult),
     comparison: &Comparison,

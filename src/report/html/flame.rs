@@ -5,8 +5,8 @@
 
 use std::fmt::Write;
 
-use super::escape;
 use crate::analyse::profile::{place, CpuProfile, FlameNode, FunctionTime};
+use crate::report::escape::html as escape;
 use crate::report::terminal::profile_heading;
 
 /// Width of the flame graph, in SVG units.
@@ -19,7 +19,7 @@ const MIN_WIDTH: f64 = 0.5;
 const CHAR_WIDTH: f64 = 6.5;
 
 /// The section for every profile of the run.
-pub fn section(profiles: &[CpuProfile]) -> String {
+pub(super) fn section(profiles: &[CpuProfile]) -> String {
     if profiles.is_empty() {
         return String::new();
     }

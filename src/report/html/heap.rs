@@ -4,12 +4,12 @@
 
 use std::fmt::Write;
 
-use super::escape;
+use crate::report::escape::html as escape;
 use crate::result::{HeapAnalysis, HeapProcess, RunResult};
 use crate::units::{bytes, thousands};
 
 /// The section, when a heap trace was wanted.
-pub fn section(result: &RunResult) -> String {
+pub(super) fn section(result: &RunResult) -> String {
     if result.heap.is_empty() && result.heap_trace.is_none() {
         return String::new();
     }

@@ -3,13 +3,14 @@
 //! [`render`] is what `harness report` calls on an old `result.json`. Every string that comes
 //! from the target, the user or the network is escaped here.
 
-pub mod compare;
+pub(crate) mod compare;
 mod flame;
 mod heap;
 
 use std::fmt::Write;
 
 use super::charts;
+use super::escape::html as escape;
 use super::terminal::bytes;
 use crate::analyse::stats::PERCENTILES;
 use crate::result::RunResult;
@@ -18,7 +19,7 @@ use crate::result::RunResult;
 const TEMPLATE: &str = include_str!("report.html");
 
 /// Renders the report for a result (its findings are computed again from the data).
-pub fn render(result: &RunResult) -> anyhow::Result<String> {
+pub(crate) fn render(result: &RunResult) -> anyhow::Result<String> {
     let mut result = result.clone();
     crate::analyse::annotate(&mut result);
     let charts = charts::render_all(&result)?;
@@ -60,31 +61,15 @@ pub fn render(result: &RunResult) -> anyhow::Result<String> {
     Ok(page)
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn verdict(result: &RunResult) -> String {
-    let main = result.findings.first().filter(|f| f.severity != "info");
+    let main = result.main_finding();
     let mut out = String::new();
     match main {
         Some(finding) => {
             let _ = write!(
                 out,
                 "<section class=\"verdict {}\" id=\"evidence\"><h2>Evidence</h2>",
-                escape(&finding.severity)
+                finding.severity
             );
             out += "<table>";
             for evidence in &finding.evidence {
@@ -117,7 +102,7 @@ fn verdict(result: &RunResult) -> String {
             let _ = write!(
                 out,
                 "<li><span class=\"sev\">{}</span> {}</li>",
-                escape(&finding.severity),
+                finding.severity,
                 escape(&finding.title)
             );
         }

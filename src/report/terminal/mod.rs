@@ -7,13 +7,13 @@ use std::fmt::Write;
 mod sections;
 
 use crate::analyse::stats::PERCENTILES;
-use crate::result::{Percentiles, RunResult};
+use crate::result::{Percentiles, RunResult, StopReason};
+pub(crate) use crate::units::bytes;
 use crate::units::trim_float;
-pub use crate::units::{bytes, thousands};
-pub use sections::{heap_trace_lines, profile_heading};
+pub(crate) use sections::{heap_trace_lines, profile_heading};
 
 /// The line printed before the load starts.
-pub fn header(
+pub(crate) fn header(
     result_url: &str,
     what: &str,
     connections: usize,
@@ -29,7 +29,7 @@ pub fn header(
 }
 
 /// Renders the summary; `latency_table` adds the full percentile table, `color` uses ANSI.
-pub fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
+pub(crate) fn render(result: &RunResult, latency_table: bool, color: bool) -> String {
     let style = Style { color };
     let mut out = String::from("\n");
     out += &summary_tables(result, &style);
@@ -169,13 +169,17 @@ fn count_lines(result: &RunResult, style: &Style) -> String {
             result.unfinished
         );
     }
-    match result.stop_reason.as_str() {
-        "interrupted" => {
+    match result.stop_reason {
+        StopReason::Interrupted => {
             out += &style.warn("Interrupted: the results cover the load until Ctrl-C.\n")
         }
-        "bailedOut" => out += &style.warn("Stopped early: --bailout errors were reached.\n"),
-        "targetExited" => out += &style.warn("Stopped early: the target exited during the load.\n"),
-        _ => {}
+        StopReason::BailedOut => {
+            out += &style.warn("Stopped early: --bailout errors were reached.\n")
+        }
+        StopReason::TargetExited => {
+            out += &style.warn("Stopped early: the target exited during the load.\n")
+        }
+        StopReason::Completed => {}
     }
     out
 }

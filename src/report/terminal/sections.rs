@@ -118,7 +118,7 @@ pub(super) fn profile_lines(result: &RunResult) -> String {
 }
 
 /// "Hot code (CPU profile of pid 123 after the cooldown: 3.2 s, 2,856 samples, ...)".
-pub fn profile_heading(profile: &crate::analyse::profile::CpuProfile) -> String {
+pub(crate) fn profile_heading(profile: &crate::analyse::profile::CpuProfile) -> String {
     let pid = profile.pid.map_or(String::new(), |pid| {
         format!(" of pid {pid} after the cooldown")
     });
@@ -147,7 +147,7 @@ fn peak_rss(result: &RunResult) -> Option<u64> {
 
 /// What the heap trace did, in a few lines: where it ran, its load, its cost. Shared by the
 /// terminal and the HTML report.
-pub fn heap_trace_lines(trace: &HeapTrace, measured_peak_rss: Option<u64>) -> Vec<String> {
+pub(crate) fn heap_trace_lines(trace: &HeapTrace, measured_peak_rss: Option<u64>) -> Vec<String> {
     let Some(pid) = trace.pid else {
         let why = trace.warning.as_deref().unwrap_or("it did not run");
         return vec![format!("Heap trace ({}): not run: {why}", trace.reason)];
@@ -253,7 +253,7 @@ pub(super) fn threshold_lines(result: &RunResult, style: &Style) -> String {
 /// The verdict and its evidence, then the other findings in a line each.
 pub(super) fn verdict_lines(result: &RunResult, style: &Style) -> String {
     let mut out = String::from("\n");
-    let main = result.findings.first().filter(|f| f.severity != "info");
+    let main = result.main_finding();
     match main {
         Some(finding) => {
             let _ = writeln!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{CpuProfileFile, Snapshot, State};
-use crate::result::{AllocationSite, Floor, GcEvent, NodeSample, Warning};
+use crate::result::{AllocationSite, Floor, GcEvent, GcKind, NodeSample, PhaseName, Warning};
 
 /// A message from a probe.
 #[derive(Debug, Deserialize)]
@@ -101,8 +101,6 @@ pub(super) struct ProfileReply {
     pid: u32,
     id: u64,
     #[serde(default)]
-    samples: u64,
-    #[serde(default)]
     error: Option<String>,
 }
 
@@ -162,7 +160,7 @@ struct RawGc {
 
 impl Message {
     /// Records the message, which arrived at `t` on the run's clock.
-    pub fn record(self, state: &mut State, t: f64) {
+    pub(super) fn record(self, state: &mut State, t: f64) {
         match self {
             Message::Hello(hello) => hello.record(state),
             Message::Sample(sample) => sample.record(state, t),
@@ -178,7 +176,6 @@ impl Message {
                     list.push(CpuProfileFile {
                         pid: reply.pid,
                         path: PathBuf::new(),
-                        samples: reply.samples,
                         error: reply.error,
                     });
                 }
@@ -231,7 +228,8 @@ impl Sample {
         });
         process.gc.extend(self.gc.into_iter().map(|g| GcEvent {
             t,
-            kind: g.kind,
+            // The probe sends only these; anything else is what it calls a major one.
+            kind: GcKind::parse(&g.kind).unwrap_or(GcKind::Major),
             ms: g.ms,
             heap_after: g.heap_after,
         }));
@@ -279,8 +277,8 @@ impl FloorReply {
         let phase = state
             .floor_phases
             .get(&self.id)
-            .cloned()
-            .unwrap_or_default();
+            .copied()
+            .unwrap_or(PhaseName::Load);
         let process = state.processes.entry(self.pid).or_default();
         let memory = self.memory;
         process.floors.push(Floor {
@@ -313,7 +311,7 @@ mod tests {
         ];
         let mut state = State::default();
         state.floors_answered.insert(1, 0);
-        state.floor_phases.insert(1, "load".to_string());
+        state.floor_phases.insert(1, PhaseName::Load);
         for line in lines {
             let message: Message =
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
@@ -322,7 +320,7 @@ mod tests {
         let process = &state.processes[&7];
         assert_eq!(process.node, "v20");
         assert_eq!((process.samples.len(), process.gc.len()), (1, 1));
-        assert_eq!(process.floors[0].phase, "load");
+        assert_eq!(process.floors[0].phase, PhaseName::Load);
         assert_eq!(process.floors[0].heap_used, 5);
         assert_eq!(state.floors_answered[&1], 1);
         for junk in [r#"{"type":"nope"}"#, "[1]", r#"{"pid":7}"#] {

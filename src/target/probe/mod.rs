@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,7 +22,7 @@ mod message;
 
 use message::Message;
 
-use crate::result::{AllocationSite, NodeProcess};
+use crate::result::{AllocationSite, NodeProcess, PhaseName};
 
 /// The probe script, injected into every Node process of the target.
 const SCRIPT: &str = include_str!("probe.cjs");
@@ -30,7 +30,7 @@ const SCRIPT: &str = include_str!("probe.cjs");
 const MAX_MESSAGE: usize = 1 << 20;
 
 /// The listening side of the probe protocol and everything the probes have said.
-pub struct ProbeServer {
+pub(crate) struct ProbeServer {
     dir: PathBuf,
     socket: PathBuf,
     script: PathBuf,
@@ -41,11 +41,11 @@ pub struct ProbeServer {
 
 /// Reads each Node process's latest sample; see [`ProbeServer::latest`].
 #[derive(Clone)]
-pub struct Latest(Arc<Mutex<State>>);
+pub(crate) struct Latest(Arc<Mutex<State>>);
 
 impl Latest {
     /// The latest sample of each Node process that connected (`None` before its first).
-    pub fn samples(&self) -> Vec<Option<crate::result::NodeSample>> {
+    pub(crate) fn samples(&self) -> Vec<Option<crate::result::NodeSample>> {
         self.0
             .lock()
             .map(|s| {
@@ -63,7 +63,7 @@ struct State {
     processes: BTreeMap<u32, NodeProcess>,
     writers: Vec<(u32, OwnedWriteHalf)>,
     floors_answered: BTreeMap<u64, usize>,
-    floor_phases: BTreeMap<u64, String>,
+    floor_phases: BTreeMap<u64, PhaseName>,
     snapshots: BTreeMap<u64, Vec<Snapshot>>,
     allocations: BTreeMap<u64, Vec<(u32, Vec<AllocationSite>)>>,
     profiles: BTreeMap<u64, Vec<CpuProfileFile>>,
@@ -71,20 +71,18 @@ struct State {
 
 /// A CPU profile a probe was asked for.
 #[derive(Debug, Clone)]
-pub struct CpuProfileFile {
+pub(crate) struct CpuProfileFile {
     /// The Node process.
     pub pid: u32,
     /// Where it was written (in the probe's private directory).
     pub path: PathBuf,
-    /// Samples in it.
-    pub samples: u64,
     /// Why there is none.
     pub error: Option<String>,
 }
 
 /// A heap snapshot a probe was asked for.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The Node process.
     pub pid: u32,
     /// Where it was written (in the probe's private directory).
@@ -100,7 +98,7 @@ pub struct Snapshot {
 impl ProbeServer {
     /// Creates the private directory, writes the script and listens on the socket.
     /// `origin` is the run's clock; samples are asked for every `interval`.
-    pub fn start(origin: Instant, interval: Duration) -> anyhow::Result<ProbeServer> {
+    pub(crate) fn start(origin: Instant, interval: Duration) -> anyhow::Result<ProbeServer> {
         let dir = std::env::temp_dir().join(format!("harness-{}-{}", std::process::id(), nonce()));
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -125,7 +123,7 @@ impl ProbeServer {
     }
 
     /// The environment that injects the probe, added to `NODE_OPTIONS` the user already set.
-    pub fn env(&self) -> Vec<(String, String)> {
+    pub(crate) fn env(&self) -> Vec<(String, String)> {
         let require = format!("--require \"{}\"", self.script.display());
         let node_options = match std::env::var("NODE_OPTIONS") {
             Ok(existing) if !existing.trim().is_empty() => format!("{existing} {require}"),
@@ -145,19 +143,19 @@ impl ProbeServer {
     }
 
     /// How many Node processes have connected.
-    pub fn connected(&self) -> usize {
+    pub(crate) fn connected(&self) -> usize {
         self.state.lock().map(|s| s.processes.len()).unwrap_or(0)
     }
 
     /// Asks every connected process for a full GC and waits (up to `timeout`) for each to
     /// answer with its heap after it; the floors are recorded under `phase`.
     /// Returns how many of the processes asked did not answer in time.
-    pub async fn floor(&mut self, phase: &str, timeout: Duration) -> usize {
+    pub(crate) async fn floor(&mut self, phase: PhaseName, timeout: Duration) -> usize {
         self.next_id += 1;
         let id = self.next_id;
         if let Ok(mut state) = self.state.lock() {
             state.floors_answered.insert(id, 0);
-            state.floor_phases.insert(id, phase.to_string());
+            state.floor_phases.insert(id, phase);
         }
         let asked = self
             .broadcast(|_| format!("{{\"type\":\"gc\",\"id\":{id}}}\n"))
@@ -207,7 +205,7 @@ impl ProbeServer {
 
     /// Asks every connected process for a heap snapshot (skipped above `max_heap` bytes of
     /// used heap) and waits up to `timeout` for the answers.
-    pub async fn snapshot(
+    pub(crate) async fn snapshot(
         &mut self,
         phase: &str,
         max_heap: u64,
@@ -261,7 +259,7 @@ impl ProbeServer {
 
     /// Starts the sampling heap profiler in every connected process; with `garbage`, what
     /// the collector frees stays in its profile (where the garbage is allocated).
-    pub async fn start_sampling(&mut self, garbage: bool) {
+    pub(crate) async fn start_sampling(&mut self, garbage: bool) {
         self.broadcast(|_| {
             format!("{{\"type\":\"sampling\",\"action\":\"start\",\"garbage\":{garbage}}}\n")
         })
@@ -269,7 +267,7 @@ impl ProbeServer {
     }
 
     /// Starts the CPU profiler in every connected process, one sample every `interval`.
-    pub async fn start_profile(&mut self, interval: Duration) {
+    pub(crate) async fn start_profile(&mut self, interval: Duration) {
         let us = interval.as_micros().max(1);
         self.broadcast(|_| {
             format!("{{\"type\":\"profile\",\"action\":\"start\",\"interval\":{us}}}\n")
@@ -278,7 +276,7 @@ impl ProbeServer {
     }
 
     /// Stops the CPU profilers; each process writes its profile into the probe's directory.
-    pub async fn stop_profile(&mut self, timeout: Duration) -> Vec<CpuProfileFile> {
+    pub(crate) async fn stop_profile(&mut self, timeout: Duration) -> Vec<CpuProfileFile> {
         self.next_id += 1;
         let id = self.next_id;
         if let Ok(mut state) = self.state.lock() {
@@ -312,7 +310,10 @@ impl ProbeServer {
 
     /// Reads and stops the sampling heap profilers: where the objects still alive were
     /// allocated, per process.
-    pub async fn allocations(&mut self, timeout: Duration) -> Vec<(u32, Vec<AllocationSite>)> {
+    pub(crate) async fn allocations(
+        &mut self,
+        timeout: Duration,
+    ) -> Vec<(u32, Vec<AllocationSite>)> {
         self.next_id += 1;
         let id = self.next_id;
         if let Ok(mut state) = self.state.lock() {
@@ -333,26 +334,21 @@ impl ProbeServer {
     }
 
     /// The last sample of each connected Node process (`None` before its first).
-    pub fn latest_samples(&self) -> Vec<Option<crate::result::NodeSample>> {
+    pub(crate) fn latest_samples(&self) -> Vec<Option<crate::result::NodeSample>> {
         self.latest().samples()
     }
 
     /// A handle that reads the latest samples from elsewhere (the live view).
-    pub fn latest(&self) -> Latest {
+    pub(crate) fn latest(&self) -> Latest {
         Latest(self.state.clone())
     }
 
     /// Everything the probes reported, one entry per Node process.
-    pub fn report(&self) -> Vec<NodeProcess> {
+    pub(crate) fn report(&self) -> Vec<NodeProcess> {
         self.state
             .lock()
             .map(|s| s.processes.values().cloned().collect())
             .unwrap_or_default()
-    }
-
-    /// The directory holding the script and socket.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

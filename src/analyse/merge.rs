@@ -12,14 +12,14 @@ use std::time::SystemTime;
 
 use hdrhistogram::Histogram;
 
-use crate::analyse::stats::{self, round2, round3};
+use super::stats::{self, round3};
 use crate::result::{
-    decode, encode, LatencyStats, MergedShard, Percentiles, Phase, PhaseName, RunResult,
-    SeriesEntry,
+    decode, encode, is_full_second, LatencyStats, MergedShard, Phase, PhaseName, RunResult,
+    SeriesEntry, StopReason,
 };
 
 /// One shard's result and the file it came from.
-pub struct Shard {
+pub(crate) struct Shard {
     /// As given on the command line.
     pub file: String,
     /// Its result.
@@ -27,7 +27,7 @@ pub struct Shard {
 }
 
 /// Merges the shards, or says in one line why they cannot be merged.
-pub fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, String> {
+pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, String> {
     check(&mut shards, allow_partial)?;
     let starts: Vec<SystemTime> = shards
         .iter()
@@ -230,7 +230,7 @@ impl Second {
     /// Whether every one of `shards` filled this second: only those count in the
     /// per-second statistics (a shard that had not started, or had stopped, lowers it).
     fn full(&self, shards: usize) -> bool {
-        self.covered.len() == shards && self.covered.iter().all(|c| *c >= 0.999)
+        self.covered.len() == shards && self.covered.iter().all(|c| is_full_second(*c))
     }
 
     /// The merged entry.
@@ -295,9 +295,9 @@ fn assemble(
     out.duration = round3(window);
     out.stop_reason = results
         .iter()
-        .map(|r| r.stop_reason.clone())
-        .find(|reason| reason != "completed")
-        .unwrap_or_else(|| "completed".to_string());
+        .map(|r| r.stop_reason)
+        .find(|reason| *reason != StopReason::Completed)
+        .unwrap_or(StopReason::Completed);
     out.connections = sum(|r| r.connections);
     out.workers = sum(|r| r.workers);
     out.rate = results.iter().map(|r| r.rate).sum();
@@ -313,43 +313,16 @@ fn assemble(
     out.latency = LatencyStats::from(&stats::latency_ms(latency));
     out.latency_uncorrected = None;
     out.histogram = encode(latency);
-    let full: Vec<&SeriesEntry> = series.iter().filter(|s| full.contains(&s.second)).collect();
-    let total = sum(|r| r.requests.total);
-    let per_second: Vec<f64> = if full.is_empty() && window > 0.0 {
-        vec![total as f64 / window]
-    } else {
-        full.iter().map(|s| s.requests as f64).collect()
+    let stats = stats::Window {
+        full: series.iter().filter(|s| full.contains(&s.second)).collect(),
+        length: window,
+        responses: sum(|r| r.requests.total),
+        bytes: sum(|r| r.throughput.total),
+        sent: sum(|r| r.requests.sent),
+        failed: sum(|r| r.requests.failed),
     };
-    let requests = stats::samples(&per_second);
-    out.samples = requests.count;
-    out.requests.average = round2(requests.mean);
-    out.requests.mean = round2(requests.mean);
-    out.requests.stddev = round2(requests.stddev);
-    out.requests.min = round2(requests.min);
-    out.requests.max = round2(requests.max);
-    out.requests.percentiles = Percentiles::from(&requests.percentiles.map(round2));
-    out.requests.total = total;
-    out.requests.sent = sum(|r| r.requests.sent);
-    out.requests.failed = sum(|r| r.requests.failed);
-    out.requests.overall = if window > 0.0 {
-        round2(total as f64 / window)
-    } else {
-        0.0
-    };
-    let total_bytes = sum(|r| r.throughput.total);
-    let bytes: Vec<f64> = if full.is_empty() && window > 0.0 {
-        vec![total_bytes as f64 / window]
-    } else {
-        full.iter().map(|s| s.bytes as f64).collect()
-    };
-    let throughput = stats::samples(&bytes);
-    out.throughput.average = round2(throughput.mean);
-    out.throughput.mean = round2(throughput.mean);
-    out.throughput.stddev = round2(throughput.stddev);
-    out.throughput.min = round2(throughput.min);
-    out.throughput.max = round2(throughput.max);
-    out.throughput.percentiles = Percentiles::from(&throughput.percentiles.map(round2));
-    out.throughput.total = total_bytes;
+    (out.requests, out.samples) = stats.requests();
+    out.throughput = stats.throughput();
 
     out.errors = sum(|r| r.errors);
     out.timeouts = sum(|r| r.timeouts);

@@ -1,0 +1,173 @@
+//! The closed sets of names on the wire: a finding's kind and severity, why the load stopped,
+//! a phase, a garbage collection's kind. Each is an enum whose JSON spelling is declared once,
+//! beside its variant, by [`wire_names!`]: serde, the committed schema (which then lists the
+//! allowed values), `as_str` and `parse` all read that one spelling, and a `match` on the enum
+//! makes the compiler name every place a new value must be handled.
+
+/// Declares a wire enum: each variant with its JSON spelling. Generates serde and schema
+/// derives with that spelling, `ALL` (in declaration order, which is also the order of `Ord`),
+/// `as_str`, `parse` (any case) and `Display`.
+macro_rules! wire_names {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $text:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+        )]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $text)] $variant, )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// Its spelling on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The value spelt `text`, in any case.
+            pub fn parse(text: &str) -> Option<$name> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|value| value.as_str().eq_ignore_ascii_case(text))
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_names! {
+    /// How much a finding matters, least first.
+    pub enum Severity {
+        /// Context for reading the numbers.
+        Info = "info",
+        /// A problem worth fixing.
+        Warning = "warning",
+        /// The run's main problem.
+        Critical = "critical",
+    }
+}
+
+wire_names! {
+    /// The kind of a finding: `kind` in the result, and `finding!=KIND` in thresholds. The
+    /// analysis declares what each kind finds beside its detector (`analyse::finding`).
+    pub enum FindingKind {
+        /// The target exited during the run.
+        TargetCrashed = "targetCrashed",
+        /// Requests failed.
+        Errors = "errors",
+        /// Responses outside 2xx.
+        Non2xx = "non2xx",
+        /// Memory grows with requests and is not given back.
+        MemoryLeak = "memoryLeak",
+        /// Memory grew, then levelled off.
+        MemoryPlateau = "memoryPlateau",
+        /// Listeners pile up on an emitter.
+        ListenerLeak = "listenerLeak",
+        /// Long synchronous work blocks the event loop.
+        BlockedEventLoop = "blockedEventLoop",
+        /// Garbage collection takes a large share of the time.
+        GcPressure = "gcPressure",
+        /// The server waits while requests are slow.
+        IoWait = "ioWait",
+        /// The target's CPU was the limit.
+        CpuSaturated = "cpuSaturated",
+        /// harness or the machine was saturated.
+        GeneratorLimited = "generatorLimited",
+    }
+}
+
+wire_names! {
+    /// Why the load ended.
+    pub enum StopReason {
+        /// It ran its duration or amount.
+        Completed = "completed",
+        /// A signal (Ctrl-C, SIGTERM) stopped it.
+        Interrupted = "interrupted",
+        /// `--bailout` errors were reached.
+        BailedOut = "bailedOut",
+        /// The target exited during the load.
+        TargetExited = "targetExited",
+    }
+}
+
+wire_names! {
+    /// The names of a run's phases (and of the heap trace's, on its second copy of the
+    /// target).
+    pub enum PhaseName {
+        /// Idle, before the load.
+        Baseline = "baseline",
+        /// Load sent before measuring (`--warmup`), or the heap trace's warm-up.
+        Warmup = "warmup",
+        /// The measured load.
+        Load = "load",
+        /// Idle, after the load.
+        Cooldown = "cooldown",
+        /// The CPU trace: unmeasured load with the CPU profiler.
+        Profile = "profile",
+        /// The heap trace's load, between its first two snapshots.
+        Trace = "trace",
+        /// The heap trace's idle time before its last snapshot.
+        TraceCooldown = "trace-cooldown",
+    }
+}
+
+wire_names! {
+    /// The kind of a garbage collection, as the probe reports it.
+    pub enum GcKind {
+        /// A young-generation collection (scavenge).
+        Minor = "minor",
+        /// A full mark-compact of the old generation.
+        Major = "major",
+        /// An incremental marking step.
+        Incremental = "incremental",
+        /// Weak callbacks.
+        Weakcb = "weakcb",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_its_serde_spelling_and_parses_back() {
+        fn check<T>(all: &[T], as_str: fn(&T) -> &'static str, parse: fn(&str) -> Option<T>)
+        where
+            T: serde::Serialize + PartialEq + std::fmt::Debug,
+        {
+            let names: std::collections::BTreeSet<&str> = all.iter().map(as_str).collect();
+            assert_eq!(names.len(), all.len(), "two values share a name");
+            for value in all {
+                let json = serde_json::to_string(value).unwrap();
+                assert_eq!(json, format!("\"{}\"", as_str(value)));
+                assert_eq!(
+                    parse(&as_str(value).to_ascii_uppercase()).as_ref(),
+                    Some(value)
+                );
+            }
+        }
+        check(Severity::ALL, |v| v.as_str(), Severity::parse);
+        check(FindingKind::ALL, |v| v.as_str(), FindingKind::parse);
+        check(StopReason::ALL, |v| v.as_str(), StopReason::parse);
+        check(PhaseName::ALL, |v| v.as_str(), PhaseName::parse);
+        check(GcKind::ALL, |v| v.as_str(), GcKind::parse);
+        assert_eq!(FindingKind::parse("leak"), None);
+        assert!(Severity::Critical > Severity::Warning && Severity::Warning > Severity::Info);
+    }
+}
