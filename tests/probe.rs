@@ -141,8 +141,10 @@ fn esm_apps_and_the_users_node_options_are_supported() {
     let process = &result["node"][0];
     assert!(!process["samples"].as_array().unwrap().is_empty());
     let limit = process["heapSizeLimit"].as_f64().unwrap();
+    // Without it the limit is 4.3 GB or more; with it, 151 MB (Node 20, 22) or 302 MB (Node
+    // 24, whose young generation counts for more).
     assert!(
-        limit < 200e6,
+        limit < 400e6,
         "the user's --max-old-space-size was dropped: limit {limit}"
     );
 }

@@ -72,9 +72,7 @@ fn a_mistake_in_any_file_stops_the_folder_before_anything_runs() {
         "b-bad.toml",
         "[target]\nurl = \"http://127.0.0.1:0/\"\n\n[load]\nduration = \"ten seconds\"\n",
     );
-    let output = harness().arg("run").arg(dir.path()).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = crate::support::refused(dir.path());
     assert!(
         stderr.contains("b-bad.toml:5:12: load.duration: 'ten seconds' is not a duration"),
         "{stderr}"
@@ -113,9 +111,7 @@ fn scenario_errors_name_the_key_and_say_what_to_do() {
         ("[target\nurl = 1\n", ":1:8: "),
     ] {
         let path = write(dir.path(), "s.toml", text);
-        let output = harness().arg("run").arg(&path).output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        let stderr = crate::support::refused(&path);
         assert!(stderr.contains(expect), "{text}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
@@ -436,9 +432,7 @@ fn hostile_scenario_files_are_refused_in_one_line() {
         "inject.toml",
         "[target]\nurl = \"http://127.0.0.1:1/\"\n[[requests]]\npath = \"/a HTTP/1.1\\r\\nX-Injected: yes\\r\\n\"\n",
     );
-    let output = harness().arg("run").arg(&injected).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = crate::support::refused(&injected);
     assert!(
         stderr.contains("requests") && stderr.contains("path") && stderr.contains("control"),
         "{stderr}"
@@ -450,9 +444,7 @@ fn hostile_scenario_files_are_refused_in_one_line() {
         big.push_str("[[requests]]\npath = \"/x\"\n");
     }
     let huge = write(dir.path(), "huge.toml", &big);
-    let output = harness().arg("run").arg(&huge).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = crate::support::refused(&huge);
     assert!(
         stderr.contains("huge.toml") && stderr.contains("at most"),
         "{stderr}"
@@ -468,9 +460,7 @@ fn a_missing_target_folder_is_named() {
         "cwd.toml",
         "[target]\nurl = \"http://127.0.0.1:0/\"\ncommand = \"node app.js\"\ncwd = \"no-such-folder\"\n",
     );
-    let output = harness().arg("run").arg(&file).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = crate::support::refused(&file);
     assert!(
         stderr.contains("target.cwd") && stderr.contains("no-such-folder"),
         "{stderr}"
@@ -568,9 +558,7 @@ fn shards_of_a_scenario_split_the_load_and_never_repeat_a_counter() {
     assert_eq!(whole["thresholds"][0]["passed"], false);
 
     let bad = write(dir.path(), "bad.toml", &scenario("3/2"));
-    let output = harness().arg("run").arg(&bad).output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = crate::support::refused(&bad);
     assert!(
         stderr.contains("[load] shard") && stderr.contains("does not exist"),
         "{stderr}"

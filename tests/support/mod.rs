@@ -317,6 +317,17 @@ pub fn harness() -> assert_cmd::Command {
     command
 }
 
+/// Runs `harness run PATH`, which must refuse it before sending anything (exit code 2) in
+/// one line naming what is wrong; returns that line.
+pub fn refused(path: &std::path::Path) -> String {
+    let output = harness().arg("run").arg(path).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{}: {stderr}", path.display());
+    assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", path.display());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 /// Runs harness with `args` plus `--json -n` and returns the parsed result.
 pub fn run_json(args: &[&str]) -> serde_json::Value {
     let output = harness()
