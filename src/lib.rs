@@ -8,10 +8,12 @@
 //!
 //! 1. [`units`] (parsing and formatting durations, sizes, rates, percentages, counts),
 //!    [`result`] (the saved result: serde types only, with its committed JSON Schema and
-//!    [`result::load`]), [`exit`] (the process exit codes).
-//! 2. [`analyse`]: a result's findings and verdict ([`analyse::annotate`]), thresholds, the
-//!    measurements they share, statistics, `compare`, heap snapshots ([`analyse::heap`]) and
-//!    CPU profiles ([`analyse::profile`]). A pure function of a result.
+//!    [`result::load`]), [`exit`] (the process exit codes), [`redact`] (which values are
+//!    secrets, and their redacted forms).
+//! 2. [`analyse`]: a result's findings and verdict ([`analyse::annotate`]; each kind of finding
+//!    one declaration beside its detector), thresholds, the measurements they share,
+//!    statistics, `compare`, the merge of a sharded run's results, heap snapshots
+//!    ([`analyse::heap`]) and CPU profiles ([`analyse::profile`]). A pure function of results.
 //! 3. [`plan`]: the plain, validated description of a run that every later stage reads.
 //! 4. [`scenario`] (scenario files), [`load`] (the load generator: worker threads with
 //!    single-threaded tokio runtimes, raw HTTP/1.1 with pipelining or HTTP/2, closed or open
@@ -23,7 +25,11 @@
 //!    `compare`, `heap-diff` and `profile` texts.
 //! 6. `run`: one run from plan to output, phase by phase: signals, the watched target, the
 //!    load and its progress line, the CPU trace, building the result, the heap trace.
-//! 7. [`cli`]: the command line (clap), resolved into a [`plan::Plan`]; the subcommands.
+//! 7. [`cli`]: the command line (clap), resolved into a [`plan::Plan`]; the subcommands, each
+//!    returning its exit code, and the one place that prints a failure.
+//!
+//! Only [`cli`] (for the binary) and [`result`] (for the tests, which read saved results) are
+//! public; everything else is crate-private, so rustc reports what nothing uses.
 
 mod analyse;
 pub mod cli;

@@ -322,7 +322,12 @@ pub fn harness() -> assert_cmd::Command {
 pub fn refused(path: &std::path::Path) -> String {
     let output = harness().arg("run").arg(path).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(2), "{}: {stderr}", path.display());
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{}: {stderr}",
+        path.display()
+    );
     assert_eq!(stderr.lines().count(), 1, "{}: {stderr}", path.display());
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
