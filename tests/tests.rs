@@ -17,3 +17,4 @@ mod report;
 mod scenarios;
 mod shards;
 mod target;
+mod traces;

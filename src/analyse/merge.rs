@@ -378,6 +378,7 @@ fn assemble(
     out.node = Vec::new();
     out.heap = Vec::new();
     out.profiles = Vec::new();
+    out.cpu_trace = None;
     out.heap_trace = None;
     out.findings = Vec::new();
     out.verdict = String::new();

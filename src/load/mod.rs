@@ -229,12 +229,14 @@ struct StopSignal {
 }
 
 impl StopSignal {
+    /// Stops the load for `reason`; `Completed` stops it too (its time is up before it was
+    /// sized to end: a trace's load at its time limit) and is then what the outcome says.
     fn trigger(&self, reason: StopReason) {
         let code = match reason {
-            StopReason::Completed => return,
             StopReason::Interrupted => 1,
             StopReason::BailedOut => 2,
             StopReason::TargetExited => 3,
+            StopReason::Completed => 4,
         };
         if self
             .reason
@@ -250,6 +252,7 @@ impl StopSignal {
             1 => Some(StopReason::Interrupted),
             2 => Some(StopReason::BailedOut),
             3 => Some(StopReason::TargetExited),
+            4 => Some(StopReason::Completed),
             _ => None,
         }
     }

@@ -44,6 +44,10 @@ pub struct HeapTrace {
     /// When the second copy had stopped, on the run's clock, seconds.
     #[serde(default)]
     pub end: f64,
+    /// Bytes the measured run's leak predicts this trace retains (its bytes per request
+    /// times the trace's responses), when it measured them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub predicted: Option<u64>,
     /// Peak resident memory of the second copy's processes, bytes.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub peak_rss: Option<u64>,
@@ -76,6 +80,7 @@ impl HeapTrace {
             seconds: 0.0,
             start: 0.0,
             end: 0.0,
+            predicted: None,
             peak_rss: None,
             warning: None,
         }

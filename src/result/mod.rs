@@ -34,7 +34,7 @@ pub use load::{
 };
 pub use names::{FindingKind, GcKind, PhaseName, Severity, StopReason};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
-pub use profile::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
+pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};
 pub use target::{Phase, ProcessSample, Sampling, TargetInfo};
 
@@ -177,6 +177,9 @@ pub struct RunResult {
     /// or costly requests at capacity, or with `--profile`.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub profiles: Vec<CpuProfile>,
+    /// The CPU trace, when one was wanted: why, and why it gave no profile if it did not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cpu_trace: Option<CpuTrace>,
     /// The heap trace on a second copy of the target, when one was wanted (a leak was found,
     /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]

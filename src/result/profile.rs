@@ -6,6 +6,25 @@ use serde::{Deserialize, Serialize};
 
 use super::heap::AllocationSite;
 
+/// The CPU trace: a few seconds more of the measured load after the cooldown, unmeasured,
+/// with V8's CPU profiler running in every Node process. Its profiles are `profiles`; this
+/// says why it ran and, when it gave none, why not.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CpuTrace {
+    /// Why it ran: the finding that asked for it, or `--profile`.
+    pub reason: String,
+    /// When it began, on the run's clock, seconds.
+    pub start: f64,
+    /// When it ended, on the run's clock, seconds.
+    pub end: f64,
+    /// Responses to its load.
+    pub responses: u64,
+    /// Why no profile came of it (or not of every process); absent when all went well.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub warning: Option<String>,
+}
+
 /// What a CPU profile says, as saved in the result and printed by `harness profile`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

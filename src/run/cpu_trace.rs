@@ -20,7 +20,7 @@ use super::{drive_load, LoadRun, Session};
 use crate::analyse::{self, profile};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
-use crate::result::{FindingKind, Phase, PhaseName, RunResult};
+use crate::result::{CpuTrace, FindingKind, Phase, PhaseName, RunResult};
 
 /// Length of the CPU trace's load: a few thousand samples at the sampling interval.
 pub(super) const CPU_TRACE: Duration = Duration::from_secs(3);
@@ -29,6 +29,9 @@ pub(super) const CPU_TRACE: Duration = Duration::from_secs(3);
 pub(super) const SAMPLING_INTERVAL: Duration = Duration::from_millis(1);
 /// How long to wait for every process to write its profile.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(20);
+/// How much longer than planned a trace's load may run before it is stopped (connections
+/// opening, the last requests in flight).
+pub(super) const LIMIT_SLACK: Duration = Duration::from_secs(2);
 
 /// Why the CPU trace runs, if it should: always with `--profile`; by default when the
 /// analysis of the measured run found a blocked loop, GC pressure, or requests that cost
@@ -59,19 +62,57 @@ pub(super) struct Why {
     pub garbage: bool,
 }
 
-/// Runs the CPU trace against the measured target; its profiles, summarised, go into
-/// `result` with the raw files saved in `report_dir`.
-pub(super) async fn run(
+/// What the CPU trace produced: its record and the profiles it read.
+pub(super) struct Traced {
+    /// `cpuTrace`: why it ran, and why it gave no profile if it did not.
+    pub record: CpuTrace,
+    /// `profiles`: one per Node process that wrote one, busiest first.
+    pub profiles: Vec<profile::CpuProfile>,
+}
+
+/// Runs the CPU trace against the measured target; its profiles, summarised, go into the
+/// result with the raw files saved in the report's folder. Whatever stops it (the probe not
+/// answering, a signal, a profile that cannot be read) is said once, in its record.
+pub(super) async fn run(ctx: &Session<'_>, watched: &mut Watched, why: Why) -> Traced {
+    let mut record = CpuTrace {
+        reason: why.reason.to_string(),
+        start: ctx.now(),
+        end: ctx.now(),
+        responses: 0,
+        warning: None,
+    };
+    let mut traced = Traced {
+        record: record.clone(),
+        profiles: Vec::new(),
+    };
+    if let Some(silent) = watched.silent() {
+        record.warning = Some(format!("the profile was not taken: {silent}"));
+        traced.record = record;
+        return traced;
+    }
+    let profiles = profile_load(ctx, watched, why, &mut record).await;
+    record.end = ctx.now();
+    if ctx.signals.received() && record.warning.is_none() {
+        record.warning = Some("the profile was not taken: interrupted".to_string());
+    }
+    Traced { record, profiles }
+}
+
+/// The CPU trace's load with the profiler running, and each process's profile read back.
+async fn profile_load(
     ctx: &Session<'_>,
     watched: &mut Watched,
     why: Why,
+    record: &mut CpuTrace,
 ) -> Vec<profile::CpuProfile> {
     let plan = ctx.plan;
     let trace = trace_load(&plan.load);
     let prepared = match load::prepare(&trace) {
         Ok(prepared) => prepared,
         Err(err) => {
-            eprintln!("warning: the CPU trace could not start: {err:#}");
+            record.warning = Some(format!(
+                "the profile was not taken: its load could not start: {err:#}"
+            ));
             return Vec::new();
         }
     };
@@ -81,25 +122,27 @@ pub(super) async fn run(
         CPU_TRACE.as_secs()
     );
     watched.start_profile(SAMPLING_INTERVAL, why.garbage).await;
-    let start = ctx.now();
     let spec = LoadRun {
         plan: &trace,
         progress: false,
         during: "the CPU trace",
+        limit: Some(CPU_TRACE + LIMIT_SLACK),
     };
     let outcome = drive_load(spec, prepared, Some(&mut *watched), &ctx.signals).await;
     watched
         .phases
-        .push(Phase::new(PhaseName::Profile, start, ctx.now()));
+        .push(Phase::new(PhaseName::Profile, record.start, ctx.now()));
     let responses = outcome.as_ref().map(|o| o.totals.completed).ok();
+    record.responses = responses.unwrap_or(0);
     if let Err(err) = &outcome {
         eprintln!("warning: the CPU trace's load failed: {err:#}");
     }
     let (files, garbage) = watched.stop_profile(WRITE_TIMEOUT, why.garbage).await;
     let mut profiles = Vec::new();
+    let mut missing = Vec::new();
     for file in files {
         if let Some(error) = &file.error {
-            eprintln!("warning: no CPU profile of pid {}: {error}", file.pid);
+            missing.push(format!("pid {}: {error}", file.pid));
             continue;
         }
         match profile::load(&file.path) {
@@ -116,11 +159,16 @@ pub(super) async fn run(
                 summary.file = save(&file.path, plan, file.pid);
                 profiles.push(summary);
             }
-            Err(err) => eprintln!(
-                "warning: the CPU profile of pid {} could not be read: {err}",
-                file.pid
-            ),
+            Err(err) => missing.push(format!("pid {}: it could not be read: {err}", file.pid)),
         }
+    }
+    if !missing.is_empty() {
+        let what = if profiles.is_empty() {
+            "the profile was not taken"
+        } else {
+            "not every process's profile was taken"
+        };
+        record.warning = Some(format!("{what}: {}", missing.join("; ")));
     }
     // Busiest process first.
     profiles.sort_by(|a, b| b.busy_ms.total_cmp(&a.busy_ms));

@@ -18,6 +18,7 @@
 
 use std::time::Duration;
 
+use super::cpu_trace::LIMIT_SLACK;
 use super::signals::Signals;
 use super::watch::{self, NotStarted, Watched};
 use super::{drive_load, round3, LoadRun, Session};
@@ -66,7 +67,7 @@ pub(super) struct Traced {
 
 /// Why the trace runs, and what the measured run said about the leak.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Why {
+pub(super) struct Why {
     /// `memory leak found`, `listener leak found` or `--heap`.
     reason: &'static str,
     /// The measured run found a memory or listener leak: only then is code named.
@@ -77,27 +78,36 @@ struct Why {
     listeners: bool,
 }
 
-/// After the measured run (its target stopped, its result analysed): runs the heap trace on
-/// a second copy of the target when a leak was found or `--heap` asks, or says why not.
-pub(super) async fn after_run(
+/// What to do after the measured run (its target stopped, its result analysed): run the
+/// heap trace on a second copy of the target, or record why not.
+pub(super) enum Decision {
+    /// Run it, for this reason.
+    Run(Why),
+    /// No trace; this is what the result says of it.
+    Skip(Traced),
+}
+
+/// Whether the heap trace runs: when a leak was found or `--heap` asks, and harness can start
+/// a second copy with the probe inside.
+pub(super) fn decide(
     ctx: &Session<'_>,
     watch: &WatchPlan,
     result: &RunResult,
     analysis: &Analysis,
-) -> Traced {
+) -> Decision {
     if watch.heap == TraceMode::Off {
-        return Traced::default();
+        return Decision::Skip(Traced::default());
     }
     let why = why(watch.heap, analysis);
     if let TargetSpec::Pid(_) = watch.target {
         // --pid: no probe inside, and harness cannot start another copy.
-        return Traced {
+        return Decision::Skip(Traced {
             record: why.map(|why| HeapTrace::not_run(why.reason, NOT_OURS)),
             heap: Vec::new(),
-        };
+        });
     }
     if result.node.is_empty() {
-        return Traced::default();
+        return Decision::Skip(Traced::default());
     }
     let note = match why {
         None => "no leak was found, so no heap snapshots were taken (--heap takes them always)",
@@ -105,12 +115,22 @@ pub(super) async fn after_run(
         Some(_) if result.target.as_ref().is_some_and(|t| t.failure.is_some()) => {
             "the target failed during the run, so no heap trace ran"
         }
-        Some(why) => return fresh(ctx, watch, why, result).await,
+        Some(why) => return Decision::Run(why),
     };
-    Traced {
+    Decision::Skip(Traced {
         record: why.map(|why| HeapTrace::not_run(why.reason, note)),
         heap: notes(result, note),
-    }
+    })
+}
+
+/// Runs the heap trace on a second copy of the target and analyses its snapshots.
+pub(super) async fn run(
+    ctx: &Session<'_>,
+    watch: &WatchPlan,
+    why: Why,
+    measured: &RunResult,
+) -> Traced {
+    fresh(ctx, watch, why, measured).await
 }
 
 const NOT_OURS: &str = "harness did not start this target (--pid), so it cannot start a second copy with the Node probe inside; run the server's command after -- to name the code that holds the memory";
@@ -259,6 +279,9 @@ async fn fresh(ctx: &Session<'_>, watch: &WatchPlan, why: Why, measured: &RunRes
         Err(warning) => return warn(ctx, record, warning, measured),
     };
     let outcome = drive(ctx, &mut second, &load, size, &mut record).await;
+    record.predicted = why
+        .per_request
+        .map(|per| (per * record.responses as f64).round() as u64);
     second.stop().await;
     record.peak_rss = second.peak_rss();
     record.end = ctx.now();
@@ -283,7 +306,7 @@ fn warn(ctx: &Session<'_>, mut record: HeapTrace, warning: String, measured: &Ru
     if record.end < record.start {
         record.end = ctx.now();
     }
-    record.warning = Some(warning.clone());
+    note(&mut record, warning.clone());
     Traced {
         record: Some(record),
         heap: notes(measured, &format!("no heap analysis: {warning}")),
@@ -357,11 +380,23 @@ async fn drive(
         size.rate,
         TRACE_COOLDOWN.as_secs()
     );
-    let warmed = run_load(second, &warm_plan, warm, "warm-up", signals).await?;
+    let warmed = run_load(
+        second, &warm_plan, warm, "warm-up", WARMUP_MAX, record, signals,
+    )
+    .await?;
     record.warmup_requests = warmed.totals.sent;
     snapshot(second, PhaseName::Warmup, signals).await?;
     second.start_sampling().await;
-    let outcome = run_load(second, &trace_plan, traced, "trace load", signals).await?;
+    let outcome = run_load(
+        second,
+        &trace_plan,
+        traced,
+        "trace load",
+        TRACE_MAX,
+        record,
+        signals,
+    )
+    .await?;
     let totals = &outcome.totals;
     record.requests = totals.sent;
     record.responses = totals.completed;
@@ -379,24 +414,56 @@ async fn drive(
     Ok(())
 }
 
-/// Drives one of the trace's loads against the second copy.
+/// Drives one of the trace's loads against the second copy, for at most `planned` and a
+/// little slack: sized in requests, a load against a copy that stopped answering would
+/// otherwise wait out every request's timeout. A load cut short is noted in the record.
 async fn run_load(
     second: &mut Watched,
     plan: &LoadPlan,
     prepared: load::Prepared,
     what: &'static str,
+    planned: Duration,
+    record: &mut HeapTrace,
     signals: &Signals,
 ) -> Result<load::LoadOutcome, String> {
+    let limit = planned + LIMIT_SLACK;
     let spec = LoadRun {
         plan,
         progress: false,
         during: what,
+        limit: Some(limit),
     };
     let outcome = drive_load(spec, prepared, Some(&mut *second), signals)
         .await
         .map_err(|err| format!("its {what} failed: {err:#}"))?;
     still_going(second, signals)?;
+    let Stop::Amount(amount) = plan.stop else {
+        return Ok(outcome);
+    };
+    let answered = outcome.totals.completed + outcome.totals.failed;
+    if answered < amount && outcome.elapsed >= limit - Duration::from_millis(100) {
+        let cut = format!(
+            "its {what} stopped at its {} s limit with {} of {} requests answered",
+            limit.as_secs(),
+            outcome.totals.completed,
+            amount
+        );
+        if outcome.totals.completed == 0 {
+            // Not one answer: the copy is not serving, and its snapshots would wait too.
+            return Err(cut);
+        }
+        eprintln!("warning: heap trace: {cut}");
+        note(record, cut);
+    }
     Ok(outcome)
+}
+
+/// Adds `text` to what the record says went wrong.
+fn note(record: &mut HeapTrace, text: String) {
+    record.warning = Some(match record.warning.take() {
+        Some(before) => format!("{before}; {text}"),
+        None => text,
+    });
 }
 
 /// Takes the snapshot that ends `phase`; `Err` when no process could be snapshotted.
@@ -444,7 +511,7 @@ fn analysed(
     why: Why,
     record: &HeapTrace,
 ) -> Vec<HeapProcess> {
-    let expected = why.per_request.map(|per| per * record.responses as f64);
+    let expected = record.predicted.map(|bytes| bytes as f64);
     let mut heap = heap_analysis(snapshots);
     for process in &mut heap {
         let Some(analysis) = &mut process.analysis else {

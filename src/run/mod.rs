@@ -21,6 +21,7 @@ mod watch;
 
 use std::io::IsTerminal;
 use std::pin::pin;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::time::Instant;
@@ -125,6 +126,7 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         plan: &plan.load,
         progress: plan.output.progress,
         during,
+        limit: None,
     };
     let late_by = match plan.start_at {
         Some(at) if !ctx.signals.received() => start_at(at, &ctx.signals).await,
@@ -136,26 +138,35 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         shard.late_by = round3(late_by);
     }
     if let Some(watched) = &mut watched {
-        result.profiles = after_load(ctx, watched, &mut result).await;
+        if let Some(traced) = after_load(ctx, watched, &mut result).await {
+            if let Some(warning) = &traced.record.warning {
+                eprintln!("warning: CPU trace ({}): {warning}", traced.record.reason);
+            }
+            result.profiles = traced.profiles;
+            result.cpu_trace = Some(traced.record);
+        }
         watched.stop().await;
         watched.fill(&mut result);
     }
     let analysis = crate::analyse::annotate(&mut result);
-    if let Some(watch) = &plan.watch {
-        let trace = heap_trace::after_run(ctx, watch, &result, &analysis).await;
-        result.heap_trace = trace.record;
-        result.heap = trace.heap;
-    }
     result.scenario = plan.scenario.clone();
-    match &mut result.shard {
-        // One shard's share says nothing about the whole: `harness merge` checks them.
-        Some(shard) => shard.thresholds = plan.thresholds.iter().map(|t| t.text.clone()).collect(),
-        None => {
-            result.thresholds = plan
-                .thresholds
-                .iter()
-                .map(|t| t.evaluate(&result))
-                .collect();
+    check(plan, &mut result);
+    if let Some(watch) = &plan.watch {
+        let traced = match heap_trace::decide(ctx, watch, &result, &analysis) {
+            heap_trace::Decision::Skip(traced) => traced,
+            heap_trace::Decision::Run(why) => {
+                // Saved first: a second signal during the trace leaves at once, and the
+                // measured result must not go with it.
+                crate::report::files::write_outputs(&plan.output, &result)?;
+                heap_trace::run(ctx, watch, why, &result).await
+            }
+        };
+        result.heap = traced.heap;
+        if traced.record.is_some() {
+            // The trace (or why none ran) has its say in the findings.
+            result.heap_trace = traced.record;
+            crate::analyse::annotate(&mut result);
+            check(plan, &mut result);
         }
     }
     let report = write_outputs(plan, &result)?;
@@ -164,6 +175,15 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         code: exit_code(&outcome, &result, ctx.signals.received()),
         result: Some(result),
     })
+}
+
+/// Checks the plan's thresholds against the result; a shard leaves them to `harness merge`,
+/// which checks them on the whole (one shard's share says nothing about it).
+fn check(plan: &Plan, result: &mut RunResult) {
+    match &mut result.shard {
+        Some(shard) => shard.thresholds = plan.thresholds.iter().map(|t| t.text.clone()).collect(),
+        None => result.thresholds = plan.thresholds.iter().map(|t| t.evaluate(result)).collect(),
+    }
 }
 
 /// Waits until `at` (`--start-at`), or a signal; returns how many seconds late the load
@@ -221,15 +241,14 @@ async fn start(ctx: &Session<'_>) -> anyhow::Result<Result<Option<Watched>, u8>>
 }
 
 /// After the load, unless it was cut short: the floors and the idle cooldown, then the CPU
-/// trace if the run so far (`result`, filled with what was watched) asks for one. Returns
-/// its profiles.
+/// trace if the run so far (`result`, filled with what was watched) asks for one.
 async fn after_load(
     ctx: &Session<'_>,
     watched: &mut Watched,
     result: &mut RunResult,
-) -> Vec<crate::analyse::profile::CpuProfile> {
+) -> Option<cpu_trace::Traced> {
     if ctx.signals.received() || !watched.alive() {
-        return Vec::new();
+        return None;
     }
     watched.floor(PhaseName::Load).await;
     watched
@@ -237,13 +256,11 @@ async fn after_load(
         .await;
     watched.floor(PhaseName::Cooldown).await;
     watched.fill(result);
-    let Some(why) = cpu_trace::wanted(watched.plan.profile, result) else {
-        return Vec::new();
-    };
+    let why = cpu_trace::wanted(watched.plan.profile, result)?;
     if watched.node_processes() == 0 || ctx.signals.received() || !watched.alive() {
-        return Vec::new();
+        return None;
     }
-    cpu_trace::run(ctx, watched, why).await
+    Some(cpu_trace::run(ctx, watched, why).await)
 }
 
 /// Writes the report, the JSON and JUnit files, then prints the result (files first, so
@@ -351,13 +368,16 @@ fn header(plan: &Plan) -> String {
     terminal::header(&url, &what, load.connections, load.pipelining, load.workers)
 }
 
-/// A load to drive: the measured one or the heap trace's.
+/// A load to drive: the measured one or a trace's.
 struct LoadRun<'a> {
     plan: &'a LoadPlan,
     /// Show the per-second progress bar.
     progress: bool,
     /// "the load": how a failure names it.
     during: &'static str,
+    /// Stop it after this long, whatever it was sized in (a trace's load against a target
+    /// that stopped answering must not run for hours).
+    limit: Option<Duration>,
 }
 
 /// Runs a load while watching for signals and the target's exit.
@@ -369,6 +389,14 @@ async fn drive_load(
 ) -> anyhow::Result<LoadOutcome> {
     let stopper = prepared.stopper();
     let live = watched.as_ref().map(|w| w.live());
+    let limit = async {
+        match spec.limit {
+            Some(limit) => tokio::time::sleep(limit).await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut limit = pin!(limit);
+    let mut limited = false;
     let mut progress = Progress::start(spec.plan, spec.progress, live);
     let mut target_gone = false;
     // A signal that arrived before the load (in the baseline) stops it at once.
@@ -391,6 +419,10 @@ async fn drive_load(
                 () = signals.wait(), if !interrupted => {
                     interrupted = true;
                     stopper.stop(StopReason::Interrupted);
+                }
+                () = &mut limit, if !limited => {
+                    limited = true;
+                    stopper.stop(StopReason::Completed);
                 }
                 status = target_exit => {
                     target_gone = true;

@@ -110,6 +110,7 @@ pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Ins
         thresholds: Vec::new(),
         heap: Vec::new(),
         profiles: Vec::new(),
+        cpu_trace: None,
         heap_trace: None,
         shard: load.shard.map(|shard| ShardInfo {
             index: shard.index,

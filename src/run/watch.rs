@@ -23,8 +23,13 @@ use crate::target::{self, Endpoint, Target};
 
 /// How long to wait for every Node process to answer a forced GC.
 const FLOOR_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for a heap snapshot (a 64 MB heap takes about 6 s here).
-const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(120);
+/// Longest wait for a heap snapshot: a snapshot stalls a process for about a second per
+/// 10-20 MB of used heap here (a 64 MB heap, the default `--heap-limit`, about 6 s), so 30 s
+/// plus 0.2 s per megabyte of the limit (43 s by default); past it the copy is taken to be
+/// blocked, and the heap trace stops.
+fn snapshot_timeout(heap_limit: u64) -> Duration {
+    Duration::from_secs(30) + Duration::from_millis(heap_limit / 5_000)
+}
 /// Lines of the target's stderr shown when it fails.
 const STDERR_LINES: usize = 10;
 
@@ -47,6 +52,9 @@ pub(super) struct Watched {
     origin: Instant,
     /// The target at rest at the end of the baseline, what the cooldown waits to return to.
     at_rest: Option<Reference>,
+    /// Why the probe is no longer asked to do anything: no Node process answered its last
+    /// request in time (a loop blocked for good). Waiting again would only add timeouts.
+    silent: Option<String>,
 }
 
 /// Reads the watched target's latest samples while the load runs.
@@ -139,7 +147,12 @@ pub(super) async fn start(
             };
             let mut env = watch.env.clone();
             env.extend(probe.iter().flat_map(ProbeServer::env));
-            let started = spawn(watch, argv, &env, &endpoint, echo, signals, &mut info).await;
+            let launch = Launch {
+                argv,
+                env: &env,
+                probe_dir: probe.as_ref().map(ProbeServer::dir),
+            };
+            let started = spawn(watch, launch, &endpoint, echo, signals, &mut info).await;
             let target = match started {
                 Ok(target) => target,
                 Err(not_started) => return Ok(Err(not_started)),
@@ -172,25 +185,41 @@ pub(super) async fn start(
         signals: signals.clone(),
         origin,
         at_rest: None,
+        silent: None,
     }))
 }
 
+/// What to start: the command, the environment it gets, and the probe's folder.
+struct Launch<'a> {
+    argv: &'a [String],
+    env: &'a [(String, String)],
+    probe_dir: Option<&'a std::path::Path>,
+}
+
 /// Starts the command and waits until it serves at `endpoint`, noting in `info` what
-/// happened; a target that never serves is stopped again.
+/// happened; a target that never serves is stopped again. Its watchdog removes `probe_dir`
+/// if harness dies without doing so.
 async fn spawn(
     watch: &WatchPlan,
-    argv: &[String],
-    env: &[(String, String)],
+    launch: Launch<'_>,
     endpoint: &Endpoint,
     echo: bool,
     signals: &Signals,
     info: &mut TargetInfo,
 ) -> Result<Target, NotStarted> {
+    let Launch {
+        argv,
+        env,
+        probe_dir,
+    } = launch;
     let mut target =
         Target::spawn(argv, env, watch.cwd.as_deref(), echo).map_err(|err| NotStarted::Failed {
             why: format!("{err:#}"),
             stderr_tail: Vec::new(),
         })?;
+    if let Some(dir) = probe_dir {
+        target.remove_if_abandoned(dir);
+    }
     TARGET_GROUP.store(target.pid as i32, Ordering::Relaxed);
     info.command = crate::redact::args(argv);
     info.pid = target.pid;
@@ -319,7 +348,8 @@ impl Watched {
         let Some(probe) = &mut self.probe else {
             return;
         };
-        if probe.connected() == 0 || self.signals.received() {
+        let connected = probe.connected();
+        if connected == 0 || self.signals.received() || self.silent.is_some() {
             return;
         }
         let missing = tokio::select! {
@@ -333,6 +363,18 @@ impl Watched {
                 FLOOR_TIMEOUT.as_secs()
             );
         }
+        if missing >= connected {
+            self.silent = Some(format!(
+                "no Node process answered the probe at the end of the {} within {} s (is its event loop blocked?)",
+                phase.as_str(),
+                FLOOR_TIMEOUT.as_secs()
+            ));
+        }
+    }
+
+    /// Why the probe is no longer asked anything, if no process answered its last request.
+    pub(super) fn silent(&self) -> Option<&str> {
+        self.silent.as_deref()
     }
 
     /// How many Node processes have connected to the probe.
@@ -406,7 +448,7 @@ impl Watched {
             return;
         }
         let taken = tokio::select! {
-            taken = probe.snapshot(phase.as_str(), self.plan.heap_limit, SNAPSHOT_TIMEOUT) => taken,
+            taken = probe.snapshot(phase.as_str(), self.plan.heap_limit, snapshot_timeout(self.plan.heap_limit)) => taken,
             () = self.signals.wait() => Vec::new(),
         };
         for snapshot in &taken {

@@ -243,6 +243,13 @@ impl Target {
         self.strays.retain(|p| tree::alive(*p));
     }
 
+    /// Has `dir` removed if harness dies without removing it (see the watchdog).
+    pub(crate) fn remove_if_abandoned(&mut self, dir: &std::path::Path) {
+        if let Some(watchdog) = &mut self.watchdog {
+            watchdog.remove_if_abandoned(dir);
+        }
+    }
+
     /// True once the group is empty and every known stray has exited; then the watchdog is
     /// no longer needed.
     fn all_gone(&mut self) -> bool {

@@ -4,8 +4,10 @@
 //! `PID START` line each). Harness closes it once the group is gone; if harness is killed outright
 //! (SIGKILL, the OOM killer), the kernel closes it, and the watchdog kills what is left of
 //! the group, children and grandchildren included, which `PR_SET_PDEATHSIG` (the leader
-//! only) cannot. It runs in a group of its own and ignores the terminal's signals, so a
-//! Ctrl-C meant for harness does not stop it before its job is done.
+//! only) cannot. It then removes the private folders harness told it of (`dir PATH`), which
+//! a harness that exits from its signal handler cannot. It runs in a group of its own and
+//! ignores the terminal's signals, so a Ctrl-C meant for harness does not stop it before its
+//! job is done.
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
@@ -13,6 +15,10 @@ use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 
 /// The hidden subcommand that runs the watchdog.
 pub(crate) const SUBCOMMAND: &str = "__watchdog";
+/// The line that starts a folder to remove if harness dies.
+const DIR: &str = "dir ";
+/// The line harness writes before closing the pipe on purpose.
+const RELEASED: &str = "released\n";
 
 /// A running watchdog, owned by the target it guards.
 pub(crate) struct Watchdog {
@@ -44,14 +50,27 @@ impl Watchdog {
 
     /// Has the watchdog kill `process` too (it left the group).
     pub(crate) fn guard(&mut self, process: super::tree::Proc) {
-        if let Some(pipe) = &mut self.pipe {
-            let _ = pipe.write_all(process.to_line().as_bytes());
+        self.tell(&process.to_line());
+    }
+
+    /// Has the watchdog remove `dir` (harness's private folder for the target: the probe's
+    /// socket and script, heap snapshots) if harness dies without removing it itself.
+    pub(crate) fn remove_if_abandoned(&mut self, dir: &std::path::Path) {
+        if let Some(dir) = dir.to_str().filter(|d| !d.contains('\n')) {
+            self.tell(&format!("{DIR}{dir}\n"));
         }
     }
 
-    /// Releases the watchdog once the group is gone: it sees the pipe close, finds nothing
-    /// left to kill, and exits.
+    fn tell(&mut self, line: &str) {
+        if let Some(pipe) = &mut self.pipe {
+            let _ = pipe.write_all(line.as_bytes());
+        }
+    }
+
+    /// Releases the watchdog once the group is gone: it is told so, sees the pipe close,
+    /// finds nothing left to kill, and exits, leaving the folders to harness.
     pub(crate) fn release(&mut self) {
+        self.tell(RELEASED);
         self.pipe = None;
         let _ = self.child.wait();
     }
@@ -96,11 +115,16 @@ pub(crate) fn main(args: &[std::ffi::OsString]) -> ExitCode {
     }
     // SAFETY: kills the group harness created; an error means it is gone already.
     unsafe { libc::killpg(group, libc::SIGKILL) };
-    for process in String::from_utf8_lossy(&told)
-        .lines()
-        .filter_map(super::tree::Proc::from_line)
-    {
+    let told = String::from_utf8_lossy(&told);
+    for process in told.lines().filter_map(super::tree::Proc::from_line) {
         super::tree::signal(process, libc::SIGKILL);
+    }
+    // Harness died without cleaning up: its private folders go too (the target is gone, so
+    // nothing writes into them any more).
+    if !told.lines().any(|line| format!("{line}\n") == RELEASED) {
+        for dir in told.lines().filter_map(|line| line.strip_prefix(DIR)) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
     ExitCode::SUCCESS
 }

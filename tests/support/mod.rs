@@ -434,3 +434,22 @@ impl NodeRun {
         json_output(&self.output())
     }
 }
+
+/// Live (non-zombie) processes whose process group is `group`.
+pub fn group_members(group: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(group)
+        })
+        .collect()
+}

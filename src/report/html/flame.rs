@@ -8,6 +8,7 @@ use std::fmt::Write;
 use crate::analyse::profile::{place, CpuProfile, FlameNode, FunctionTime};
 use crate::report::escape::html as escape;
 use crate::report::terminal::profile_heading;
+use crate::result::CpuTrace;
 
 /// Width of the flame graph, in SVG units.
 const WIDTH: f64 = 960.0;
@@ -18,12 +19,21 @@ const MIN_WIDTH: f64 = 0.5;
 /// Characters of a label per unit of width (about 6.5 units per character at 11 px).
 const CHAR_WIDTH: f64 = 6.5;
 
-/// The section for every profile of the run.
-pub(super) fn section(profiles: &[CpuProfile]) -> String {
-    if profiles.is_empty() {
+/// The section for every profile of the run, and what went wrong with the CPU trace.
+pub(super) fn section(profiles: &[CpuProfile], trace: Option<&CpuTrace>) -> String {
+    let warning = trace.and_then(|t| Some((&t.reason, t.warning.as_ref()?)));
+    if profiles.is_empty() && warning.is_none() {
         return String::new();
     }
     let mut out = String::from("<section id=\"profile\"><h2>Where the time goes</h2>");
+    if let Some((reason, warning)) = warning {
+        let _ = write!(
+            out,
+            "<p class=\"warning\">CPU trace ({}): {}</p>",
+            escape(reason),
+            escape(warning)
+        );
+    }
     for profile in profiles {
         let _ = write!(
             out,

@@ -114,7 +114,7 @@ fn verdict(result: &RunResult) -> String {
 
 fn sections(result: &RunResult) -> String {
     let mut out = String::new();
-    out += &flame::section(&result.profiles);
+    out += &flame::section(&result.profiles, result.cpu_trace.as_ref());
     out += &heap::section(result);
     out += &configuration(result);
     out += &latency_table(result);

@@ -85,6 +85,11 @@ pub(super) fn heap_lines(result: &RunResult) -> String {
 /// they called.
 pub(super) fn profile_lines(result: &RunResult) -> String {
     let mut out = String::new();
+    if let Some(trace) = &result.cpu_trace {
+        if let Some(warning) = &trace.warning {
+            let _ = writeln!(out, "\nCPU trace ({}): {warning}", trace.reason);
+        }
+    }
     for profile in &result.profiles {
         let _ = writeln!(out, "\n{}:", profile_heading(profile));
         for hot in profile.hot.iter().filter(|h| h.share >= 0.01).take(5) {

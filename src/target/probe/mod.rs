@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -349,6 +349,13 @@ impl ProbeServer {
             .lock()
             .map(|s| s.processes.values().cloned().collect())
             .unwrap_or_default()
+    }
+}
+
+impl ProbeServer {
+    /// Its private folder (the socket, the script, snapshots and profiles).
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
