@@ -120,6 +120,26 @@ fn a_big_json_response_built_synchronously_is_named() {
     );
 }
 
+/// The blocking work is an arrow function passed to `setImmediate`: the profile calls it
+/// `(anonymous)` at a line; the verdict names the function around it in the script.
+#[test]
+fn an_anonymous_callback_is_named_by_the_function_around_it() {
+    let result = run("anonymous-callback.js", "10", &[], &[]);
+    assert_eq!(
+        kinds(&result)[0],
+        "blockedEventLoop",
+        "{}",
+        verdict(&result)
+    );
+    assert!(
+        verdict(&result).contains(
+            "an anonymous function in `createLargeLinkStructure` (anonymous-callback.js:14)"
+        ),
+        "{}",
+        verdict(&result)
+    );
+}
+
 #[test]
 fn timeouts_caused_by_a_blocked_loop_are_its_consequence_not_the_verdict() {
     // 80 ms per request at 100 connections: requests wait 8 s in line and time out at 2 s.

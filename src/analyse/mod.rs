@@ -18,6 +18,7 @@ pub(crate) mod measure;
 mod memory;
 pub(crate) mod merge;
 pub(crate) mod profile;
+pub(crate) mod source;
 pub(crate) mod stats;
 pub(crate) mod threshold;
 
@@ -218,11 +219,7 @@ fn garbage_site(sites: &[crate::result::AllocationSite]) -> Option<(String, f64)
         .iter()
         .find(|s| !s.url.is_empty() && !s.url.starts_with("node:"))
         .or(sites.first())?;
-    let code = format!(
-        "`{}` ({})",
-        site.function,
-        profile::place(&site.url, site.line)
-    );
+    let code = profile::describe_site(site);
     Some((code, site.bytes as f64 / total.max(1) as f64))
 }
 

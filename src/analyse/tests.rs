@@ -355,6 +355,7 @@ fn profile(result: &mut RunResult, function: &str, line: u32) {
             ms: 2700.0,
             share: 0.9,
             callee: None,
+            within: None,
         }],
         by_self: Vec::new(),
         by_total: Vec::new(),

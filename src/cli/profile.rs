@@ -36,7 +36,11 @@ pub(super) struct ProfileCli {
 /// Runs `harness profile ARGS`.
 pub(super) fn main(args: &[std::ffi::OsString]) -> Outcome {
     let cli: ProfileCli = super::parse_sub(COMMAND, args)?;
-    let summary = profile::summarise(&profile::load(&cli.file).map_err(Failure::usage)?);
+    let mut summary = profile::summarise(&profile::load(&cli.file).map_err(Failure::usage)?);
+    profile::name_anonymous(
+        &mut summary,
+        &mut crate::analyse::source::Sources::default(),
+    );
     if cli.json {
         let json = serde_json::to_string_pretty(&summary).map_err(Failure::error)?;
         crate::report::stdout::say_data(&(json + "\n"));

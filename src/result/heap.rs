@@ -121,6 +121,9 @@ pub struct AllocationSite {
     pub column: u32,
     /// Sampled bytes still alive (an estimate: the profiler samples every 256 KiB on average).
     pub bytes: u64,
+    /// For an anonymous function, the named function around it in its script.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub within: Option<String>,
 }
 
 /// One heap snapshot.
@@ -208,15 +211,17 @@ pub struct Function {
     pub name: String,
     /// `file:line` where it is defined, when the snapshot records it.
     pub location: Option<String>,
+    /// For an anonymous function, the named function around it in its script.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub within: Option<String>,
 }
 
 /// The code that holds a group.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Retainer {
-    /// `function` (a closure on the path), `variable` (a closure's context variable) or
-    /// `emitter` (an EventEmitter holding listeners).
-    pub kind: String,
+    /// What holds the group.
+    pub kind: super::RetainerKind,
     /// Its name.
     pub name: String,
     /// `file:line` of the function, when the snapshot records it.

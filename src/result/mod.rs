@@ -32,7 +32,7 @@ pub use load::{
     decode, encode, is_full_second, EncodedHistogram, ErrorCount, Header, LatencyStats,
     Percentiles, RequestEntry, RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
 };
-pub use names::{FindingKind, GcKind, PhaseName, Severity, StopReason};
+pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReason};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};

@@ -128,6 +128,18 @@ wire_names! {
 }
 
 wire_names! {
+    /// What holds a group of leaked objects.
+    pub enum RetainerKind {
+        /// A closure on the path from the GC roots.
+        Function = "function",
+        /// A closure's context variable (a module's `const`, a captured `let`).
+        Variable = "variable",
+        /// An EventEmitter holding listeners.
+        Emitter = "emitter",
+    }
+}
+
+wire_names! {
     /// The kind of a garbage collection, as the probe reports it.
     pub enum GcKind {
         /// A young-generation collection (scavenge).
@@ -167,6 +179,7 @@ mod tests {
         check(StopReason::ALL, |v| v.as_str(), StopReason::parse);
         check(PhaseName::ALL, |v| v.as_str(), PhaseName::parse);
         check(GcKind::ALL, |v| v.as_str(), GcKind::parse);
+        check(RetainerKind::ALL, |v| v.as_str(), RetainerKind::parse);
         assert_eq!(FindingKind::parse("leak"), None);
         assert!(Severity::Critical > Severity::Warning && Severity::Warning > Severity::Info);
     }

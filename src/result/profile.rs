@@ -93,6 +93,9 @@ pub struct HotFunction {
     /// The callee outside the app that took most of that time, if one took a fifth or more.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub callee: Option<Callee>,
+    /// For an anonymous function, the named function around it in its script.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub within: Option<String>,
 }
 
 /// A function outside the app that a hot app function called.

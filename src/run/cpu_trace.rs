@@ -140,6 +140,7 @@ async fn profile_load(
     let (files, garbage) = watched.stop_profile(WRITE_TIMEOUT, why.garbage).await;
     let mut profiles = Vec::new();
     let mut missing = Vec::new();
+    let mut sources = crate::analyse::source::Sources::default();
     for file in files {
         if let Some(error) = &file.error {
             missing.push(format!("pid {}: {error}", file.pid));
@@ -157,6 +158,7 @@ async fn profile_load(
                     .map(|(_, sites)| sites.clone())
                     .unwrap_or_default();
                 summary.file = save(&file.path, plan, file.pid);
+                profile::name_anonymous(&mut summary, &mut sources);
                 profiles.push(summary);
             }
             Err(err) => missing.push(format!("pid {}: it could not be read: {err}", file.pid)),

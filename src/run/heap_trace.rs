@@ -522,6 +522,8 @@ fn analysed(
         }
         if let Some((_, sites)) = allocations.iter().find(|(pid, _)| *pid == process.pid) {
             process.allocations = sites.clone();
+            let mut sources = crate::analyse::source::Sources::default();
+            analyse::profile::name_anonymous_sites(&mut process.allocations, &mut sources);
         }
     }
     heap

@@ -7,7 +7,8 @@
 use std::collections::HashMap;
 
 use super::Graph;
-use crate::result::{ClassChange, Function, HeapAnalysis, LeakGroup, Retainer};
+use crate::analyse::source::Sources;
+use crate::result::{ClassChange, Function, HeapAnalysis, LeakGroup, Retainer, RetainerKind};
 
 /// A group must be this big to be named: a few thousand objects or a megabyte stay behind in
 /// any Node process after a load (JIT feedback, caches that fill once, sockets' buffers).
@@ -56,7 +57,12 @@ impl Summary {
 
 /// Compares snapshots: `first` before the load, `middle` after it (optional), `last` after
 /// the cooldown (or simply the later snapshot).
-pub(crate) fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -> HeapAnalysis {
+pub(crate) fn analyse(
+    first: &Summary,
+    middle: Option<&Summary>,
+    last: &Graph,
+    sources: &mut Sources,
+) -> HeapAnalysis {
     let parents = shortest_paths(last);
     let census = census(first, middle, last, &parents);
     let mut is_leaked = vec![false; last.node_count()];
@@ -74,7 +80,7 @@ pub(crate) fn analyse(first: &Summary, middle: Option<&Summary>, last: &Graph) -
     HeapAnalysis {
         leaked_objects,
         leaked_bytes,
-        groups: named_groups(last, &parents, census.leaked, &is_leaked),
+        groups: named_groups(last, &parents, census.leaked, &is_leaked, sources),
         classes,
     }
 }
@@ -131,6 +137,7 @@ fn named_groups(
     parents: &[u32],
     leaked: HashMap<String, Vec<usize>>,
     is_leaked: &[bool],
+    sources: &mut Sources,
 ) -> Vec<LeakGroup> {
     let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
         .into_iter()
@@ -144,7 +151,7 @@ fn named_groups(
     groups.truncate(MAX_CANDIDATES);
     let mut groups: Vec<(LeakGroup, Option<usize>)> = groups
         .into_iter()
-        .map(|(class, nodes, bytes)| group(last, parents, class, &nodes, bytes))
+        .map(|(class, nodes, bytes)| group(last, parents, class, &nodes, bytes, sources))
         .filter(|(g, _)| {
             g.count >= MIN_GROUP_OBJECTS || g.bytes >= MIN_GROUP_BYTES || g.is_listeners()
         })
@@ -372,6 +379,7 @@ fn group(
     class: String,
     nodes: &[usize],
     bytes: u64,
+    sources: &mut Sources,
 ) -> (LeakGroup, Option<usize>) {
     // The path that holds the most bytes among the traced objects (for one big array among
     // many small ones, that is the big one's).
@@ -415,12 +423,22 @@ fn group(
         });
         path.push(label(graph, graph.edge_to(edge)));
     }
-    let function = graph.is_closure(example).then(|| Function {
-        name: match graph.name(example) {
-            "" => "(anonymous)".to_string(),
-            name => name.to_string(),
-        },
-        location: where_defined(graph, example),
+    let function = graph.is_closure(example).then(|| {
+        let anonymous = graph.name(example).is_empty();
+        let within = anonymous
+            .then(|| {
+                let (line, column) = graph.location(example)?;
+                sources.enclosing(&graph.script_name(example)?, line, column)
+            })
+            .flatten();
+        Function {
+            name: match graph.name(example) {
+                "" => "(anonymous)".to_string(),
+                name => name.to_string(),
+            },
+            location: where_defined(graph, example),
+            within,
+        }
     });
     let group = LeakGroup {
         class,
@@ -507,7 +525,7 @@ fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize, usize)> 
                     .filter(|name| !name.starts_with('[') && !name.is_empty())
             });
             let retainer = Retainer {
-                kind: "emitter".to_string(),
+                kind: RetainerKind::Emitter,
                 name: held_as.unwrap_or_else(|| emitter.clone()),
                 location: None,
                 class: Some(emitter),
@@ -516,7 +534,7 @@ fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize, usize)> 
         }
         if graph.is_context(edge) {
             let retainer = Retainer {
-                kind: "variable".to_string(),
+                kind: RetainerKind::Variable,
                 name: graph.edge_name(edge),
                 location: None,
                 class: None,
@@ -526,7 +544,7 @@ fn retainer(graph: &Graph, edges: &[usize]) -> Option<(Retainer, usize, usize)> 
         let source = edge_source(graph, edge);
         if graph.is_closure(source) && !graph.name(source).is_empty() && in_app(graph, source) {
             let retainer = Retainer {
-                kind: "function".to_string(),
+                kind: RetainerKind::Function,
                 name: graph.name(source).to_string(),
                 location: where_defined(graph, source),
                 class: None,

@@ -9,7 +9,7 @@ pub(crate) mod parse;
 use std::ops::Range;
 use std::path::Path;
 
-pub(crate) use crate::result::HeapAnalysis;
+pub(crate) use crate::result::{HeapAnalysis, RetainerKind};
 pub(crate) use diff::{analyse, Summary};
 pub(crate) use parse::Snapshot;
 
@@ -34,7 +34,8 @@ pub(crate) fn analyse_files(
         None => None,
     };
     let last = load(last)?;
-    Ok(analyse(&first, middle.as_ref(), &last))
+    let mut sources = crate::analyse::source::Sources::default();
+    Ok(analyse(&first, middle.as_ref(), &last, &mut sources))
 }
 
 /// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
@@ -47,15 +48,15 @@ pub(crate) fn headline(analysis: &HeapAnalysis) -> Option<String> {
                 .location
                 .as_ref()
                 .map_or(String::new(), |l| format!(" ({l})"));
-            match r.kind.as_str() {
-                "variable" => format!("variable `{}`{at}", r.name),
-                "emitter" => match &r.class {
+            match r.kind {
+                RetainerKind::Variable => format!("variable `{}`{at}", r.name),
+                RetainerKind::Emitter => match &r.class {
                     Some(class) if *class != r.name => {
                         format!("the event emitter `{}` ({class})", r.name)
                     }
                     _ => format!("an event emitter ({})", r.name),
                 },
-                _ => format!("`{}`{at}", r.name),
+                RetainerKind::Function => format!("`{}`{at}", r.name),
             }
         }
         None => "an unnamed holder".to_string(),
@@ -68,7 +69,10 @@ pub(crate) fn headline(analysis: &HeapAnalysis) -> Option<String> {
             .location
             .as_ref()
             .map_or(String::new(), |l| format!(" at {l}"));
-        format!(" of `{}`{at}", f.name)
+        match &f.within {
+            Some(within) => format!(" of {}{at}", crate::analyse::source::anonymous_in(within)),
+            None => format!(" of `{}`{at}", f.name),
+        }
     });
     Some(format!(
         "{holder} retains {} {} objects{function} (+{}) added during the load and still alive after it{total}",

@@ -2,6 +2,7 @@
 
 use super::diff::Summary;
 use super::{analyse, parse, Graph};
+use crate::result::RetainerKind;
 
 /// Builds a snapshot: nodes are (type, name, id, self size), edges (from, type, name, to).
 #[derive(Default)]
@@ -158,7 +159,7 @@ fn the_cache_leak_is_named_with_its_holder_and_location() {
     let before = Summary::of(&cache_app(5, 0, 0).graph());
     let after = Summary::of(&cache_app(5, 20_000, 50).graph());
     let last = cache_app(5, 20_000, 50).graph();
-    let analysis = analyse(&before, Some(&after), &last);
+    let analysis = analyse(&before, Some(&after), &last, &mut Default::default());
     let top = &analysis.groups[0];
     assert_eq!(top.class, "system / JSArrayBufferData");
     assert_eq!(top.count, 20_000);
@@ -201,7 +202,7 @@ fn objects_freed_by_the_cooldown_or_present_before_are_not_leaks() {
     // During the load 20,000 were added, but the cooldown emptied the cache again.
     let after = Summary::of(&cache_app(30_000, 20_000, 0).graph());
     let last = cache_app(30_000, 0, 0).graph();
-    let analysis = analyse(&before, Some(&after), &last);
+    let analysis = analyse(&before, Some(&after), &last, &mut Default::default());
     assert!(analysis.groups.is_empty(), "{:?}", analysis.groups);
     assert_eq!(analysis.leaked_objects, 0);
 }
@@ -227,13 +228,13 @@ fn a_context_variable_is_named_as_the_holder() {
             })
             .graph(),
     );
-    let analysis = analyse(&before, None, &b.graph());
+    let analysis = analyse(&before, None, &b.graph(), &mut Default::default());
     let top = &analysis.groups[0];
     assert_eq!(top.class, "Object");
     let retainer = top.retainer.as_ref().unwrap();
     assert_eq!(
-        (retainer.kind.as_str(), retainer.name.as_str()),
-        ("variable", "sessions")
+        (retainer.kind, retainer.name.as_str()),
+        (RetainerKind::Variable, "sessions")
     );
 }
 
@@ -314,8 +315,8 @@ fn mutated_snapshots_never_panic() {
         };
         analysed += 1;
         let summary = Summary::of(&graph);
-        let _ = analyse(&summary, Some(&summary), &graph);
-        let _ = analyse(&Summary::default(), None, &graph);
+        let _ = analyse(&summary, Some(&summary), &graph, &mut Default::default());
+        let _ = analyse(&Summary::default(), None, &graph, &mut Default::default());
     }
     // The mutations must exercise the later stages too, not only the parser's errors.
     assert!(

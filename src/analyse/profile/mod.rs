@@ -11,6 +11,9 @@ pub(crate) mod parse;
 use std::collections::HashMap;
 use std::path::Path;
 
+use super::source::{anonymous_in, Sources};
+use crate::result::AllocationSite;
+
 pub(crate) use crate::result::{Callee, CpuProfile, FlameNode, FunctionTime, HotFunction};
 pub(crate) use parse::{Frame, Profile};
 
@@ -52,7 +55,10 @@ pub(crate) fn place(url: &str, line: u32) -> String {
 /// "`busyWork` (blocked-loop.js:15)", or "`pbkdf2Sync` (node:crypto) called from
 /// `verifyPassword` (app.js:9)" when one callee took most of its time.
 pub(crate) fn describe(hot: &HotFunction) -> String {
-    let own = format!("`{}` ({})", hot.function, place(&hot.url, hot.line));
+    let own = match &hot.within {
+        Some(within) => format!("{} ({})", anonymous_in(within), place(&hot.url, hot.line)),
+        None => format!("`{}` ({})", hot.function, place(&hot.url, hot.line)),
+    };
     match &hot.callee {
         Some(callee) if callee.share >= 0.5 => format!(
             "`{}` ({}) called from {own}",
@@ -61,6 +67,37 @@ pub(crate) fn describe(hot: &HotFunction) -> String {
         ),
         _ => own,
     }
+}
+
+/// "`createSession` (session-leak.js:16)" for an allocation site, or "an anonymous function
+/// in `startAudit` (timer-feed.js:15)".
+pub(crate) fn describe_site(site: &AllocationSite) -> String {
+    let at = place(&site.url, site.line);
+    match &site.within {
+        Some(within) => format!("{} ({at})", anonymous_in(within)),
+        None => format!("`{}` ({at})", site.function),
+    }
+}
+
+/// Names the anonymous allocating functions by the named function around each.
+pub(crate) fn name_anonymous_sites(sites: &mut [AllocationSite], sources: &mut Sources) {
+    for site in sites {
+        if site.function == "(anonymous)" {
+            site.within = sources.enclosing(&site.url, site.line, site.column);
+        }
+    }
+}
+
+/// Names the anonymous functions of the hot code by the named function around each in its
+/// script ("an anonymous function in `createLargeLinkStructure`"), where the script can be
+/// read here.
+pub(crate) fn name_anonymous(profile: &mut CpuProfile, sources: &mut Sources) {
+    for hot in &mut profile.hot {
+        if hot.function == "(anonymous)" && hot.app {
+            hot.within = sources.enclosing(&hot.url, hot.line, hot.column);
+        }
+    }
+    name_anonymous_sites(&mut profile.allocations, sources);
 }
 
 /// Reads and checks a profile file.
@@ -249,6 +286,7 @@ fn hot(profile: &Profile, times: &Times) -> Vec<HotFunction> {
                 ms: round3(us / 1000.0),
                 share: round3(share(us, times.busy)),
                 callee,
+                within: None,
             }
         })
         .collect()

@@ -126,8 +126,11 @@ fn allocations(process: &HeapProcess) -> String {
     for site in process.allocations.iter().take(10) {
         let _ = write!(
             out,
-            "<tr><td><code>{}</code></td><td>{}:{}:{}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><code>{}</code>{}</td><td>{}:{}:{}</td><td class=\"num\">{}</td></tr>",
             escape(&site.function),
+            site.within
+                .as_ref()
+                .map_or(String::new(), |w| format!(" in <code>{}</code>", escape(w))),
             escape(&site.url),
             site.line,
             site.column,

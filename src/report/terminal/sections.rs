@@ -55,12 +55,10 @@ pub(super) fn heap_lines(result: &RunResult) -> String {
             !site.url.is_empty() && !site.url.starts_with("node:")
         };
         if let Some(site) = process.allocations.iter().find(in_app) {
-            let file = site.url.rsplit('/').next().unwrap_or(&site.url);
             let _ = writeln!(
                 out,
-                "  most of the retained JS heap was allocated in {} ({file}:{}), {} sampled",
-                site.function,
-                site.line,
+                "  most of the retained JS heap was allocated in {}, {} sampled",
+                crate::analyse::profile::describe_site(site),
                 bytes(site.bytes as f64)
             );
         }
