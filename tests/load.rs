@@ -261,7 +261,7 @@ fn every_request_sent_is_answered_failed_or_unfinished() {
 }
 
 /// `-p 1024` with a 1 MB body held 1 GB: a pipeline of large bodies is now written a part
-/// at a time. Harness's peak RSS, from the kernel (`wait4`), stays far below one pipeline.
+/// at a time. Harness's peak RSS, from the kernel (`VmHWM`), stays far below one pipeline.
 #[test]
 fn a_deep_pipeline_of_large_bodies_is_not_held_whole() {
     let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));

@@ -31,6 +31,10 @@ pub(crate) trait Detail {
     fn wants_profile(&self) -> Option<&'static str> {
         None
     }
+    /// For a memory finding, what the heap trace said of it.
+    fn confirmation(&self) -> Option<crate::result::Confirmation> {
+        None
+    }
 }
 
 /// Declares the kinds of finding, most important first among findings of one severity:

@@ -25,6 +25,9 @@ pub(crate) struct Listeners {
     pub location: Option<String>,
     /// The warning repeated: listeners are removed again.
     pub repeated: bool,
+    /// The emitter as the heap trace names it (`the event emitter \`connector\``), when it
+    /// found the listeners still attached.
+    pub holder: Option<String>,
 }
 
 impl Detail for Listeners {
@@ -43,22 +46,33 @@ impl Detail for Listeners {
             .map(|l| format!(" at {l}"))
             .unwrap_or_default();
         let (count, event, emitter) = (self.count, &self.event, &self.emitter);
-        if self.repeated {
-            format!("{count} '{event}' listeners on one {emitter} at once{at}, removed again after each event")
-        } else {
-            format!("Listener leak: {count}+ '{event}' listeners on one {emitter}, added{at}")
+        match &self.holder {
+            _ if self.repeated => format!(
+                "{count} '{event}' listeners on one {emitter} at once{at}, removed again after each event"
+            ),
+            Some(holder) => format!(
+                "Listener leak: {holder} gains a '{event}' listener per request, added{at}, and never loses it"
+            ),
+            None => format!("Listener leak: {count}+ '{event}' listeners on one {emitter}, added{at}"),
         }
     }
 
     fn advice(&self) -> String {
+        let at = self
+            .location
+            .as_deref()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
         if self.repeated {
             "Many requests wait on the same event at once; consider setMaxListeners or a \
              different design."
+                .to_string()
         } else {
-            "A listener is added on every request and never removed: use once() or remove it \
-             when the request ends."
+            format!(
+                "A listener is added on every request{at} and never removed: use once() or remove \
+                 it when the request ends."
+            )
         }
-        .to_string()
     }
 
     fn evidence(&self) -> Vec<(String, String)> {
@@ -103,6 +117,7 @@ pub(crate) fn leaks(process: &NodeProcess) -> Vec<Listeners> {
                 count: warning.count.unwrap_or(0),
                 location: warning.location.clone(),
                 repeated: times >= REPEATED,
+                holder: None,
             }
         })
         .collect()

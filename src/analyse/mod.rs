@@ -15,12 +15,13 @@ pub(crate) mod heap;
 mod io_wait;
 mod listeners;
 pub(crate) mod measure;
-mod memory;
+pub(crate) mod memory;
 pub(crate) mod merge;
 pub(crate) mod profile;
 pub(crate) mod source;
 pub(crate) mod stats;
 pub(crate) mod threshold;
+pub(crate) mod trial;
 
 use crate::result::{Evidence, FindingEntry, RunResult, Severity};
 use finding::findings;
@@ -50,6 +51,10 @@ findings! {
     CpuSaturated(capacity::Saturated),
     /// harness or the machine was saturated.
     GeneratorLimited(generator::Generator),
+    /// Memory kept that may be a leak, which no heap trace decided.
+    LeakSuspect(memory::Suspect),
+    /// Memory kept in the run that a fresh copy of the target did not keep.
+    LeakRefuted(memory::Refuted),
 }
 
 /// The findings of a run, most important first, and its verdict.
@@ -89,6 +94,7 @@ impl Analysis {
                     .into_iter()
                     .map(|(label, value)| Evidence { label, value })
                     .collect(),
+                confirmation: finding.found.detail().confirmation(),
             })
             .collect()
     }
@@ -172,9 +178,10 @@ pub(crate) fn annotate(result: &mut RunResult) -> Analysis {
     analysis
 }
 
-/// Names the hot code in the findings that a CPU profile explains: a blocked loop (the
-/// profile of its process), a server at capacity (the busiest process's), GC pressure (where
-/// its process allocated during the CPU trace).
+/// Names the code in the findings that a trace explains: a blocked loop (the CPU profile of
+/// its process), a server at capacity (the busiest process's), GC pressure (where its
+/// process allocated during the CPU trace), listeners piling up (the emitter the heap trace
+/// found holding them).
 fn attach_profiles(findings: &mut [Finding], result: &RunResult) {
     let profile_of = |pid: u32| {
         result
@@ -196,9 +203,27 @@ fn attach_profiles(findings: &mut [Finding], result: &RunResult) {
             Found::GcPressure(gc) => {
                 gc.garbage = profile_of(gc.pid).and_then(|p| garbage_site(&p.allocations));
             }
+            Found::ListenerLeak(listeners) if !listeners.repeated => {
+                listeners.holder = emitter_holding_listeners(result);
+            }
             _ => {}
         }
     }
+}
+
+/// The emitter the heap trace found still holding the listeners a request added, as its
+/// analysis names it.
+fn emitter_holding_listeners(result: &RunResult) -> Option<String> {
+    result
+        .heap
+        .iter()
+        .filter_map(|p| p.analysis.as_ref())
+        .find(|a| {
+            a.groups
+                .first()
+                .is_some_and(crate::result::LeakGroup::is_listeners)
+        })
+        .and_then(heap::holder)
 }
 
 /// The hot code of a profile: its first app function, or its first function when no app

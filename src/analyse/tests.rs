@@ -201,12 +201,113 @@ fn an_off_heap_leak_is_found_from_the_floors_alone() {
     assert!(leak.advice().contains("off the JS heap"));
 }
 
+/// With few requests, kept growth is only a suspect: the heap trace decides it.
 #[test]
-fn too_few_requests_give_no_memory_verdict() {
+fn too_few_requests_make_a_suspect_not_a_leak() {
     let mut result = run();
     result.requests.total = 500;
     floors(&mut result, [4.0 * MB, 40.0 * MB, 40.0 * MB], [2.0 * MB; 3]);
+    assert_eq!(kinds(&result), ["leakSuspect"]);
+    result.requests.total = 150;
     assert!(kinds(&result).is_empty());
+}
+
+/// The heap trace's record and one analysed process that kept `retained` bytes, held by the
+/// variable `sessions`.
+fn traced(result: &mut RunResult, retained: u64, predicted: u64) {
+    let mut trace = crate::result::HeapTrace::new("memory leak found");
+    trace.pid = Some(99);
+    trace.predicted = Some(predicted);
+    result.heap_trace = Some(trace);
+    let retainer = crate::result::Retainer {
+        kind: crate::result::RetainerKind::Variable,
+        name: "sessions".to_string(),
+        location: None,
+        class: None,
+    };
+    let group = crate::result::LeakGroup {
+        class: "Object".to_string(),
+        count: 20_000,
+        bytes: retained,
+        retainer: Some(retainer),
+        path: Vec::new(),
+        path_share: 1.0,
+        holder_retains: None,
+        function: None,
+        after_load: 0,
+    };
+    result.heap = vec![crate::result::HeapProcess {
+        pid: 99,
+        snapshots: Vec::new(),
+        analysis: Some(crate::result::HeapAnalysis {
+            leaked_objects: 20_000,
+            leaked_bytes: retained,
+            grown_bytes: retained as i64,
+            groups: vec![group],
+            classes: Vec::new(),
+        }),
+        note: None,
+        allocations: Vec::new(),
+    }];
+}
+
+/// A fresh copy that keeps what the measured run predicts confirms the leak, which then
+/// names its holder; one that keeps next to nothing refutes it, and it is not the verdict.
+#[test]
+fn the_heap_trace_confirms_or_refutes_a_leak() {
+    let mut result = run();
+    let grown = 500.0 * (RATE * SECONDS) as f64;
+    floors(
+        &mut result,
+        [4.0 * MB, 4.0 * MB + grown, 4.0 * MB + grown],
+        [2.0 * MB; 3],
+    );
+    traced(&mut result, 12_000_000, 16_000_000);
+    let analysis = analyse(&result);
+    let verdict = analysis.verdict().unwrap();
+    assert_eq!(verdict.kind(), FindingKind::MemoryLeak);
+    assert!(
+        verdict
+            .title()
+            .starts_with("Memory leak held by variable `sessions`"),
+        "{}",
+        verdict.title()
+    );
+    assert!(verdict.advice().contains("variable `sessions` keeps"));
+
+    traced(&mut result, 20_000, 16_000_000);
+    let analysis = analyse(&result);
+    assert_eq!(kinds(&result), ["leakRefuted"]);
+    assert!(analysis.verdict().is_none());
+    let title = analysis.findings[0].title();
+    assert!(
+        title.contains("a fresh copy under the same requests kept 20 kB"),
+        "{title}"
+    );
+}
+
+/// A suspect under the floor that the trace confirms is a leak, and the verdict.
+#[test]
+fn a_confirmed_suspect_is_the_leak_verdict() {
+    let mut result = run();
+    result.requests.total = 500;
+    floors(&mut result, [4.0 * MB, 5.9 * MB, 5.9 * MB], [2.0 * MB; 3]);
+    assert_eq!(kinds(&result), ["leakSuspect"]);
+    traced(&mut result, 900_000, 1_900_000);
+    assert_eq!(
+        analyse(&result).verdict().map(kind_name),
+        Some("memoryLeak")
+    );
+}
+
+/// A table filled within the first second and then only replaced: the natural collections
+/// of the load are all at the same height above the baseline's floor.
+#[test]
+fn growth_that_stops_in_the_first_second_is_a_plateau() {
+    let mut result = run();
+    floors(&mut result, [4.0 * MB, 12.0 * MB, 12.0 * MB], [2.0 * MB; 3]);
+    majors(&mut result, |s| 12.0 * MB + (s % 3.0) * 0.2 * MB);
+    assert_eq!(kinds(&result), ["memoryPlateau"]);
 }
 
 #[test]

@@ -360,6 +360,7 @@ mod tests {
             title: "Memory leak".to_string(),
             advice: String::new(),
             evidence: Vec::new(),
+            confirmation: None,
         });
         let leak = check("leak = none", &result);
         assert!(

@@ -148,6 +148,11 @@ pub struct HeapAnalysis {
     pub leaked_objects: u64,
     /// Their own size, bytes.
     pub leaked_bytes: u64,
+    /// How much the heap grew from the first snapshot to the last, bytes (every object's own
+    /// size; both snapshots follow a full GC). Unlike `leakedBytes` it does not count objects
+    /// that only replaced others (a bounded table's new entries).
+    #[serde(default)]
+    pub grown_bytes: i64,
     /// The biggest groups of leaked objects, with who holds them.
     pub groups: Vec<LeakGroup>,
     /// DevTools' Comparison view between the first and the last snapshot, biggest growth first.
@@ -194,6 +199,14 @@ pub struct LeakGroup {
     /// it is defined (for listeners, the `.on()` call's callback).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub function: Option<Function>,
+    /// Of them, added after the load (not in the snapshot at its end): by timers or emitters
+    /// the load started, with no request in flight.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub after_load: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl LeakGroup {

@@ -23,7 +23,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use finding::{Evidence, FindingEntry, ThresholdOutcome};
+pub use finding::{Confirmation, Evidence, FindingEntry, ThresholdOutcome};
 pub use heap::{
     AllocationSite, ClassChange, Function, HeapAnalysis, HeapProcess, HeapSnapshotInfo, HeapTrace,
     LeakGroup, Retainer,
@@ -32,7 +32,7 @@ pub use load::{
     decode, encode, is_full_second, EncodedHistogram, ErrorCount, Header, LatencyStats,
     Percentiles, RequestEntry, RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
 };
-pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReason};
+pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReason, TrialOutcome};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};

@@ -89,6 +89,10 @@ wire_names! {
         CpuSaturated = "cpuSaturated",
         /// harness or the machine was saturated.
         GeneratorLimited = "generatorLimited",
+        /// Memory kept that may be a leak, which no heap trace decided.
+        LeakSuspect = "leakSuspect",
+        /// Memory kept in the run that a fresh copy of the target did not keep.
+        LeakRefuted = "leakRefuted",
     }
 }
 
@@ -124,6 +128,18 @@ wire_names! {
         Trace = "trace",
         /// The heap trace's idle time before its last snapshot.
         TraceCooldown = "trace-cooldown",
+    }
+}
+
+wire_names! {
+    /// What the heap trace on a fresh copy of the target said of the measured run's leak.
+    pub enum TrialOutcome {
+        /// The copy kept enough of what the measured run predicts.
+        Confirmed = "confirmed",
+        /// The copy kept far less: not a leak.
+        Refuted = "refuted",
+        /// No trace decided (none ran, or it did not finish).
+        Undecided = "undecided",
     }
 }
 
@@ -180,6 +196,7 @@ mod tests {
         check(PhaseName::ALL, |v| v.as_str(), PhaseName::parse);
         check(GcKind::ALL, |v| v.as_str(), GcKind::parse);
         check(RetainerKind::ALL, |v| v.as_str(), RetainerKind::parse);
+        check(TrialOutcome::ALL, |v| v.as_str(), TrialOutcome::parse);
         assert_eq!(FindingKind::parse("leak"), None);
         assert!(Severity::Critical > Severity::Warning && Severity::Warning > Severity::Info);
     }

@@ -22,7 +22,7 @@ use super::cpu_trace::LIMIT_SLACK;
 use super::signals::Signals;
 use super::watch::{self, NotStarted, Watched};
 use super::{drive_load, round3, LoadRun, Session};
-use crate::analyse::{self, Analysis, Found};
+use crate::analyse::{self, memory, Analysis, Found};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TargetSpec, TraceMode, WatchPlan};
 use crate::result::{HeapProcess, HeapSnapshotInfo, HeapTrace, PhaseName, RunResult};
@@ -76,6 +76,8 @@ pub(super) struct Why {
     per_request: Option<f64>,
     /// The measured run found listeners piling up on an emitter.
     listeners: bool,
+    /// The growth comes with timers piling up: it grows with time as well as requests.
+    timers: bool,
 }
 
 /// What to do after the measured run (its target stopped, its result analysed): run the
@@ -95,10 +97,13 @@ pub(super) fn decide(
     result: &RunResult,
     analysis: &Analysis,
 ) -> Decision {
-    if watch.heap == TraceMode::Off {
-        return Decision::Skip(Traced::default());
-    }
     let why = why(watch.heap, analysis);
+    if watch.heap == TraceMode::Off {
+        return Decision::Skip(Traced {
+            record: why.map(|why| HeapTrace::not_run(why.reason, "turned off with --no-heap")),
+            heap: Vec::new(),
+        });
+    }
     if let TargetSpec::Pid(_) = watch.target {
         // --pid: no probe inside, and harness cannot start another copy.
         return Decision::Skip(Traced {
@@ -152,33 +157,68 @@ fn notes(result: &RunResult, note: &str) -> Vec<HeapProcess> {
 
 /// Whether a trace runs: with `--heap` always; by default when the analysis of the measured
 /// run found a memory leak or a listener leak (not listeners that are removed again).
+/// Why a trace would run: with `--heap` always; by default when the analysis of the measured
+/// run found a memory leak, a suspect that only a trace can decide, or a listener leak (not
+/// listeners that are removed again). With `--no-heap` (`Off`), the reason it would have had.
 fn why(mode: TraceMode, analysis: &Analysis) -> Option<Why> {
-    let per_request = analysis
+    let growth: Vec<(&memory::Leak, bool)> = analysis
         .findings
         .iter()
         .filter_map(|finding| match &finding.found {
-            Found::MemoryLeak(leak) => Some(leak.heap_per_request + leak.external_per_request),
+            Found::MemoryLeak(leak) => Some((leak, false)),
+            Found::LeakSuspect(suspect) => Some((&suspect.0, true)),
             _ => None,
         })
+        .collect();
+    let per_request = growth
+        .iter()
+        .map(|(leak, _)| leak.heap_per_request + leak.external_per_request)
         .reduce(f64::max);
+    let timers = growth
+        .iter()
+        .any(|(leak, _)| leak.handles.iter().any(|h| h.0 == "Timeout"));
+    let suspect = growth.iter().all(|(_, suspect)| *suspect);
     let listeners = analysis
         .findings
         .iter()
         .any(|f| matches!(&f.found, Found::ListenerLeak(l) if !l.repeated));
     let leak = per_request.is_some() || listeners;
     let reason = match mode {
-        TraceMode::Off => return None,
         TraceMode::Always => "--heap",
-        TraceMode::Auto if per_request.is_some() => "memory leak found",
-        TraceMode::Auto if listeners => "listener leak found",
-        TraceMode::Auto => return None,
+        _ if per_request.is_some() && suspect => "a suspected leak to decide",
+        _ if per_request.is_some() => "memory leak found",
+        _ if listeners => "listener leak found",
+        _ => return None,
     };
     Some(Why {
         reason,
         leak,
         per_request,
         listeners,
+        timers,
     })
+}
+
+/// How much of the measured growth per request the trace can show in its shorter time: 1,
+/// unless the growth comes with timers piling up. A timer started per request keeps adding
+/// for as long as it runs, so a request's share grows with the time its timer has run: on
+/// average half the load plus the cooldown in the measured run, half the trace load plus its
+/// cooldown in the trace (the timer-fed array: 9.5 s against 2.1 s, a factor of 0.22).
+fn time_factor(why: &Why, measured: &RunResult, record: &HeapTrace) -> f64 {
+    if !why.timers {
+        return 1.0;
+    }
+    let cooldown = measured
+        .phases
+        .iter()
+        .find(|p| p.is(PhaseName::Cooldown))
+        .map_or(0.0, |p| p.end - p.start);
+    let measured_alive = measured.duration / 2.0 + cooldown;
+    let trace_alive = record.seconds / 2.0 + TRACE_COOLDOWN.as_secs_f64();
+    if measured_alive <= 0.0 {
+        return 1.0;
+    }
+    (trace_alive / measured_alive).min(1.0)
 }
 
 /// How much load the trace sends.
@@ -279,9 +319,9 @@ async fn fresh(ctx: &Session<'_>, watch: &WatchPlan, why: Why, measured: &RunRes
         Err(warning) => return warn(ctx, record, warning, measured),
     };
     let outcome = drive(ctx, &mut second, &load, size, &mut record).await;
-    record.predicted = why
-        .per_request
-        .map(|per| (per * record.responses as f64).round() as u64);
+    record.predicted = why.per_request.map(|per| {
+        (per * record.responses as f64 * time_factor(&why, measured, &record)).round() as u64
+    });
     second.stop().await;
     record.peak_rss = second.peak_rss();
     record.end = ctx.now();
@@ -504,25 +544,30 @@ fn still_going(second: &mut Watched, signals: &Signals) -> Result<(), String> {
 }
 
 /// Each Node process's three snapshots analysed, with its allocation sites, and the
-/// analysis checked against what the measured run found.
+/// analysis checked against what the measured run found: the trace confirms the leak when
+/// its processes together kept enough of what was predicted ([`analyse::trial`]).
 fn analysed(
     snapshots: &[(PhaseName, probe::Snapshot)],
     allocations: &[(u32, Vec<crate::result::AllocationSite>)],
     why: Why,
     record: &HeapTrace,
 ) -> Vec<HeapProcess> {
-    let expected = record.predicted.map(|bytes| bytes as f64);
     let mut heap = heap_analysis(snapshots);
+    let analyses: Vec<_> = heap.iter().filter_map(|p| p.analysis.as_ref()).collect();
+    let retained = analyse::trial::kept(&analyses);
+    let confirmed = record
+        .predicted
+        .map(|predicted| analyse::trial::confirms(retained, predicted));
+    let mut sources = crate::analyse::source::Sources::default();
     for process in &mut heap {
         let Some(analysis) = &mut process.analysis else {
             continue;
         };
-        if let Some(note) = analyse::heap::confirm(analysis, why.leak, expected) {
+        if let Some(note) = analyse::heap::confirm(analysis, why.leak, confirmed) {
             process.note = Some(note);
         }
         if let Some((_, sites)) = allocations.iter().find(|(pid, _)| *pid == process.pid) {
             process.allocations = sites.clone();
-            let mut sources = crate::analyse::source::Sources::default();
             analyse::profile::name_anonymous_sites(&mut process.allocations, &mut sources);
         }
     }
@@ -599,6 +644,7 @@ mod tests {
             leak: true,
             per_request: Some(per_request),
             listeners: false,
+            timers: false,
         }
     }
 
@@ -629,6 +675,7 @@ mod tests {
             leak: true,
             per_request: None,
             listeners: true,
+            timers: false,
         };
         assert_eq!(size(&listeners, 30_000, 1_000.0).requests, 200);
         let both = Why {
@@ -642,6 +689,7 @@ mod tests {
             leak: false,
             per_request: None,
             listeners: false,
+            timers: false,
         };
         assert_eq!(size(&heap, 1_000_000, 40_000.0).requests, 10_000);
         assert_eq!(size(&heap, 0, 0.0).requests, 1);

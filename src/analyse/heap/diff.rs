@@ -1,7 +1,6 @@
 //! Which objects leaked and who holds them. Leak candidates are the objects of the last
-//! snapshot whose ids were not in the first (before the load) and, with three snapshots, were
-//! in the second (so they were added during the load) and are still alive after the
-//! cooldown. They are grouped by class; for the biggest groups, the shortest path from the GC
+//! snapshot (after the cooldown) whose ids were not in the first (before the load): added
+//! during the load, or after it by what the load started (timers, emitters), and still alive. They are grouped by class; for the biggest groups, the shortest path from the GC
 //! roots shows what holds them, and the nearest function or variable on that path is named.
 
 use std::collections::HashMap;
@@ -55,8 +54,9 @@ impl Summary {
     }
 }
 
-/// Compares snapshots: `first` before the load, `middle` after it (optional), `last` after
-/// the cooldown (or simply the later snapshot).
+/// Compares snapshots: `first` before the load, `middle` after it (optional: it tells what
+/// was added during the load from what was added after it), `last` after the cooldown (or
+/// simply the later snapshot).
 pub(crate) fn analyse(
     first: &Summary,
     middle: Option<&Summary>,
@@ -64,7 +64,7 @@ pub(crate) fn analyse(
     sources: &mut Sources,
 ) -> HeapAnalysis {
     let parents = shortest_paths(last);
-    let census = census(first, middle, last, &parents);
+    let census = census(first, last, &parents);
     let mut is_leaked = vec![false; last.node_count()];
     for &node in census.leaked.values().flatten() {
         is_leaked[node] = true;
@@ -77,10 +77,14 @@ pub(crate) fn analyse(
         .map(|&n| last.self_size(n))
         .sum();
     let classes = comparison(first, &census);
+    let size = |classes: &HashMap<String, (u64, u64)>| -> i64 {
+        classes.values().map(|(_, bytes)| *bytes as i64).sum()
+    };
     HeapAnalysis {
         leaked_objects,
         leaked_bytes,
-        groups: named_groups(last, &parents, census.leaked, &is_leaked, sources),
+        grown_bytes: size(&census.last_classes) - size(&first.classes),
+        groups: named_groups(last, &parents, census.leaked, &is_leaked, middle, sources),
         classes,
     }
 }
@@ -93,9 +97,12 @@ struct Census {
     leaked: HashMap<String, Vec<usize>>,
 }
 
-/// Leak candidates are new since `first`, in `middle` (added during the load), reachable,
-/// and of a kind that is the app's (not V8's code, shapes or internals).
-fn census(first: &Summary, middle: Option<&Summary>, last: &Graph, parents: &[u32]) -> Census {
+/// Leak candidates are new since `first`, reachable, and of a kind that is the app's (not
+/// V8's code, shapes or internals). They need not be in `middle`: what timers or emitters
+/// started during the load add after it (the heap trace's idle cooldown) is kept by the app
+/// as surely as what the requests added (a `setInterval` per request that pushes into a
+/// module-level array adds most of it then).
+fn census(first: &Summary, last: &Graph, parents: &[u32]) -> Census {
     let kept_type = |node: usize| {
         !matches!(
             last.node_type(node),
@@ -117,9 +124,8 @@ fn census(first: &Summary, middle: Option<&Summary>, last: &Graph, parents: &[u3
             continue;
         }
         *census.new_by_class.entry(class.clone()).or_default() += 1;
-        let added_during_load = middle.is_none_or(|m| m.contains(id));
         let reachable = parent != UNREACHED;
-        if added_during_load && reachable && kept_type(node) && node != 0 {
+        if reachable && kept_type(node) && node != 0 {
             census
                 .leaked
                 .entry(group_key(last, node, class))
@@ -137,6 +143,7 @@ fn named_groups(
     parents: &[u32],
     leaked: HashMap<String, Vec<usize>>,
     is_leaked: &[bool],
+    middle: Option<&Summary>,
     sources: &mut Sources,
 ) -> Vec<LeakGroup> {
     let mut groups: Vec<(String, Vec<usize>, u64)> = leaked
@@ -151,7 +158,13 @@ fn named_groups(
     groups.truncate(MAX_CANDIDATES);
     let mut groups: Vec<(LeakGroup, Option<usize>)> = groups
         .into_iter()
-        .map(|(class, nodes, bytes)| group(last, parents, class, &nodes, bytes, sources))
+        .map(|(class, nodes, bytes)| {
+            let (mut group, holder) = group(last, parents, class, &nodes, bytes, sources);
+            group.after_load = middle.map_or(0, |m| {
+                nodes.iter().filter(|&&n| !m.contains(last.id(n))).count() as u64
+            });
+            (group, holder)
+        })
         .filter(|(g, _)| {
             g.count >= MIN_GROUP_OBJECTS || g.bytes >= MIN_GROUP_BYTES || g.is_listeners()
         })
@@ -453,6 +466,7 @@ fn group(
         },
         holder_retains: None,
         function,
+        after_load: 0,
     };
     (group, holder)
 }

@@ -38,29 +38,31 @@ pub(crate) fn analyse_files(
     Ok(analyse(&first, middle.as_ref(), &last, &mut sources))
 }
 
+/// The code that holds the biggest group: "`computeTerm` (app.js:18)", "variable
+/// `sessions`", "the event emitter `connector` (EventEmitter)".
+pub(crate) fn holder(analysis: &HeapAnalysis) -> Option<String> {
+    let r = analysis.groups.first()?.retainer.as_ref()?;
+    let at = r
+        .location
+        .as_ref()
+        .map_or(String::new(), |l| format!(" ({l})"));
+    Some(match r.kind {
+        RetainerKind::Variable => format!("variable `{}`{at}", r.name),
+        RetainerKind::Emitter => match &r.class {
+            Some(class) if *class != r.name => {
+                format!("the event emitter `{}` ({class})", r.name)
+            }
+            _ => format!("an event emitter ({})", r.name),
+        },
+        RetainerKind::Function => format!("`{}`{at}", r.name),
+    })
+}
+
 /// One sentence for the biggest group, e.g. "`computeTerm` (app.js:18) retains 16,000
 /// `system / JSArrayBufferData` objects (+16 MB)".
 pub(crate) fn headline(analysis: &HeapAnalysis) -> Option<String> {
     let group = analysis.groups.first()?;
-    let holder = match &group.retainer {
-        Some(r) => {
-            let at = r
-                .location
-                .as_ref()
-                .map_or(String::new(), |l| format!(" ({l})"));
-            match r.kind {
-                RetainerKind::Variable => format!("variable `{}`{at}", r.name),
-                RetainerKind::Emitter => match &r.class {
-                    Some(class) if *class != r.name => {
-                        format!("the event emitter `{}` ({class})", r.name)
-                    }
-                    _ => format!("an event emitter ({})", r.name),
-                },
-                RetainerKind::Function => format!("`{}`{at}", r.name),
-            }
-        }
-        None => "an unnamed holder".to_string(),
-    };
+    let holder = holder(analysis).unwrap_or_else(|| "an unnamed holder".to_string());
     let total = group.holder_retains.map_or(String::new(), |b| {
         format!("; freeing it would free {}", crate::units::bytes(b as f64))
     });
@@ -74,30 +76,30 @@ pub(crate) fn headline(analysis: &HeapAnalysis) -> Option<String> {
             None => format!(" of `{}`{at}", f.name),
         }
     });
+    let when = if group.after_load * 2 > group.count {
+        "added after the load by what it started (timers, emitters)"
+    } else {
+        "added during the load"
+    };
     Some(format!(
-        "{holder} retains {} {} objects{function} (+{}) added during the load and still alive after it{total}",
+        "{holder} retains {} {} objects{function} (+{}) {when} and still alive after it{total}",
         crate::units::thousands(group.count),
         group.class,
         crate::units::bytes(group.bytes as f64)
     ))
 }
 
-/// Share of what the measured run retained per request that the heap trace must retain over
-/// its own requests before its groups are named: well below 1, since a few requests may
-/// still be in flight and the measured figure is a fit, but far above what warm-up leaves.
-pub(crate) const CONFIRMED_SHARE: f64 = 0.25;
-
 /// Checks a heap trace's analysis against the measured run before any code is named, and
 /// says why nothing is. Objects that are merely young (a cache filling up, warm-up, a pool)
 /// are new and alive at the end of a trace too, so groups are named only when the measured
-/// run found a leak (`leak`); and, when it measured the bytes retained per request
-/// (`expected`: that times the trace's responses), only when the trace retained at least
-/// [`CONFIRMED_SHARE`] of it. Listeners still attached to an emitter are named whenever a
-/// leak was found.
+/// run found a leak or a suspect (`leak`); and, when it measured the bytes retained per
+/// request, only when the trace confirmed it (`confirmed`, from what every process kept
+/// against the prediction; see [`crate::analyse::trial`]). Listeners still attached to an
+/// emitter are named whenever a leak was found.
 pub(crate) fn confirm(
     analysis: &mut HeapAnalysis,
     leak: bool,
-    expected: Option<f64>,
+    confirmed: Option<bool>,
 ) -> Option<String> {
     use crate::units::{bytes, thousands};
     let kept = format!(
@@ -114,11 +116,7 @@ pub(crate) fn confirm(
             "the measured run found no leak, so no code is named: the heap trace kept {kept}, which a cache filling up or warm-up also does; the comparison shows which classes grew"
         ));
     }
-    let enough = expected.is_none_or(|expected| {
-        analysis.leaked_bytes as f64
-            >= (expected * CONFIRMED_SHARE).max(diff::MIN_GROUP_BYTES as f64)
-    });
-    if !enough {
+    if confirmed == Some(false) {
         analysis
             .groups
             .retain(crate::result::LeakGroup::is_listeners);
@@ -126,14 +124,8 @@ pub(crate) fn confirm(
     if !analysis.groups.is_empty() {
         return None;
     }
-    let against = expected.map_or(String::new(), |expected| {
-        format!(
-            ", against about {} that the measured run predicts",
-            bytes(expected)
-        )
-    });
     Some(format!(
-        "the heap trace retained too little to name the code ({kept}{against}): the leak may need more time or other requests; run with --heap and a longer --duration"
+        "the heap trace kept too little to name the code ({kept}, far less than the measured run predicts)"
     ))
 }
 

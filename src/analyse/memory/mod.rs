@@ -27,13 +27,27 @@
 //! For targets without the probe, only RSS is known: allocators keep freed memory and RSS
 //! includes everything, so an RSS trend is reported at low confidence and says so.
 
-use super::finding::{pair, Confidence, Detail, Finding};
-use super::{fit, LoadWindow};
-use crate::result::{Floor, GcKind, NodeProcess, PhaseName, RunResult, Severity};
-use crate::units::{bytes, signed_bytes};
+mod words;
 
-/// Fewer requests than this give no memory verdict.
+use super::finding::{Confidence, Finding};
+use super::trial::{self, Kept, Trial};
+use super::{fit, LoadWindow};
+use crate::result::{Floor, GcKind, NodeProcess, PhaseName, RunResult};
+
+/// Fewer requests than this give no leak from the measured evidence alone.
 pub(super) const MIN_REQUESTS: u64 = 1000;
+/// Fewer requests than this give not even a suspect.
+pub(super) const MIN_SUSPECT_REQUESTS: u64 = 200;
+/// Growth retained below this is not even a suspect: healthy servers keep 0.6-0.9 MB after
+/// their first load (hello 0.75 MB, an express app 0.9 MB at `-c 10 -d 5` and `-d 10`).
+pub(super) const MIN_SUSPECT_RETAINED: f64 = 1.5 * 1024.0 * 1024.0;
+/// Growth per request below this is not a suspect either: that express app kept 14-33 B per
+/// request; the article's quiet listener leak, 4.2 kB at `-c 50 -d 10`.
+pub(super) const MIN_SUSPECT_PER_REQUEST: f64 = 256.0;
+/// A fit against the requests weaker than this (with enough natural collections to fit)
+/// makes growth past the floor only a suspect: the bounded table's 8 MB fitted with r² 0.39,
+/// a leak's growth 0.95 or more.
+pub(super) const STRONG_FIT: f64 = 0.8;
 /// Growth retained after the cooldown below this is warm-up, not a leak (bytes).
 pub(super) const MIN_RETAINED: f64 = 2.0 * 1024.0 * 1024.0;
 /// Retained growth per request below this is not a leak (bytes).
@@ -81,157 +95,40 @@ pub(crate) struct Leak {
     pub confidence: Confidence,
     /// Active handle types that grew with the requests: (type, before the load, at the end).
     pub handles: Vec<(String, u64, u64)>,
+    /// What the heap trace on a fresh copy said.
+    pub trial: Trial,
+    /// Why the growth is only a suspect (under the floor, a weak fit), if it is one.
+    pub suspect: Option<String>,
 }
 
 /// Memory that grew, then levelled off: a bounded cache or warm-up.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Plateau(pub Leak);
 
-impl Detail for Leak {
-    fn severity(&self) -> Severity {
-        match self.confidence {
-            Confidence::Low => Severity::Warning,
-            _ => Severity::Critical,
-        }
-    }
+/// Growth that is kept and follows the requests but is under the floor or fits them
+/// loosely, which no heap trace has decided: a suspect, not a finding to act on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Suspect(pub Leak);
 
-    fn title(&self) -> String {
-        format!("Memory leak: {}", self.summary())
-    }
-
-    fn advice(&self) -> String {
-        let advice = if self.handles.iter().any(|h| h.0 == "Timeout") {
-            "Timers are created per request and never cleared, and each keeps what its callback \
-             uses alive: clearTimeout/clearInterval them when the request ends."
-        } else if self.pid.is_none() {
-            "RSS kept growing with requests; without the Node probe this may also be allocator \
-             caching. Take heap snapshots (or run under a memory profiler) before and after the \
-             load."
-        } else if self.external_per_request > self.heap_per_request {
-            "Most of it is off the JS heap (Buffers/ArrayBuffers): look for Buffers kept in a \
-             cache, map or closure that is never pruned."
-        } else {
-            "Look for objects stored per request in something that lives forever: module-level \
-             maps and arrays, caches without a bound, listeners, closures."
-        };
-        advice.to_string()
-    }
-
-    fn evidence(&self) -> Vec<(String, String)> {
-        self.evidence_lines()
-    }
-
-    fn cause(&self) -> Option<&'static str> {
-        (self.confidence != Confidence::Low).then_some("the memory leak")
-    }
-}
-
-impl Detail for Plateau {
-    fn severity(&self) -> Severity {
-        Severity::Info
-    }
-
-    fn title(&self) -> String {
-        format!(
-            "Memory grew by {} and then levelled off (bounded cache or warm-up, not a leak)",
-            bytes(self.0.heap_growth.max(0.0) + self.0.external_growth.max(0.0))
-        )
-    }
-
-    fn advice(&self) -> String {
-        "Nothing to fix if the size is expected; check the cache's bound if it is not.".to_string()
-    }
-
-    fn evidence(&self) -> Vec<(String, String)> {
-        self.0.evidence_lines()
-    }
-}
-
-impl Leak {
-    /// "1.2 kB of memory retained per request (…), 12 MB in all after 10000 requests, …"
-    fn summary(&self) -> String {
-        let per_request = self.heap_per_request + self.external_per_request;
-        let what = if self.pid.is_none() { "RSS" } else { "memory" };
-        let split = if self.pid.is_some() && self.external_per_request >= 1.0 {
-            format!(
-                " ({} heap + {} external)",
-                bytes(self.heap_per_request),
-                bytes(self.external_per_request)
-            )
-        } else {
-            String::new()
-        };
-        format!(
-            "{} of {what} retained per request{split}, {} in all after {} requests, still held after the cooldown",
-            bytes(per_request),
-            bytes(self.heap_growth.max(0.0) + self.external_growth.max(0.0)),
-            self.requests
-        )
-    }
-
-    fn evidence_lines(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let Some(pid) = self.pid {
-            out.push(pair("process", pid.to_string()));
-            out.push(pair(
-                "heap retained after full GC",
-                signed_bytes(self.heap_growth),
-            ));
-            out.push(pair(
-                "external retained after full GC",
-                signed_bytes(self.external_growth),
-            ));
-        } else {
-            out.push(pair("RSS growth", signed_bytes(self.heap_growth)));
-        }
-        out.push(pair(
-            "per request",
-            format!(
-                "{} heap, {} external",
-                bytes(self.heap_per_request),
-                bytes(self.external_per_request)
-            ),
-        ));
-        if let Some(r2) = self.r2 {
-            out.push(pair("fit against requests (r²)", format!("{r2:.3}")));
-        }
-        for (kind, before, after) in &self.handles {
-            out.push((
-                format!("{kind} handles"),
-                format!("{before} before the load, {after} at the end"),
-            ));
-        }
-        out.push(pair(
-            "given back by the cooldown",
-            format!("{:.0} %", self.returned.max(0.0) * 100.0),
-        ));
-        if let Some(seconds) = self.exhaustion_s {
-            out.push(pair("heap limit reached in", duration(seconds)));
-        }
-        let confidence = match self.confidence {
-            Confidence::Low => "low (RSS only)",
-            Confidence::Medium => "medium (GC floors)",
-            Confidence::High => "high",
-        };
-        out.push(pair("confidence", confidence.to_string()));
-        out
-    }
-}
-
-fn duration(seconds: f64) -> String {
-    match seconds {
-        s if s < 120.0 => format!("about {s:.0} s at the load's rate"),
-        s if s < 7200.0 => format!("about {:.0} min at the load's rate", s / 60.0),
-        s => format!("about {:.1} h at the load's rate", s / 3600.0),
-    }
+/// Growth the measured run kept that the heap trace's fresh copy did not keep: warm-up,
+/// caches or compiled code, not a leak.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Refuted {
+    /// The measured growth.
+    pub leak: Leak,
+    /// What the fresh copy kept, against the prediction.
+    pub kept: Kept,
 }
 
 /// Leak findings for each Node process, or from RSS when there is no probe data.
 pub(super) fn findings(result: &RunResult, window: &LoadWindow) -> Vec<Finding> {
-    if result.requests.total < MIN_REQUESTS {
+    if result.requests.total < MIN_SUSPECT_REQUESTS {
         return Vec::new();
     }
     if result.node.is_empty() {
+        if result.requests.total < MIN_REQUESTS {
+            return Vec::new();
+        }
         return rss_leak(result, window).into_iter().collect();
     }
     result
@@ -263,38 +160,33 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         }
         _ => 0.0,
     };
-    // Natural major collections during the load, away from the forced ones.
-    let natural: Vec<(f64, f64)> = process
-        .gc
-        .iter()
-        .filter(|gc| gc.kind == GcKind::Major && window.contains(gc.t))
-        .filter(|gc| {
-            !process
-                .floors
-                .iter()
-                .any(|f| (f.t - gc.t) >= -0.05 && (f.t - gc.t) < FORCED_GC_WINDOW)
-        })
-        .filter_map(|gc| Some((window.requests_at(gc.t), gc.heap_after? as f64)))
-        .collect();
+    let natural = natural_majors(process, window);
     let trend = (natural.len() >= MIN_NATURAL_POINTS).then(|| {
         let mut points = natural.clone();
         points.push((requests, after.heap_used as f64));
         fit::line(&points)
     });
     let trend = trend.flatten();
-    let plateau = natural.len() >= MIN_NATURAL_POINTS && levels_off(&natural, requests);
+    // The baseline's floor is where the growth starts: growth that stopped within the first
+    // second is a plateau too, seen from the first collection of the load on.
+    let plateau = natural.len() >= MIN_NATURAL_POINTS && {
+        let mut points = vec![(0.0, baseline.heap_used as f64)];
+        points.extend(natural.iter().copied());
+        levels_off(&points, requests)
+    };
     let heap_per_request = match trend {
-        Some(line) if line.r2 >= 0.8 => line.slope.max(0.0),
+        Some(line) if line.r2 >= STRONG_FIT => line.slope.max(0.0),
         _ => heap_growth.max(0.0) / requests,
     };
     let external_per_request = external_growth.max(0.0) / requests;
+    let r2 = trend.map(|line| line.r2).filter(|r2| r2.is_finite());
     let leak = Leak {
         pid: Some(process.pid),
         heap_growth,
         external_growth,
         heap_per_request,
         external_per_request,
-        r2: trend.map(|line| line.r2).filter(|r2| r2.is_finite()),
+        r2,
         requests: result.requests.total,
         returned,
         exhaustion_s: exhaustion(process, after, heap_per_request, result.requests.overall),
@@ -306,13 +198,80 @@ fn node_leak(result: &RunResult, window: &LoadWindow, process: &NodeProcess) -> 
         } else {
             Confidence::Medium
         },
+        trial: trial::of(result),
+        suspect: None,
     };
-    let grows = total >= MIN_RETAINED && total / requests >= MIN_BYTES_PER_REQUEST;
-    match (grows, returned >= RETURNED, plateau) {
-        (true, false, false) => Some(leak.into()),
-        (true, false, true) => Some(Plateau(leak).into()),
-        _ => None,
+    if returned >= RETURNED {
+        return None;
     }
+    if plateau {
+        let grows = total >= MIN_RETAINED && total / requests >= MIN_BYTES_PER_REQUEST;
+        return (grows && result.requests.total >= MIN_REQUESTS).then(|| Plateau(leak).into());
+    }
+    let shape = shape(total, requests, result.requests.total, r2)?;
+    Some(judged(Leak {
+        suspect: shape,
+        ..leak
+    }))
+}
+
+/// Whether kept growth is a leak on the measured evidence (`Some(None)`), only a suspect
+/// (`Some(Some(why))`), or nothing.
+fn shape(total: f64, requests: f64, count: u64, r2: Option<f64>) -> Option<Option<String>> {
+    use crate::units::bytes;
+    let strong =
+        count >= MIN_REQUESTS && total >= MIN_RETAINED && total / requests >= MIN_BYTES_PER_REQUEST;
+    match r2 {
+        _ if !strong => {}
+        Some(r2) if r2 < STRONG_FIT => {
+            return Some(Some(format!(
+                "its growth fits the requests loosely, r² {r2:.2}"
+            )))
+        }
+        _ => return Some(None),
+    }
+    let suspect = count >= MIN_SUSPECT_REQUESTS
+        && total >= MIN_SUSPECT_RETAINED
+        && total / requests >= MIN_SUSPECT_PER_REQUEST;
+    suspect.then(|| {
+        Some(if total < MIN_RETAINED {
+            format!("under the {} a finding needs", bytes(MIN_RETAINED))
+        } else {
+            format!("after only {count} requests")
+        })
+    })
+}
+
+/// The heap trace's say on a leak or a suspect: confirmed, a leak; refuted, not one; not
+/// decided, a leak on strong evidence and a suspect otherwise.
+fn judged(leak: Leak) -> Finding {
+    match leak.trial.clone() {
+        Trial::Confirmed(_) => Leak {
+            suspect: None,
+            ..leak
+        }
+        .into(),
+        Trial::Refuted(kept) => Refuted { leak, kept }.into(),
+        Trial::Pending | Trial::Undecided(_) if leak.suspect.is_some() => Suspect(leak).into(),
+        Trial::Pending | Trial::Undecided(_) => leak.into(),
+    }
+}
+
+/// Natural major collections during the load, away from the forced ones, as (requests so
+/// far, heap after).
+fn natural_majors(process: &NodeProcess, window: &LoadWindow) -> Vec<(f64, f64)> {
+    process
+        .gc
+        .iter()
+        .filter(|gc| gc.kind == GcKind::Major && window.contains(gc.t))
+        .filter(|gc| {
+            !process
+                .floors
+                .iter()
+                .any(|f| (f.t - gc.t) >= -0.05 && (f.t - gc.t) < FORCED_GC_WINDOW)
+        })
+        .filter_map(|gc| Some((window.requests_at(gc.t), gc.heap_after? as f64)))
+        .collect()
 }
 
 /// Handle types with many more active handles at the end of the cooldown (before any CPU
@@ -412,6 +371,8 @@ fn rss_leak(result: &RunResult, window: &LoadWindow) -> Option<Finding> {
             exhaustion_s: None,
             confidence: Confidence::Low,
             handles: Vec::new(),
+            trial: Trial::Undecided("harness had no Node probe in the target".to_string()),
+            suspect: None,
         })
     })
 }
