@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# What the heap trace costs a run that finds a leak: wall time added and the memory of the
+# What the heap trace costs a run that finds a leak or a suspect (which only the trace can
+# decide): wall time added and the memory of the
 # second copy of the target, against the same run with --no-heap (the reference), in the
 # same script. The heap trace starts a second copy of the target after the measured one has
 # stopped and snapshots it around a small trace load; its budget is about 20 s of wall time,
@@ -51,7 +52,7 @@ def mb(value):
 
 for app in os.environ["APPS"].split():
     walls = {"trace": [], "no-heap": []}
-    traces, seconds, peaks, named = [], [], [], []
+    traces, seconds, peaks, named, decided = [], [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for i in range(RUNS):
             order = ["trace", "no-heap"] if i % 2 == 0 else ["no-heap", "trace"]
@@ -69,6 +70,7 @@ for app in os.environ["APPS"].split():
                     group = ((result["heap"][0].get("analysis") or {}).get("groups") or [{}])[0]
                     holder = (group.get("retainer") or {}).get("name", "nothing")
                     named.append(f"{holder} ({group.get('class', '-')})")
+                    decided.extend(f["confirmation"]["outcome"] for f in result["findings"] if f.get("confirmation"))
                     seconds.append(trace["seconds"])
                 print(f"  {app} round {i + 1} {mode}: {wall:.1f} s", file=sys.stderr)
     added = [t - n for t, n in zip(walls["trace"], walls["no-heap"])]
@@ -81,4 +83,5 @@ for app in os.environ["APPS"].split():
     print(f"  heap trace in its result            {statistics.median(traces):.1f} s, of which trace load {statistics.median(seconds):.1f} s")
     print(f"  peak RSS, second copy / measured    {mb(second)} / {mb(first)} = {second / first:.2f}")
     print(f"  named                               {'; '.join(sorted(set(named)))}")
+    print(f"  the trace's verdict on the leak     {', '.join(sorted(set(decided))) or '-'}")
 PY

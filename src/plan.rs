@@ -55,6 +55,8 @@ pub(crate) struct WatchPlan {
     pub heap: TraceMode,
     /// CPU profiles of Node processes (the CPU trace).
     pub profile: TraceMode,
+    /// What traced requests wait on, in Node processes (the I/O trace).
+    pub io_trace: TraceMode,
     /// No snapshot of a process whose used heap is over this many bytes.
     pub heap_limit: u64,
     /// The URL's port was 0, so harness chose a free one (given to the target as `PORT`);
@@ -278,6 +280,14 @@ pub(crate) struct RequestSpec {
     /// The path, header values and body hold placeholders (`{{counter}}`, ...) to fill in
     /// for every request; set for scenario files, never for command-line flags.
     pub placeholders: bool,
+}
+
+impl RequestSpec {
+    /// The kind of request this entry sends, as results and traces name it: its method and
+    /// its path as written, placeholders included (`GET /search?q={{counter}}`).
+    pub(crate) fn kind_name(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
 }
 
 /// TLS options.

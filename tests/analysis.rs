@@ -108,3 +108,67 @@ fn a_slow_timer_is_io_wait() {
     let (findings, _) = verdict("slow-io.js", &["-c", "10", "-d", "3"]);
     assert_eq!(main_kind(&findings), Some("ioWait"), "{findings:?}");
 }
+
+/// Nine chained 10 ms timers at 1,000 requests/s keep the loop a third busy, which the old
+/// rule (under 30 % busy) called healthy; a request spends nearly all its time waiting.
+#[test]
+fn nine_chained_timers_at_a_fixed_rate_are_io_wait_by_their_waiting_share() {
+    let (findings, result) = verdict("io/nine-timers.js", &["-c", "100", "-R", "1000", "-d", "5"]);
+    assert_eq!(main_kind(&findings), Some("ioWait"), "{findings:?}");
+    let verdict = result["verdict"].as_str().unwrap();
+    assert!(verdict.contains("waiting"), "{verdict}");
+}
+
+/// At 2,500 connections a GC-heavy server at capacity times requests out: the timeouts are
+/// the consequence, the saturated server is the verdict.
+#[test]
+fn timeouts_of_a_saturated_server_are_its_consequence() {
+    let _alone = crate::support::machine_to_itself();
+    let (findings, result) = verdict(
+        "heavy-garbage.js",
+        &["-c", "2500", "-d", "5", "--no-heap", "--no-profile"],
+    );
+    let verdict = result["verdict"].as_str().unwrap();
+    let errors = findings.iter().find(|f| f.0 == "errors");
+    if let Some(errors) = errors {
+        assert_eq!(
+            errors.1, "info",
+            "the errors are the consequence: {verdict}"
+        );
+        assert!(verdict.contains("as a result"), "{verdict}");
+    }
+    assert!(
+        matches!(
+            main_kind(&findings),
+            Some("cpuSaturated" | "gcPressure" | "blockedEventLoop")
+        ),
+        "{findings:?}: {verdict}"
+    );
+}
+
+/// A server waiting on a real PostgreSQL whose sequential scans keep the machine busy: half
+/// a second per request is I/O wait, and the finding names what used the machine.
+#[test]
+fn a_server_waiting_on_a_busy_database_is_io_wait_and_names_it() {
+    let _alone = crate::support::machine_to_itself();
+    let Some(pg) = crate::support::Postgres::start() else {
+        return;
+    };
+    let result = NodeRun::new("io/pg-noindex.js")
+        .url("http://127.0.0.1:0/items/C123456")
+        .args(["-c", "50", "-d", "5", "--no-heap", "--no-profile"])
+        .envs(pg.env())
+        .json();
+    let verdict = result["verdict"].as_str().unwrap();
+    assert!(verdict.starts_with("I/O wait"), "{verdict}");
+    // The other processes that used the machine, busiest first; with other tests running
+    // beside this one, postgres need not be the first.
+    let others = result["findings"][0]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["label"] == "other processes on the machine during the load")
+        .map(|e| e["value"].to_string())
+        .unwrap_or_default();
+    assert!(others.contains("postgres"), "{verdict}: {others}");
+}

@@ -8,6 +8,7 @@ mod support;
 mod analysis;
 mod cli;
 mod heap;
+mod io;
 mod load;
 mod npm;
 mod probe;

@@ -60,7 +60,7 @@ fn mean(values: &[f64]) -> Option<f64> {
 }
 
 /// How busy the target, harness and the machine were during the load.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Busy {
     /// The target's CPU, percent of one core.
     pub cpu: f64,
@@ -72,6 +72,9 @@ pub(crate) struct Busy {
     pub cores: f64,
     /// The busiest Node process's event-loop utilisation.
     pub elu: Option<f64>,
+    /// The other processes on the machine that used the most CPU during the load: name and
+    /// percent of one core, busiest first.
+    pub others: Vec<(String, f64)>,
 }
 
 impl Busy {
@@ -96,8 +99,26 @@ impl Busy {
             machine: mean(&|p| p.system_cpu),
             cores: during[0].cores.max(1) as f64,
             elu: node_elu(result, window),
+            others: others(&during),
         })
     }
+}
+
+/// Other processes' CPU over the samples that carry it (one a second), each name's mean.
+fn others(during: &[&crate::result::ProcessSample]) -> Vec<(String, f64)> {
+    let scans: Vec<_> = during.iter().filter(|p| !p.others.is_empty()).collect();
+    let mut by_name: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    for scan in &scans {
+        for other in &scan.others {
+            *by_name.entry(&other.name).or_default() += other.cpu;
+        }
+    }
+    let mut out: Vec<(String, f64)> = by_name
+        .into_iter()
+        .map(|(name, cpu)| (name.to_string(), cpu / scans.len().max(1) as f64))
+        .collect();
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
 }
 
 /// The target's CPU was the limit: the server at capacity.
@@ -197,7 +218,9 @@ impl Detail for Saturated {
     }
 
     fn cause(&self) -> Option<&'static str> {
-        self.queued_ms.map(|_| "the server at capacity")
+        // Requests that time out or cannot connect while the loop is saturated waited in
+        // line: whether or not the wait showed as loop delay, capacity is the problem.
+        Some("the server at capacity")
     }
 
     fn wants_profile(&self) -> Option<&'static str> {

@@ -4,10 +4,12 @@
 //! - [`ERROR_RATE`], [`ERROR_RATE_HIGH`]: one failed request in a hundred is a problem worth
 //!   a finding; one in ten is the run's main problem.
 //! - [`NON2XX_RATE`]: one response in a hundred outside 2xx is worth a finding.
-//! - Errors that come with a crash, a blocked loop, GC pressure, a server at capacity that
-//!   queues requests, or a leak are that problem's consequence ([`link_consequences`]): the
-//!   problem is the verdict and says how many requests failed as a result; the errors finding
-//!   stays (for thresholds), named as the consequence.
+//! - Errors that come with a crash, a blocked loop, GC pressure, or a leak are that problem's
+//!   consequence ([`link_consequences`]), and so are timeouts and connection errors that come
+//!   with a saturated server (its loop 90 % busy: the requests waited in line, whether or not
+//!   the wait showed as loop delay; at 2,500 connections a server 100 % busy and 24 % in GC
+//!   timed out 22 % of its requests): the problem is the verdict and says how many requests
+//!   failed as a result; the errors finding stays (for thresholds), named as the consequence.
 
 use super::finding::{pair, Consequence, Detail, Finding};
 use super::measure;
@@ -216,6 +218,10 @@ fn crashed(result: &RunResult) -> Option<Crashed> {
     })
 }
 
+/// Kinds of error that an overloaded server causes: requests that wait too long in line, and
+/// connections it cannot take.
+const OVERLOAD: [&str; 5] = ["timeout", "connect", "connectRefused", "reset", "closed"];
+
 /// The problems that failed requests can follow from, in the order they are preferred as the
 /// cause.
 const CAUSES: [FindingKind; 5] = [
@@ -236,7 +242,13 @@ pub(crate) fn link_consequences(findings: &mut [Finding]) {
     else {
         return;
     };
-    let Some((cause, name)) = CAUSES.iter().find_map(|kind| {
+    let overload = match &findings[errors].found {
+        super::Found::Errors(failed) => OVERLOAD.contains(&failed.main_kind.as_str()),
+        _ => false,
+    };
+    // A server at capacity causes only the errors of overload; the others cause any.
+    let may_cause = |kind: FindingKind| kind != FindingKind::CpuSaturated || overload;
+    let Some((cause, name)) = CAUSES.iter().filter(|k| may_cause(**k)).find_map(|kind| {
         findings.iter().enumerate().find_map(|(at, f)| {
             (f.kind() == *kind)
                 .then(|| f.found.detail().cause())

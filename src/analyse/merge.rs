@@ -379,6 +379,7 @@ fn assemble(
     out.heap = Vec::new();
     out.profiles = Vec::new();
     out.cpu_trace = None;
+    out.io_trace = None;
     out.heap_trace = None;
     out.findings = Vec::new();
     out.verdict = String::new();

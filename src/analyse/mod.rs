@@ -12,7 +12,7 @@ mod fit;
 mod gc;
 mod generator;
 pub(crate) mod heap;
-mod io_wait;
+pub(crate) mod io_wait;
 mod listeners;
 pub(crate) mod measure;
 pub(crate) mod memory;
@@ -156,9 +156,10 @@ pub(crate) fn analyse(result: &RunResult) -> Analysis {
     findings.extend(memory::findings(result, &window));
     findings.extend(event_loop::findings(result, &window, per_request));
     if let Some(busy) = capacity::Busy::during_load(result, &window) {
-        findings.extend(io_wait::finding(result, &busy).map(Finding::from));
+        findings.extend(io_wait::finding(result, &busy, per_request).map(Finding::from));
         findings.extend(capacity::saturated(result, &busy, per_request).map(Finding::from));
         findings.extend(generator::finding(result, &busy).map(Finding::from));
+        event_loop::starved_not_blocked(&mut findings, busy.machine);
     }
     event_loop::queueing_at_capacity(&mut findings);
     attach_profiles(&mut findings, result);

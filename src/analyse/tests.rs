@@ -329,6 +329,7 @@ fn rss_growth_without_the_probe_is_a_low_confidence_leak() {
                 harness_cpu: 20.0,
                 system_cpu: 50.0,
                 cores: 2,
+                others: Vec::new(),
             }
         })
         .collect();
@@ -407,6 +408,7 @@ fn busy(result: &mut RunResult, cpu: f64) {
             harness_cpu: 1.0,
             system_cpu: 60.0,
             cores: 2,
+            others: Vec::new(),
         })
         .collect();
 }
@@ -576,6 +578,7 @@ fn slow_responses_from_an_idle_loop_are_io_wait() {
             harness_cpu: 1.0,
             system_cpu: 10.0,
             cores: 2,
+            others: Vec::new(),
         })
         .collect();
     assert_eq!(analyse(&result).verdict().map(kind_name), Some("ioWait"));

@@ -179,6 +179,16 @@ pub struct Options {
     #[arg(long, help_heading = "Target")]
     pub no_profile: bool,
 
+    /// Always run an I/O trace after the cooldown (a few seconds more of the load,
+    /// unmeasured, in which the Node probe tells what each request waits on and where the app
+    /// makes that call); by default only when the run finds I/O wait.
+    #[arg(long, conflicts_with = "no_io_trace", help_heading = "Target")]
+    pub io_trace: bool,
+
+    /// Run no I/O trace.
+    #[arg(long, help_heading = "Target")]
+    pub no_io_trace: bool,
+
     /// Skip heap snapshots of processes whose used heap is over this size.
     #[arg(long, default_value = "64MB", value_name = "SIZE", value_parser = parse::size, help_heading = "Target")]
     pub heap_limit: u64,

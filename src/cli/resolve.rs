@@ -197,6 +197,11 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
             (false, true) => TraceMode::Always,
             (false, false) => TraceMode::Auto,
         },
+        io_trace: match (cli.opts.no_probe || cli.opts.no_io_trace, cli.opts.io_trace) {
+            (true, _) => TraceMode::Off,
+            (false, true) => TraceMode::Always,
+            (false, false) => TraceMode::Auto,
+        },
         heap_limit: cli.opts.heap_limit,
         free_port: free_port && port_from_harness,
         target,

@@ -271,6 +271,13 @@ fn target_and_load_flags(scenario: &Scenario, opts: &mut Options, given: &dyn Fn
             Some(TraceMode::Auto) | None => {}
         }
     }
+    if !given("io_trace") && !given("no_io_trace") {
+        match target.io_trace {
+            Some(TraceMode::Always) => opts.io_trace = true,
+            Some(TraceMode::Off) => opts.no_io_trace = true,
+            Some(TraceMode::Auto) | None => {}
+        }
+    }
 }
 
 /// The file's load shape (duration, amount, rate, stages), unless the command line gives

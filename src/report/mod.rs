@@ -9,6 +9,7 @@ pub(crate) mod escape;
 pub(crate) mod files;
 pub(crate) mod heap_diff;
 pub(crate) mod html;
+pub(crate) mod io;
 pub(crate) mod junit;
 pub(crate) mod profile;
 pub(crate) mod scenarios;

@@ -10,6 +10,7 @@
 
 mod finding;
 mod heap;
+mod io;
 mod load;
 mod names;
 mod node;
@@ -28,6 +29,10 @@ pub use heap::{
     AllocationSite, ClassChange, Function, HeapAnalysis, HeapProcess, HeapSnapshotInfo, HeapTrace,
     LeakGroup, Retainer,
 };
+pub use io::{
+    IoCharged, IoFrame, IoKind, IoLatency, IoOperation, IoProcess, IoTrace, IoUnfinished,
+    IoWaitingOn,
+};
 pub use load::{
     decode, encode, is_full_second, EncodedHistogram, ErrorCount, Header, LatencyStats,
     Percentiles, RequestEntry, RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
@@ -36,7 +41,7 @@ pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReas
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};
-pub use target::{Phase, ProcessSample, Sampling, TargetInfo};
+pub use target::{OtherProcess, Phase, ProcessSample, Sampling, TargetInfo};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -180,6 +185,11 @@ pub struct RunResult {
     /// The CPU trace, when one was wanted: why, and why it gave no profile if it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cpu_trace: Option<CpuTrace>,
+    /// The I/O trace (a few seconds more of the load after the cooldown, unmeasured, with the
+    /// probe telling what each traced request waited on), when the run found I/O wait or
+    /// with `--io-trace`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub io_trace: Option<IoTrace>,
     /// The heap trace on a second copy of the target, when one was wanted (a leak was found,
     /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -124,6 +124,8 @@ wire_names! {
         Cooldown = "cooldown",
         /// The CPU trace: unmeasured load with the CPU profiler.
         Profile = "profile",
+        /// The I/O trace: unmeasured load whose requests the probe follows.
+        IoTrace = "io-trace",
         /// The heap trace's load, between its first two snapshots.
         Trace = "trace",
         /// The heap trace's idle time before its last snapshot.

@@ -98,4 +98,19 @@ pub struct ProcessSample {
     pub system_cpu: f64,
     /// CPU cores of the machine.
     pub cores: u64,
+    /// The other processes that used the most CPU since the last such entry (once a second,
+    /// on Linux): neither the target's nor harness's. A database or service on the same
+    /// machine is often what the target waits on.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub others: Vec<OtherProcess>,
+}
+
+/// A process outside the target and harness, and the CPU it used.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OtherProcess {
+    /// Its command name (`/proc/PID/comm`), the processes of one name together.
+    pub name: String,
+    /// Their CPU, percent of one core.
+    pub cpu: f64,
 }

@@ -17,10 +17,10 @@ use std::time::Duration;
 
 use super::watch::Watched;
 use super::{drive_load, LoadRun, Session};
-use crate::analyse::{self, profile};
+use crate::analyse::{profile, Analysis};
 use crate::load;
 use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
-use crate::result::{CpuTrace, FindingKind, Phase, PhaseName, RunResult};
+use crate::result::{CpuTrace, FindingKind, Phase, PhaseName};
 
 /// Length of the CPU trace's load: a few thousand samples at the sampling interval.
 pub(super) const CPU_TRACE: Duration = Duration::from_secs(3);
@@ -36,8 +36,7 @@ pub(super) const LIMIT_SLACK: Duration = Duration::from_secs(2);
 /// Why the CPU trace runs, if it should: always with `--profile`; by default when the
 /// analysis of the measured run found a blocked loop, GC pressure, or requests that cost
 /// enough CPU at capacity for their code to matter.
-pub(super) fn wanted(mode: TraceMode, measured: &RunResult) -> Option<Why> {
-    let analysis = analyse::analyse(measured);
+pub(super) fn wanted(mode: TraceMode, analysis: &Analysis) -> Option<Why> {
     let garbage = analysis
         .findings
         .iter()
@@ -106,7 +105,7 @@ async fn profile_load(
     record: &mut CpuTrace,
 ) -> Vec<profile::CpuProfile> {
     let plan = ctx.plan;
-    let trace = trace_load(&plan.load);
+    let trace = trace_load(&plan.load, CPU_TRACE);
     let prepared = match load::prepare(&trace) {
         Ok(prepared) => prepared,
         Err(err) => {
@@ -177,16 +176,16 @@ async fn profile_load(
     profiles
 }
 
-/// The measured load's requests, connections and pacing (a ramp's last rate) for
-/// [`CPU_TRACE`], without warmup or bailout.
-fn trace_load(measured: &LoadPlan) -> LoadPlan {
+/// The measured load's requests, connections and pacing (a ramp's last rate) for `length`,
+/// without warmup or bailout: the load of a trace against the measured target.
+pub(super) fn trace_load(measured: &LoadPlan, length: Duration) -> LoadPlan {
     let mut plan = measured.clone();
     plan.warmup = Duration::ZERO;
     if let Some(last) = plan.stages.last() {
         plan.rate = Some(last.rate);
     }
     plan.stages.clear();
-    plan.stop = Stop::After(CPU_TRACE);
+    plan.stop = Stop::After(length);
     plan.bailout = None;
     plan
 }
@@ -225,7 +224,7 @@ mod tests {
         ];
         let cli = <crate::cli::Cli as clap::Parser>::try_parse_from(args).unwrap();
         let mut measured = crate::cli::resolve::plan(cli).unwrap().load;
-        let trace = trace_load(&measured);
+        let trace = trace_load(&measured, CPU_TRACE);
         assert_eq!(trace.stop, Stop::After(CPU_TRACE));
         assert_eq!(
             (trace.rate, trace.connections),
@@ -237,6 +236,6 @@ mod tests {
             duration: Duration::from_secs(30),
             rate: 700.0,
         }];
-        assert_eq!(trace_load(&measured).rate, Some(700.0));
+        assert_eq!(trace_load(&measured, CPU_TRACE).rate, Some(700.0));
     }
 }

@@ -13,6 +13,7 @@
 
 mod cpu_trace;
 mod heap_trace;
+mod io_trace;
 mod outcome;
 mod progress;
 mod rest;
@@ -138,13 +139,7 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         shard.late_by = round3(late_by);
     }
     if let Some(watched) = &mut watched {
-        if let Some(traced) = after_load(ctx, watched, &mut result).await {
-            if let Some(warning) = &traced.record.warning {
-                eprintln!("warning: CPU trace ({}): {warning}", traced.record.reason);
-            }
-            result.profiles = traced.profiles;
-            result.cpu_trace = Some(traced.record);
-        }
+        after_load(ctx, watched, &mut result).await;
         watched.stop().await;
         watched.fill(&mut result);
     }
@@ -240,15 +235,13 @@ async fn start(ctx: &Session<'_>) -> anyhow::Result<Result<Option<Watched>, u8>>
     }
 }
 
-/// After the load, unless it was cut short: the floors and the idle cooldown, then the CPU
-/// trace if the run so far (`result`, filled with what was watched) asks for one.
-async fn after_load(
-    ctx: &Session<'_>,
-    watched: &mut Watched,
-    result: &mut RunResult,
-) -> Option<cpu_trace::Traced> {
+/// After the load, unless it was cut short: the floors and the idle cooldown, then the
+/// traces of the measured target that the run so far (`result`, filled with what was
+/// watched) asks for: the CPU trace, then the I/O trace. Their records and what they found
+/// go into `result`.
+async fn after_load(ctx: &Session<'_>, watched: &mut Watched, result: &mut RunResult) {
     if ctx.signals.received() || !watched.alive() {
-        return None;
+        return;
     }
     watched.floor(PhaseName::Load).await;
     watched
@@ -256,11 +249,25 @@ async fn after_load(
         .await;
     watched.floor(PhaseName::Cooldown).await;
     watched.fill(result);
-    let why = cpu_trace::wanted(watched.plan.profile, result)?;
-    if watched.node_processes() == 0 || ctx.signals.received() || !watched.alive() {
-        return None;
+    let analysis = crate::analyse::analyse(result);
+    let can_trace = |watched: &mut Watched| {
+        watched.node_processes() > 0 && !ctx.signals.received() && watched.alive()
+    };
+    if let Some(why) = cpu_trace::wanted(watched.plan.profile, &analysis) {
+        if can_trace(watched) {
+            let traced = cpu_trace::run(ctx, watched, why).await;
+            if let Some(warning) = &traced.record.warning {
+                eprintln!("warning: CPU trace ({}): {warning}", traced.record.reason);
+            }
+            result.profiles = traced.profiles;
+            result.cpu_trace = Some(traced.record);
+        }
     }
-    Some(cpu_trace::run(ctx, watched, why).await)
+    if let Some(reason) = io_trace::wanted(watched.plan.io_trace, &analysis) {
+        if can_trace(watched) {
+            result.io_trace = Some(io_trace::run(ctx, watched, reason).await);
+        }
+    }
 }
 
 /// Writes the report, the JSON and JUnit files, then prints the result (files first, so

@@ -111,6 +111,7 @@ pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Ins
         heap: Vec::new(),
         profiles: Vec::new(),
         cpu_trace: None,
+        io_trace: None,
         heap_trace: None,
         shard: load.shard.map(|shard| ShardInfo {
             index: shard.index,

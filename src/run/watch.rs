@@ -15,7 +15,7 @@ use super::signals::{Signals, TARGET_GROUP};
 use super::Session;
 use crate::plan::{Idle, LoadPlan, TargetSpec, TraceMode, WatchPlan};
 use crate::result::{
-    AllocationSite, Phase, PhaseName, ProcessSample, RunResult, Sampling, TargetInfo,
+    AllocationSite, IoProcess, Phase, PhaseName, ProcessSample, RunResult, Sampling, TargetInfo,
 };
 use crate::sample::{self, Tree};
 use crate::target::probe::{self, ProbeServer};
@@ -510,6 +510,24 @@ impl Watched {
             Vec::new()
         };
         (files, sites)
+    }
+
+    /// Starts the I/O trace in every Node process: requests carrying `header` are traced.
+    pub(super) async fn start_io_trace(&mut self, header: &str) {
+        if let Some(probe) = &mut self.probe {
+            probe.start_io_trace(header).await;
+        }
+    }
+
+    /// Stops the I/O traces and returns each process's report (a signal ends the wait).
+    pub(super) async fn stop_io_trace(&mut self, timeout: Duration) -> Vec<IoProcess> {
+        let Some(probe) = &mut self.probe else {
+            return Vec::new();
+        };
+        tokio::select! {
+            reports = probe.stop_io_trace(timeout) => reports,
+            () = self.signals.wait() => Vec::new(),
+        }
     }
 
     /// Reads the sampling heap profilers: where the objects still alive were allocated.

@@ -12,7 +12,7 @@ use std::os::unix::fs::FileExt;
 use tokio::time::Instant;
 
 use super::{own_cpu_seconds, round1, Sampler, Tree};
-use crate::result::ProcessSample;
+use crate::result::{OtherProcess, ProcessSample};
 use crate::target::tree;
 
 /// One process's figures from `/proc/PID/stat`.
@@ -23,7 +23,14 @@ struct Stat {
     ticks: u64,
     threads: u64,
     rss_pages: u64,
+    /// Its command name, between the parentheses.
+    comm: String,
 }
+
+/// Other processes' CPU below this (percent of one core) is not worth a line.
+const OTHERS_MIN_CPU: f64 = 5.0;
+/// Other processes' names kept per entry.
+const OTHERS_KEPT: usize = 3;
 
 /// Samples a process tree from `/proc`.
 pub(super) struct ProcSampler {
@@ -44,6 +51,10 @@ pub(super) struct ProcSampler {
     /// The tree's pids from the last full scan of `/proc`, and when that was.
     known: Vec<u32>,
     scanned: Option<Instant>,
+    /// Every other process's CPU ticks at the last full scan.
+    others_ticks: HashMap<u32, u64>,
+    /// The other processes' CPU since the scan before, for the next sample.
+    others: Vec<OtherProcess>,
 }
 
 /// How often all of `/proc` is scanned for the tree's members; in between, only the known
@@ -73,6 +84,8 @@ impl ProcSampler {
             open: HashMap::new(),
             known: Vec::new(),
             scanned: None,
+            others_ticks: HashMap::new(),
+            others: Vec::new(),
         }
     }
 
@@ -97,7 +110,7 @@ impl ProcSampler {
                 return stats;
             }
         }
-        let stats = self.members();
+        let stats = self.members(now);
         self.known = stats.iter().map(|s| s.pid).collect();
         // Keep the members' files open; a pid that went is closed (it could be reused).
         let known = &self.known;
@@ -113,17 +126,52 @@ impl ProcSampler {
         stats
     }
 
-    /// The processes of the tree: the root, its descendants, and members of the group.
-    fn members(&self) -> Vec<Stat> {
+    /// The processes of the tree: the root, its descendants, and members of the group. The
+    /// same scan notes what the other processes used since the last one.
+    fn members(&mut self, now: Instant) -> Vec<Stat> {
         let all: Vec<Stat> = tree::proc_pids().filter_map(read_stat).collect();
         let mut seeds: HashSet<u32> = HashSet::from([self.tree.root]);
         if let Some(group) = self.tree.group {
             seeds.extend(all.iter().filter(|s| s.pgrp == group).map(|s| s.pid));
         }
         let inside = tree::with_descendants(seeds, all.iter().map(|s| (s.pid, s.ppid)));
+        self.note_others(&all, &inside, now);
         all.into_iter()
             .filter(|s| inside.contains(&s.pid))
             .collect()
+    }
+
+    /// The CPU of the processes that are neither the target's nor harness's (its watchdogs
+    /// are its children) since the last scan, by name, the busiest few.
+    fn note_others(&mut self, all: &[Stat], inside: &HashSet<u32>, now: Instant) {
+        let me = std::process::id();
+        let elapsed = self.scanned.map(|at| now.duration_since(at).as_secs_f64());
+        let mut by_name: HashMap<&str, u64> = HashMap::new();
+        let mut ticks = HashMap::with_capacity(all.len());
+        for stat in all {
+            if inside.contains(&stat.pid) || stat.pid == me || stat.ppid == me {
+                continue;
+            }
+            if let Some(before) = self.others_ticks.get(&stat.pid) {
+                *by_name.entry(&stat.comm).or_default() += stat.ticks.saturating_sub(*before);
+            }
+            ticks.insert(stat.pid, stat.ticks);
+        }
+        self.others_ticks = ticks;
+        let Some(seconds) = elapsed.filter(|s| *s > 0.0) else {
+            return;
+        };
+        let mut others: Vec<OtherProcess> = by_name
+            .into_iter()
+            .map(|(name, used)| OtherProcess {
+                name: name.to_string(),
+                cpu: round1(100.0 * used as f64 / self.ticks_per_second / seconds),
+            })
+            .filter(|o| o.cpu >= OTHERS_MIN_CPU)
+            .collect();
+        others.sort_by(|a, b| b.cpu.total_cmp(&a.cpu).then_with(|| a.name.cmp(&b.name)));
+        others.truncate(OTHERS_KEPT);
+        self.others = others;
     }
 }
 
@@ -175,6 +223,7 @@ impl Sampler for ProcSampler {
             harness_cpu: round1(percent((own - self.last_self).max(0.0))),
             system_cpu: round1(system_cpu),
             cores: self.cores as u64,
+            others: std::mem::take(&mut self.others),
         };
         self.last = Some(now);
         self.last_ticks = ticks;
@@ -219,8 +268,10 @@ fn parse_stat(pid: u32, text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    let comm = text[text.find('(')? + 1..text.rfind(')')?].to_string();
     Some(Stat {
         pid,
+        comm,
         ppid: field(1)? as u32,
         pgrp: field(2)? as u32,
         ticks: field(11)? + field(12)?,

@@ -171,6 +171,7 @@ impl Sampler for SysinfoSampler {
                 0.0
             },
             cores: self.cores,
+            others: Vec::new(),
         };
         self.last = Some(now);
         self.last_cpu = cpu;

@@ -85,6 +85,9 @@ pub(crate) struct TargetSection {
     /// requests at capacity are found), "always" or "off".
     #[serde(default, deserialize_with = "trace_mode")]
     pub profile: Option<crate::plan::TraceMode>,
+    /// The I/O trace: "auto" (when I/O wait is found), "always" or "off".
+    #[serde(default, deserialize_with = "trace_mode")]
+    pub io_trace: Option<crate::plan::TraceMode>,
     /// No heap snapshot of a process whose used heap is over this size, e.g. "64MB".
     #[serde(default, deserialize_with = "opt_size")]
     pub heap_limit: Option<u64>,

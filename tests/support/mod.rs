@@ -422,6 +422,12 @@ impl NodeRun {
         self
     }
 
+    /// Environment variables for harness and so for the target.
+    pub fn envs(mut self, vars: Vec<(String, String)>) -> NodeRun {
+        self.env.extend(vars);
+        self
+    }
+
     /// Load this URL instead of a free port.
     pub fn url(mut self, url: &str) -> NodeRun {
         self.url = url.to_string();
@@ -462,4 +468,69 @@ pub fn group_members(group: u32) -> Vec<u32> {
             fields[0] != "Z" && fields[2].parse::<u32>().ok() == Some(group)
         })
         .collect()
+}
+
+/// A private PostgreSQL cluster in a temporary folder, on a Unix socket only, started by
+/// `tests/support/postgres.sh` and stopped when dropped.
+pub struct Postgres {
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+impl Postgres {
+    /// Starts one; `None` (the test then skips, saying why) where PostgreSQL or the `pg`
+    /// client cannot be had: `.ci/run` installs both.
+    pub fn start() -> Option<Postgres> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        if !root.join("scenarios/apps/node_modules/pg").exists() {
+            eprintln!("skipped: the pg client is not installed (npm ci --prefix scenarios/apps)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let output = std::process::Command::new("sh")
+            .arg(root.join("tests/support/postgres.sh"))
+            .arg("start")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        if !output.status.success() {
+            eprintln!(
+                "skipped: PostgreSQL did not start: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+            return None;
+        }
+        let env = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Postgres { dir, env })
+    }
+
+    /// `PGHOST`, `PGPORT`, `PGUSER` and `PGDATABASE` for a client.
+    pub fn env(&self) -> Vec<(String, String)> {
+        self.env.clone()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let _ = std::process::Command::new("sh")
+            .arg(root.join("tests/support/postgres.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .output();
+    }
+}
+
+/// Held by the tests whose verdict depends on how busy the machine is (a database's scans, a
+/// server at 2,500 connections), so that two of them never share this machine's two cores:
+/// each would see the other's load as its own.
+pub fn machine_to_itself() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -115,6 +115,7 @@ fn verdict(result: &RunResult) -> String {
 fn sections(result: &RunResult) -> String {
     let mut out = String::new();
     out += &flame::section(&result.profiles, result.cpu_trace.as_ref());
+    out += &crate::report::io::section(result);
     out += &heap::section(result);
     out += &configuration(result);
     out += &latency_table(result);

@@ -44,6 +44,7 @@ pub(crate) fn render(result: &RunResult, latency_table: bool, color: bool) -> St
     out += &sections::target_lines(result, &style);
     out += &sections::verdict_lines(result, &style);
     out += &sections::profile_lines(result);
+    out += &crate::report::io::lines(result);
     out += &sections::heap_lines(result);
     out += &sections::threshold_lines(result, &style);
     out

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::{CpuProfileFile, Snapshot, State};
-use crate::result::{AllocationSite, Floor, GcEvent, GcKind, NodeSample, PhaseName, Warning};
+use crate::result::{
+    AllocationSite, Floor, GcEvent, GcKind, IoProcess, NodeSample, PhaseName, Warning,
+};
 
 /// A message from a probe.
 #[derive(Debug, Deserialize)]
@@ -21,6 +23,18 @@ pub(super) enum Message {
     Allocations(AllocationsReply),
     Profile(ProfileReply),
     Snapshot(SnapshotReply),
+    Iotrace(IoTraceReply),
+}
+
+/// The I/O trace's report, in reply to stopping it.
+#[derive(Debug, Deserialize)]
+pub(super) struct IoTraceReply {
+    pid: u32,
+    id: u64,
+    #[serde(default)]
+    report: Option<IoProcess>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// A process says who it is, once, when it connects.
@@ -178,6 +192,16 @@ impl Message {
                         path: PathBuf::new(),
                         error: reply.error,
                     });
+                }
+            }
+            Message::Iotrace(reply) => {
+                if let Some(list) = state.io_traces.get_mut(&reply.id) {
+                    let mut process = reply.report.unwrap_or_default();
+                    process.pid = reply.pid;
+                    if let Some(error) = reply.error {
+                        process.error = Some(error);
+                    }
+                    list.push(process);
                 }
             }
             Message::Snapshot(reply) => {

@@ -22,10 +22,12 @@ mod message;
 
 use message::Message;
 
-use crate::result::{AllocationSite, NodeProcess, PhaseName};
+use crate::result::{AllocationSite, IoProcess, NodeProcess, PhaseName};
 
 /// The probe script, injected into every Node process of the target.
 const SCRIPT: &str = include_str!("probe.cjs");
+/// The I/O trace, written beside it and loaded by the probe only when a trace starts.
+const IO_TRACE: &str = include_str!("iotrace.cjs");
 /// Longest line accepted from a probe (a warning's stack can be long, a sample is small).
 const MAX_MESSAGE: usize = 1 << 20;
 
@@ -67,6 +69,7 @@ struct State {
     snapshots: BTreeMap<u64, Vec<Snapshot>>,
     allocations: BTreeMap<u64, Vec<(u32, Vec<AllocationSite>)>>,
     profiles: BTreeMap<u64, Vec<CpuProfileFile>>,
+    io_traces: BTreeMap<u64, Vec<IoProcess>>,
 }
 
 /// A CPU profile a probe was asked for.
@@ -107,6 +110,9 @@ impl ProbeServer {
         let script = dir.join("probe.cjs");
         std::fs::write(&script, SCRIPT)
             .with_context(|| format!("could not write the probe to '{}'", script.display()))?;
+        let io_trace = dir.join("iotrace.cjs");
+        std::fs::write(&io_trace, IO_TRACE)
+            .with_context(|| format!("could not write the probe to '{}'", io_trace.display()))?;
         let socket = dir.join("probe.sock");
         let listener = UnixListener::bind(&socket)
             .with_context(|| format!("could not listen on '{}'", socket.display()))?;
@@ -306,6 +312,48 @@ impl ProbeServer {
             profile.path = path(profile.pid);
         }
         written
+    }
+
+    /// Starts the I/O trace in every Node process: requests carrying `header` are traced.
+    pub(crate) async fn start_io_trace(&mut self, header: &str) {
+        let request = serde_json::json!({"type": "iotrace", "action": "start", "header": header});
+        self.broadcast(|_| format!("{request}\n")).await;
+    }
+
+    /// Stops the I/O traces and collects each process's report; a process that did not
+    /// answer within `timeout` has a report that says so.
+    pub(crate) async fn stop_io_trace(&mut self, timeout: Duration) -> Vec<IoProcess> {
+        self.next_id += 1;
+        let id = self.next_id;
+        if let Ok(mut state) = self.state.lock() {
+            state.io_traces.insert(id, Vec::new());
+        }
+        let asked = self
+            .broadcast(|_| format!("{{\"type\":\"iotrace\",\"action\":\"stop\",\"id\":{id}}}\n"))
+            .await;
+        self.wait(timeout, |s| {
+            s.io_traces.get(&id).map_or(0, Vec::len) >= asked.len()
+        })
+        .await;
+        let mut reports = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|mut s| s.io_traces.remove(&id))
+            .unwrap_or_default();
+        for pid in asked {
+            if !reports.iter().any(|r| r.pid == pid) {
+                reports.push(IoProcess {
+                    pid,
+                    error: Some(format!(
+                        "no answer within {} s (is its event loop blocked?)",
+                        timeout.as_secs()
+                    )),
+                    ..IoProcess::default()
+                });
+            }
+        }
+        reports
     }
 
     /// Reads and stops the sampling heap profilers: where the objects still alive were

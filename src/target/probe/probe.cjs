@@ -57,6 +57,13 @@
  *   {"type":"profile","action":"stop","id":ID,"path":P}
  *                          stops it and writes the profile (.cpuprofile JSON) to P; replies
  *                          {"type":"profile","pid","id","samples","error"?}
+ *   {"type":"iotrace","action":"start","header":H}
+ *                          starts the I/O trace (iotrace.cjs beside this file, loaded only
+ *                          now): requests carrying header H are traced, grouped by its value
+ *   {"type":"iotrace","action":"stop","id":ID}
+ *                          stops it, removing every hook; replies {"type":"iotrace","pid",
+ *                          "id","report":{...}} (iotrace.cjs documents the report), or
+ *                          {"error"} when it was not running
  *   {"type":"stop"}        stop sampling, close the socket
  */
 const SOCKET = process.env.HARNESS_PROBE_SOCKET;
@@ -434,6 +441,26 @@ function start() {
     });
   }
 
+  // The I/O trace: which call each traced request waited on. Its module is loaded only when
+  // a trace starts, so a run that traces nothing pays nothing for it.
+  let ioTraceHandle = null;
+  function ioTrace(msg) {
+    if (msg.action === 'start') {
+      if (ioTraceHandle) return;
+      const file = require('path').join(__dirname, 'iotrace.cjs');
+      ioTraceHandle = require(file).start({ header: String(msg.header || 'x-harness-trace'), selfFile: file });
+      return;
+    }
+    const reply = { type: 'iotrace', pid, id: msg.id };
+    if (!ioTraceHandle) reply.error = 'the I/O trace was not running';
+    else {
+      const handle = ioTraceHandle;
+      ioTraceHandle = null;
+      reply.report = handle.stop();
+    }
+    send(reply, true);
+  }
+
   // Bytes by allocating site, biggest first. A site is the innermost frame in the app's own
   // code (not node: internals or V8 builtins), so Buffer.toString inside createSession counts
   // for createSession; allocations with no app frame keep their own frame.
@@ -507,6 +534,7 @@ function start() {
       else if (msg.type === 'snapshot') guard(snapshot)(msg);
       else if (msg.type === 'sampling') guard(sampling)(msg);
       else if (msg.type === 'profile') guard(cpuProfile)(msg);
+      else if (msg.type === 'iotrace') guard(ioTrace)(msg);
       else if (msg.type === 'stop') { disable(true); return; }
     }
     if (inbox.length > MAX_BUFFERED) inbox = ''; // junk without newlines
@@ -550,6 +578,7 @@ function start() {
       clearInterval(ticker);
       if (profiler) profiler.stop();
       if (observer) observer.disconnect();
+      if (ioTraceHandle) { ioTraceHandle.stop(); ioTraceHandle = null; }
       process.removeListener('warning', onWarning);
       gcEvents = [];
       delays = [];
