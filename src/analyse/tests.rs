@@ -89,13 +89,8 @@ fn majors(result: &mut RunResult, heap: impl Fn(f64) -> f64) {
         .collect();
 }
 
-/// A finding's kind by its name on the wire.
-fn kind_name(finding: &Finding) -> &'static str {
-    finding.kind().as_str()
-}
-
-fn kinds(result: &RunResult) -> Vec<&'static str> {
-    analyse(result).findings.iter().map(kind_name).collect()
+fn kinds(result: &RunResult) -> Vec<FindingKind> {
+    analyse(result).findings.iter().map(Finding::kind).collect()
 }
 
 fn leak(result: &RunResult) -> Leak {
@@ -129,7 +124,10 @@ fn steady_leak_is_found_with_its_rate_and_a_clean_fit() {
     assert_eq!(leak.confidence, Confidence::High);
     assert!(leak.exhaustion_s.is_some());
     let analysis = analyse(&result);
-    assert_eq!(analysis.verdict().map(kind_name), Some("memoryLeak"));
+    assert_eq!(
+        analysis.verdict().map(Finding::kind),
+        Some(FindingKind::MemoryLeak)
+    );
 }
 
 #[test]
@@ -137,7 +135,7 @@ fn growth_that_levels_off_is_a_plateau_not_a_leak() {
     let mut result = run();
     floors(&mut result, [4.0 * MB, 14.0 * MB, 14.0 * MB], [2.0 * MB; 3]);
     majors(&mut result, |s| 4.0 * MB + 10.0 * MB * (s / 6.0).min(1.0));
-    assert_eq!(kinds(&result), ["memoryPlateau"]);
+    assert_eq!(kinds(&result), [FindingKind::MemoryPlateau]);
 }
 
 #[test]
@@ -145,7 +143,7 @@ fn a_step_then_flat_is_a_plateau() {
     let mut result = run();
     floors(&mut result, [4.0 * MB, 24.0 * MB, 24.0 * MB], [2.0 * MB; 3]);
     majors(&mut result, |s| if s < 2.0 { 4.0 * MB } else { 24.0 * MB });
-    assert_eq!(kinds(&result), ["memoryPlateau"]);
+    assert_eq!(kinds(&result), [FindingKind::MemoryPlateau]);
 }
 
 #[test]
@@ -207,7 +205,7 @@ fn too_few_requests_make_a_suspect_not_a_leak() {
     let mut result = run();
     result.requests.total = 500;
     floors(&mut result, [4.0 * MB, 40.0 * MB, 40.0 * MB], [2.0 * MB; 3]);
-    assert_eq!(kinds(&result), ["leakSuspect"]);
+    assert_eq!(kinds(&result), [FindingKind::LeakSuspect]);
     result.requests.total = 150;
     assert!(kinds(&result).is_empty());
 }
@@ -277,7 +275,7 @@ fn the_heap_trace_confirms_or_refutes_a_leak() {
 
     traced(&mut result, 20_000, 16_000_000);
     let analysis = analyse(&result);
-    assert_eq!(kinds(&result), ["leakRefuted"]);
+    assert_eq!(kinds(&result), [FindingKind::LeakRefuted]);
     assert!(analysis.verdict().is_none());
     let title = analysis.findings[0].title();
     assert!(
@@ -292,11 +290,11 @@ fn a_confirmed_suspect_is_the_leak_verdict() {
     let mut result = run();
     result.requests.total = 500;
     floors(&mut result, [4.0 * MB, 5.9 * MB, 5.9 * MB], [2.0 * MB; 3]);
-    assert_eq!(kinds(&result), ["leakSuspect"]);
+    assert_eq!(kinds(&result), [FindingKind::LeakSuspect]);
     traced(&mut result, 900_000, 1_900_000);
     assert_eq!(
-        analyse(&result).verdict().map(kind_name),
-        Some("memoryLeak")
+        analyse(&result).verdict().map(Finding::kind),
+        Some(FindingKind::MemoryLeak)
     );
 }
 
@@ -307,7 +305,7 @@ fn growth_that_stops_in_the_first_second_is_a_plateau() {
     let mut result = run();
     floors(&mut result, [4.0 * MB, 12.0 * MB, 12.0 * MB], [2.0 * MB; 3]);
     majors(&mut result, |s| 12.0 * MB + (s % 3.0) * 0.2 * MB);
-    assert_eq!(kinds(&result), ["memoryPlateau"]);
+    assert_eq!(kinds(&result), [FindingKind::MemoryPlateau]);
 }
 
 #[test]
@@ -498,7 +496,7 @@ fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
     let analysis = analyse(&result);
     let verdict = analysis.verdict().unwrap();
     assert_eq!(verdict.kind(), FindingKind::CpuSaturated);
-    assert!(!kinds(&result).contains(&"blockedEventLoop"));
+    assert!(!kinds(&result).contains(&FindingKind::BlockedEventLoop));
     assert_eq!(verdict.severity(), Severity::Warning);
     assert!(
         verdict.title().starts_with("At capacity")
@@ -546,7 +544,10 @@ fn errors_without_a_cause_stay_the_verdict() {
     samples(&mut result, 1.0, 0.3);
     timeouts(&mut result, 3000);
     let analysis = analyse(&result);
-    assert_eq!(analysis.verdict().map(kind_name), Some("errors"));
+    assert_eq!(
+        analysis.verdict().map(Finding::kind),
+        Some(FindingKind::Errors)
+    );
     assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
 }
 
@@ -555,10 +556,13 @@ fn long_delays_are_a_blocked_loop_and_short_ones_are_not() {
     let mut result = run();
     samples(&mut result, 210.0, 1.0);
     let analysis = analyse(&result);
-    assert_eq!(analysis.verdict().map(kind_name), Some("blockedEventLoop"));
+    assert_eq!(
+        analysis.verdict().map(Finding::kind),
+        Some(FindingKind::BlockedEventLoop)
+    );
     assert_eq!(analysis.verdict().unwrap().severity(), Severity::Critical);
     samples(&mut result, 5.0, 0.5);
-    assert!(!kinds(&result).contains(&"blockedEventLoop"));
+    assert!(!kinds(&result).contains(&FindingKind::BlockedEventLoop));
 }
 
 #[test]
@@ -581,7 +585,10 @@ fn slow_responses_from_an_idle_loop_are_io_wait() {
             others: Vec::new(),
         })
         .collect();
-    assert_eq!(analyse(&result).verdict().map(kind_name), Some("ioWait"));
+    assert_eq!(
+        analyse(&result).verdict().map(Finding::kind),
+        Some(FindingKind::IoWait)
+    );
 }
 
 fn warning(t: f64) -> Warning {
@@ -623,12 +630,15 @@ fn errors_and_a_crash_head_the_verdict() {
             example: None,
         },
     );
-    assert_eq!(analyse(&result).verdict().map(kind_name), Some("errors"));
+    assert_eq!(
+        analyse(&result).verdict().map(Finding::kind),
+        Some(FindingKind::Errors)
+    );
     result.target.as_mut().unwrap().failure = Some("the target exited during the load".to_string());
     result.target.as_mut().unwrap().exit = Some("exit code 1".to_string());
     assert_eq!(
-        analyse(&result).verdict().map(kind_name),
-        Some("targetCrashed")
+        analyse(&result).verdict().map(Finding::kind),
+        Some(FindingKind::TargetCrashed)
     );
 }
 

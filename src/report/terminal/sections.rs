@@ -190,11 +190,11 @@ fn snapshot_line(snapshots: &[HeapSnapshotInfo]) -> String {
     let each: Vec<String> = snapshots
         .iter()
         .map(|s| {
-            let when = match s.phase.as_str() {
-                p if p == PhaseName::Warmup.as_str() => "after the warm-up",
-                p if p == PhaseName::Trace.as_str() => "after the trace load",
-                p if p == PhaseName::TraceCooldown.as_str() => "after its cooldown",
-                other => other,
+            let when = match s.phase {
+                PhaseName::Warmup => "after the warm-up",
+                PhaseName::Trace => "after the trace load",
+                PhaseName::TraceCooldown => "after its cooldown",
+                other => other.as_str(),
             };
             match &s.skipped {
                 Some(why) => format!("{when}: skipped ({why})"),
