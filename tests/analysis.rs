@@ -160,7 +160,12 @@ fn a_server_waiting_on_a_busy_database_is_io_wait_and_names_it() {
         .envs(pg.env())
         .json();
     let verdict = result["verdict"].as_str().unwrap();
-    assert!(verdict.starts_with("I/O wait"), "{verdict}");
+    assert!(
+        verdict.starts_with("I/O wait"),
+        "{verdict}: {} {}",
+        result["findings"],
+        result["node"]
+    );
     // The other processes that used the machine, busiest first; with other tests running
     // beside this one, postgres need not be the first.
     let others = result["findings"][0]["evidence"]

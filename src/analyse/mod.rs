@@ -159,7 +159,7 @@ pub(crate) fn analyse(result: &RunResult) -> Analysis {
         findings.extend(io_wait::finding(result, &busy, per_request).map(Finding::from));
         findings.extend(capacity::saturated(result, &busy, per_request).map(Finding::from));
         findings.extend(generator::finding(result, &busy).map(Finding::from));
-        event_loop::starved_not_blocked(&mut findings, busy.machine);
+        event_loop::starved_not_blocked(&mut findings, &busy);
     }
     event_loop::queueing_at_capacity(&mut findings);
     attach_profiles(&mut findings, result);

@@ -508,6 +508,18 @@ fn short_callbacks_queued_at_capacity_are_not_a_blocked_loop() {
     assert!(verdict.found.detail().wants_profile().is_some());
 }
 
+/// A loop half busy whose process used 9 % of a core was waiting for one: the delay is the
+/// machine's, not a callback's. With the CPU its utilisation implies, it is blocked.
+#[test]
+fn a_delayed_loop_without_the_cpu_to_show_for_it_waited_for_a_core() {
+    let mut result = run();
+    samples(&mut result, 60.0, 0.5);
+    busy(&mut result, 9.0);
+    assert!(!kinds(&result).contains(&FindingKind::BlockedEventLoop));
+    busy(&mut result, 50.0);
+    assert!(kinds(&result).contains(&FindingKind::BlockedEventLoop));
+}
+
 #[test]
 fn timeouts_that_come_with_a_blocked_loop_are_its_consequence() {
     let mut result = run();

@@ -82,12 +82,12 @@ impl Drop for Running {
 /// Samples every `interval` on a thread of its own until the returned handle is dropped; the
 /// samples go into `out`.
 ///
-/// The thread runs under `SCHED_IDLE`: it gets the CPU only when nothing else wants it. In a
-/// closed-loop load every millisecond taken from a load worker leaves its connections idle, so
-/// a sampler sharing the worker's core would lower the server's throughput (measured: 2-3 %
-/// at 100 ms on the control thread, 1.2 % on this thread). Samples carry their own time, so a
-/// late one is still right; when every core is saturated they thin out (measured: 35 instead
-/// of 50 samples in 5 s, gaps up to 0.4 s) rather than slow the load.
+/// The thread runs at a low priority ([`SAMPLER_NICE`]): in a closed-loop load every
+/// millisecond taken from a load worker leaves its connections idle, so a sampler sharing the
+/// worker's core would lower the server's throughput (measured: 2-3 % at 100 ms on the
+/// control thread, 1.2 % on this thread at normal priority). Samples carry their own time, so
+/// a late one is still right; when every core is saturated they thin out rather than slow the
+/// load.
 pub(crate) fn spawn(
     mut sampler: Box<dyn Sampler + Send>,
     origin: Instant,
@@ -130,18 +130,25 @@ pub(crate) fn spawn(
     })
 }
 
-/// Asks the scheduler to run this thread only when the CPU is otherwise idle (Linux's
-/// `SCHED_IDLE`; elsewhere the thread keeps its normal priority).
+/// Lowers this thread's priority to nice 10 (Linux, where nice is per thread; elsewhere it
+/// keeps its normal priority). `SCHED_IDLE` starved it on a machine saturated by other
+/// processes: with two busy processes per core a sample came every 4 s, and the run had too
+/// few to judge the load by.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: changes the scheduling policy of the calling thread only (pid 0).
+        // SAFETY: gettid and setpriority act on the calling thread only.
         unsafe {
-            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, tid, SAMPLER_NICE);
         }
     }
 }
+
+/// The sampler thread's nice value: a tenth of a normal thread's share of a contended core,
+/// ample for a sample's fraction of a millisecond.
+#[cfg(target_os = "linux")]
+const SAMPLER_NICE: libc::c_int = 10;
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
