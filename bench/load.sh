@@ -12,7 +12,10 @@
 #      ONLY (configurations to run, e.g. ONLY=c50-p10; default all three),
 #      LIVE=1 (also run harness on a terminal, a pty from `script`, twice: with
 #      the progress bar and live line (harness-tty) and with -n (harness-tty-n);
-#      both write --report, so their ratio is the live view's cost alone).
+#      both write --report, so their ratio is the live view's cost alone),
+#      CHECKS=1 (also run harness with --expect-body hello, a check that reads every
+#      5-byte body (harness-check); its ratio to the plain harness row is the
+#      check's cost per request).
 # Needs: nginx (nginx-light), wrk, GNU time, taskset (util-linux), python3.
 set -euo pipefail
 
@@ -21,6 +24,7 @@ DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 LONG=${LONG:-0}
 LIVE=${LIVE:-0}
+CHECKS=${CHECKS:-0}
 HARNESS=${HARNESS:-"$BENCH_DIR/../target/release/harness"}
 GNU_TIME=/usr/bin/time
 
@@ -255,6 +259,14 @@ run_harness() {
         "$HARNESS" -w 1 -c "$conns" -d "${secs}s" -p "$pipe" -n --json "$URL"
 }
 
+# The same with a body check on every response.
+run_harness_check() {
+    local config=$1 conns=$2 pipe=$3 run=$4
+    run_json_tool harness-check "$config" "$run" "$DURATION" requests.total \
+        "$HARNESS" -w 1 -c "$conns" -d "${DURATION}s" -p "$pipe" -n --json \
+        --expect-body hello "$URL"
+}
+
 # run_harness_tty TOOL CONFIG CONNS PIPE RUN [FLAG...]: harness on a terminal 120 columns
 # wide (so the progress bar and live line draw), its result read from --report.
 run_harness_tty() {
@@ -314,6 +326,9 @@ for cfg in "${CONFIGS[@]}"; do
         echo "[$n/$nruns] $name run $run ..." >&2
         run_wrk "$name" "$conns" "$pipe" "$run"
         if ((have_harness)); then run_harness "$name" "$conns" "$pipe" "$run"; fi
+        if ((have_harness)) && [[ $CHECKS == 1 ]]; then
+            run_harness_check "$name" "$conns" "$pipe" "$run"
+        fi
         if ((have_harness)) && [[ $LIVE == 1 ]]; then
             run_harness_tty harness-tty "$name" "$conns" "$pipe" "$run"
             run_harness_tty harness-tty-n "$name" "$conns" "$pipe" "$run" -n
@@ -361,6 +376,15 @@ for (config, tool), (rps, us, rss, target) in med.items():
         line += f" {us / w[1]:>7.2f}x {rps / w[0]:>9.2f}x"
     print(line)
 for config in dict.fromkeys(c for c, _ in med):
+    checked, plain = rows.get((config, "harness-check")), rows.get((config, "harness"))
+    if checked and plain:
+        # Each check run against the plain run just before it: a shared machine drifts
+        # between repeats more than the two differ.
+        pairs = list(zip(checked, plain))
+        cpu = statistics.median(c[1] / p[1] for c, p in pairs)
+        rps = statistics.median(c[0] / p[0] for c, p in pairs)
+        print(f"body check, {config}: CPU us/req {cpu:.3f}x, req/s {rps:.3f}x "
+              f"(harness-check / harness, median of {len(pairs)} paired runs)")
     live, quiet = med.get((config, "harness-tty")), med.get((config, "harness-tty-n"))
     if live and quiet:
         print(f"live view, {config}: CPU us/req {live[1] / quiet[1]:.3f}x, req/s "

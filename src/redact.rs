@@ -87,9 +87,52 @@ pub(crate) fn args(argv: &[String]) -> Vec<String> {
     out
 }
 
+/// Free text (a response's body, a message) with its secrets redacted: a URL's password
+/// (`postgres://user:[redacted]@host`), and the value of every `name=value`, `name: value`
+/// or JSON `"name": "value"` whose name says it is a secret.
+pub(crate) fn text(text: &str) -> String {
+    use std::sync::OnceLock;
+    static PATTERNS: OnceLock<[regex::Regex; 3]> = OnceLock::new();
+    let [credentials, quoted, pair] = PATTERNS.get_or_init(|| {
+        [
+            regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+):[^/@\s]+@").unwrap(),
+            regex::Regex::new(r#""([^"\\]{1,64})"(\s*:\s*)"(?:[^"\\]|\\.)*""#).unwrap(),
+            regex::Regex::new(r"\b([A-Za-z_][\w.-]{0,63})(=|:\s*)([^\s&,;\\\x22']+)").unwrap(),
+        ]
+    });
+    let text = credentials.replace_all(text, format!("${{1}}:{REDACTED}@").as_str());
+    let text = quoted.replace_all(&text, |c: &regex::Captures<'_>| {
+        if is_secret_name(&c[1]) {
+            format!("\"{}\"{}\"{REDACTED}\"", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    });
+    let text = pair.replace_all(&text, |c: &regex::Captures<'_>| {
+        if is_secret_name(&c[1]) && &c[3] != REDACTED && !c[3].starts_with('"') {
+            format!("{}{}{REDACTED}", &c[1], &c[2])
+        } else {
+            c[0].to_string()
+        }
+    });
+    text.into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_free_text_are_redacted() {
+        assert_eq!(
+            text("postgres://app:hunter2@db/orders and token=abc, id=7"),
+            "postgres://app:[redacted]@db/orders and token=[redacted], id=7"
+        );
+        assert_eq!(
+            text(r#"{"password": "x y", "name": "ann", "api_key":"k"}"#),
+            r#"{"password": "[redacted]", "name": "ann", "api_key":"[redacted]"}"#
+        );
+    }
 
     #[test]
     fn secrets_are_recognised_in_headers_queries_and_command_lines() {

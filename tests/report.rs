@@ -250,6 +250,48 @@ fn the_first_screen_has_the_summary_with_the_jsons_numbers_in_light_and_dark() {
     assert_eq!(dark, "rgb(23, 24, 27)");
 }
 
+/// With several kinds of request, the first screen has a row per kind (its numbers as in
+/// the JSON result) and still fits a laptop's screen; each kind has its latency chart.
+#[test]
+fn the_first_screen_has_a_row_per_kind_and_each_kind_a_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = harness()
+        .args([
+            "run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/shop.toml"),
+        ])
+        .args(["-n", "-d", "2", "--no-profile", "--report"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("result.json")).unwrap()).unwrap();
+    let dom = rendered(dir.path());
+    let start = dom.find("id=\"summary\"").expect("no summary");
+    let end = start + dom[start..].find("</section>").unwrap();
+    let summary = &dom[start..end];
+    for (i, name) in ["health", "search", "login"].iter().enumerate() {
+        let kind = &result["kinds"][i];
+        assert_eq!(kind["name"], *name);
+        let row = format!(
+            "<tr><td>{name}</td><td class=\"num\">{}</td>",
+            thousands(kind["requests"]["total"].as_f64().unwrap())
+        );
+        assert!(summary.contains(&row), "no {row} in {summary}");
+        assert!(
+            dom.contains(&format!("<figure id=\"latency-kind-{}\"", i + 1)),
+            "no latency chart for {name}"
+        );
+    }
+    let (bottom, _) = first_screen(dir.path(), false);
+    assert!(bottom <= 768.0, "the summary ends at {bottom} px");
+}
+
 /// For a pull request, reviewers want both runs on one page: `harness compare --html`
 /// writes the table with its significance labels, the findings that appeared, and every
 /// chart with both runs overlaid.

@@ -38,13 +38,15 @@ fn the_example_scenarios_pass_except_the_leak_which_fails_its_gate() {
     };
     assert!(row("hello").contains("passed"), "{}", row("hello"));
     assert!(row("ramp").contains("passed"), "{}", row("ramp"));
+    assert!(row("shop").contains("passed"), "{}", row("shop"));
     let leak = row("search-cache-leak");
     assert!(
         leak.contains("FAILED") && leak.contains("Memory leak"),
         "{leak}"
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert_eq!(xml.matches("<testsuite ").count(), 3, "{xml}");
+    assert_eq!(xml.matches("<testsuite ").count(), 4, "{xml}");
+    assert!(xml.contains("name=\"checks{login} &gt; 99%\""), "{xml}");
     assert!(xml.contains("name=\"leak = none\""), "{xml}");
     assert!(
         xml.contains(

@@ -9,6 +9,7 @@ mod analysis;
 mod cli;
 mod heap;
 mod io;
+mod kinds;
 mod load;
 mod npm;
 mod probe;

@@ -7,7 +7,7 @@
 //! not independent. Seconds are not fully independent either (a GC pause spans seconds), so a
 //! p-value near the cut-off deserves a second run rather than trust.
 
-use super::measure::{error_rate, memory_growth};
+use super::measure::{error_rate, kind_error_rate, memory_growth};
 use crate::result::{FindingKind, RunResult, Severity};
 
 /// How much worse NEW may be than BASE before `compare` fails.
@@ -79,6 +79,7 @@ pub(crate) fn compare(base: &RunResult, new: &RunResult, tolerances: &Tolerances
     let mut rows = vec![throughput(base, new, tolerances)];
     rows.extend(latencies(base, new, tolerances));
     rows.push(error_rate_row(base, new, tolerances));
+    rows.extend(kind_rows(base, new, tolerances));
     if let (Ok(b), Ok(n)) = (memory_growth(base), memory_growth(new)) {
         rows.push(Row {
             name: "Memory kept".to_string(),
@@ -194,6 +195,107 @@ fn error_rate_row(base: &RunResult, new: &RunResult, tolerances: &Tolerances) ->
         failed: rise > tolerances.error_rise && significant,
         note: format!("fails above +{} points", tolerances.error_rise),
     }
+}
+
+/// With several kinds of request, each kind both runs have: its requests/s, p50, p99 and
+/// error rate, tested over its per-second series like the run's (the same tolerances).
+fn kind_rows(base: &RunResult, new: &RunResult, tolerances: &Tolerances) -> Vec<Row> {
+    if base.kinds.len() <= 1 && new.kinds.len() <= 1 {
+        return Vec::new();
+    }
+    // A kind's seconds that the run covered whole.
+    let full = |r: &'_ RunResult,
+                kind: &'_ crate::result::KindResult|
+     -> Vec<crate::result::KindSecondEntry> {
+        kind.series
+            .iter()
+            .filter(|k| {
+                r.series
+                    .iter()
+                    .find(|s| s.second == k.second)
+                    .is_some_and(|s| s.is_full())
+            })
+            .cloned()
+            .collect()
+    };
+    let mut rows = Vec::new();
+    for kind in &new.kinds {
+        let Some(before) = base.kinds.iter().find(|k| k.name == kind.name) else {
+            continue;
+        };
+        let (b_seconds, n_seconds) = (full(base, before), full(new, kind));
+        let name = |what: &str| format!("{what} · {}", kind.name);
+        let samples = |pick: fn(&crate::result::KindSecondEntry) -> f64, only_answered: bool| {
+            let of = |seconds: &[crate::result::KindSecondEntry]| -> Vec<f64> {
+                seconds
+                    .iter()
+                    .filter(|s| !only_answered || s.requests > 0)
+                    .map(pick)
+                    .collect()
+            };
+            (of(&b_seconds), of(&n_seconds))
+        };
+        rows.push(tested(
+            &name("Requests/s"),
+            "req/s",
+            before.requests.overall,
+            kind.requests.overall,
+            samples(|s| s.requests as f64, false),
+            |change| change < -tolerances.rps_drop,
+            format!("fails below −{} %", tolerances.rps_drop),
+            tolerances.alpha,
+        ));
+        type Pick = fn(&crate::result::KindSecondEntry) -> f64;
+        let latencies: [(&str, f64, f64, Pick); 2] = [
+            (
+                "Latency p50",
+                before.latency.percentiles.p50,
+                kind.latency.percentiles.p50,
+                |s| s.latency_p50,
+            ),
+            (
+                "Latency p99",
+                before.latency.percentiles.p99,
+                kind.latency.percentiles.p99,
+                |s| s.latency_p99,
+            ),
+        ];
+        for (what, b, n, pick) in latencies {
+            rows.push(tested(
+                &name(what),
+                "ms",
+                b,
+                n,
+                samples(pick, true),
+                |change| change > tolerances.latency_rise,
+                format!("fails above +{} %", tolerances.latency_rise),
+                tolerances.alpha,
+            ));
+        }
+        let rate = |k: &crate::result::KindResult| 100.0 * kind_error_rate(k).unwrap_or(0.0);
+        let (b, n) = (rate(before), rate(kind));
+        let per_second = |s: &crate::result::KindSecondEntry| {
+            if s.requests + s.errors == 0 {
+                0.0
+            } else {
+                100.0 * s.errors as f64 / (s.requests + s.errors) as f64
+            }
+        };
+        let (b_rates, n_rates) = samples(per_second, false);
+        let p = welch(&b_rates, &n_rates);
+        let significant = p.is_some_and(|p| p < tolerances.alpha) || (b == 0.0 && n > 0.0);
+        rows.push(Row {
+            name: name("Error rate"),
+            unit: "%",
+            base: b,
+            new: n,
+            change: relative(b, n),
+            p,
+            failed: n - b > tolerances.error_rise && significant,
+            note: format!("fails above +{} points", tolerances.error_rise),
+        });
+    }
+    rows
 }
 
 /// The problem findings (not info) that NEW has and BASE has not, and the reverse, by kind.
@@ -390,5 +492,70 @@ mod tests {
         assert!(welch(&base, &slower).unwrap() < 1e-6);
         let shuffled: Vec<f64> = base.iter().rev().copied().collect();
         assert!(welch(&base, &shuffled).unwrap() > 0.5);
+    }
+
+    /// A kind whose p99 doubled fails the comparison under its own name, though the run's
+    /// figures (the same here) would pass.
+    #[test]
+    fn each_kind_is_compared_on_its_own() {
+        let mut base: RunResult = serde_json::from_str(include_str!("testdata/base.json")).unwrap();
+        // Ten whole seconds, alike.
+        let second = base.series[0].clone();
+        base.series = (0..10)
+            .map(|i| crate::result::SeriesEntry {
+                second: i,
+                covered: 1.0,
+                ..second.clone()
+            })
+            .collect();
+        let kind = |name: &str, p99: f64| {
+            let mut latency = base.latency.clone();
+            latency.percentiles.p99 = p99;
+            crate::result::KindResult {
+                name: name.to_string(),
+                requests: crate::result::KindRequests {
+                    total: 1000,
+                    sent: 1000,
+                    failed: 0,
+                    unfinished: 0,
+                    overall: 100.0,
+                },
+                latency,
+                errors: 0,
+                errors_by_kind: Default::default(),
+                status_codes: Default::default(),
+                checks: Vec::new(),
+                histogram: None,
+                series: base
+                    .series
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| crate::result::KindSecondEntry {
+                        second: s.second,
+                        requests: 100,
+                        errors: 0,
+                        latency_p50: 1.0,
+                        latency_p99: p99 + (i % 3) as f64 * 0.1,
+                        histogram: None,
+                    })
+                    .collect(),
+            }
+        };
+        let mut before = base.clone();
+        before.kinds = vec![kind("health", 2.0), kind("search", 10.0)];
+        let mut after = base.clone();
+        after.kinds = vec![kind("health", 2.0), kind("search", 20.0)];
+        let comparison = compare(&before, &after, &Tolerances::default());
+        let failed: Vec<&str> = comparison
+            .rows
+            .iter()
+            .filter(|r| r.failed)
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(failed, ["Latency p99 · search"]);
+        assert!(comparison
+            .rows
+            .iter()
+            .any(|r| r.name == "Requests/s · health"));
     }
 }

@@ -33,6 +33,10 @@ pub(crate) struct Errors {
     pub rate: f64,
     /// The most frequent kind.
     pub main_kind: String,
+    /// The kind of request that had most of them (several kinds only).
+    pub under: Option<String>,
+    /// With failed checks the most frequent: the check most failed and its first mismatch.
+    pub check: Option<(String, Option<String>)>,
     /// The problem they are a consequence of ("the blocked event loop"), if harness saw one:
     /// that problem is then the verdict.
     pub cause: Option<&'static str>,
@@ -47,6 +51,47 @@ pub(crate) struct Non2xx {
     pub rate: f64,
     /// The most frequent code.
     pub main_code: String,
+    /// The kind of request that had most of them (several kinds only).
+    pub under: Option<String>,
+}
+
+/// A kind of request holding this share of a run's errors (or non-2xx responses) is where
+/// they happen: the finding names it.
+pub(super) const KIND_SHARE: f64 = 0.8;
+
+/// The kind of request that holds most (at least [`KIND_SHARE`]) of what `count` counts,
+/// when the run has several kinds.
+pub(super) fn dominant_kind(
+    result: &RunResult,
+    count: impl Fn(&crate::result::KindResult) -> u64,
+) -> Option<String> {
+    if result.kinds.len() < 2 {
+        return None;
+    }
+    let total: u64 = result.kinds.iter().map(&count).sum();
+    let top = result.kinds.iter().max_by_key(|k| count(k))?;
+    (total > 0 && count(top) as f64 >= KIND_SHARE * total as f64).then(|| top.name.clone())
+}
+
+/// The check failed most often (the first of equals), named with its kind when the run
+/// has several and its errors are not mostly under that kind; and its first mismatch.
+fn most_failed_check(result: &RunResult, under: Option<&str>) -> Option<(String, Option<String>)> {
+    let mut top: Option<(&crate::result::KindResult, &crate::result::CheckResult)> = None;
+    for kind in &result.kinds {
+        for check in kind.checks.iter().filter(|c| c.failed > 0) {
+            if top.is_none_or(|(_, best)| check.failed > best.failed) {
+                top = Some((kind, check));
+            }
+        }
+    }
+    top.map(|(kind, c)| {
+        let check = if result.kinds.len() > 1 && under != Some(kind.name.as_str()) {
+            format!("{} ({})", c.check, kind.name)
+        } else {
+            c.check.clone()
+        };
+        (check, c.example.clone())
+    })
 }
 
 /// The target exited during the run.
@@ -71,8 +116,19 @@ impl Detail for Errors {
         let cause = self
             .cause
             .map_or(String::new(), |c| format!(", as a result of {c}"));
+        let under = self
+            .under
+            .as_ref()
+            .map_or(String::new(), |kind| format!(" under {kind}"));
+        if let Some((check, _)) = &self.check {
+            return format!(
+                "{} errors ({:.1} %){under}, mostly responses failing the check {check}{cause}",
+                self.errors,
+                self.rate * 100.0,
+            );
+        }
         format!(
-            "{} requests failed ({:.1} %), mostly {}{cause}",
+            "{} requests failed ({:.1} %){under}, mostly {}{cause}",
             self.errors,
             self.rate * 100.0,
             self.main_kind
@@ -80,10 +136,15 @@ impl Detail for Errors {
     }
 
     fn advice(&self) -> String {
-        match self.cause {
-            Some(cause) => format!("These follow from {cause}: fix that first."),
-            None => "See the errors by kind: connection errors and timeouts usually mean the \
-                     server is overloaded or crashing."
+        match (self.cause, &self.check) {
+            (Some(cause), _) => format!("These follow from {cause}: fix that first."),
+            (None, Some((check, _))) => format!(
+                "The server answered, but not what {check} expects (the first mismatch is \
+                 above): read the handler's error path, and whether it answers errors with a \
+                 2xx status."
+            ),
+            (None, None) => "See the errors by kind: connection errors and timeouts usually \
+                             mean the server is overloaded or crashing."
                 .to_string(),
         }
     }
@@ -95,6 +156,15 @@ impl Detail for Errors {
             pair("error rate", format!("{:.2} %", self.rate * 100.0)),
             pair("most frequent", self.main_kind.clone()),
         ];
+        if let Some(kind) = &self.under {
+            out.push(pair("kind of request", kind.clone()));
+        }
+        if let Some((check, example)) = &self.check {
+            out.push(pair("check", check.clone()));
+            if let Some(example) = example {
+                out.push(pair("first mismatch", example.clone()));
+            }
+        }
         if let Some(cause) = self.cause {
             out.push(pair("caused by", cause.to_string()));
         }
@@ -108,8 +178,12 @@ impl Detail for Non2xx {
     }
 
     fn title(&self) -> String {
+        let under = self
+            .under
+            .as_ref()
+            .map_or(String::new(), |kind| format!(" under {kind}"));
         format!(
-            "{} responses were not 2xx ({:.1} %), mostly {}",
+            "{} responses were not 2xx ({:.1} %){under}, mostly {}",
             self.count,
             self.rate * 100.0,
             self.main_code
@@ -123,11 +197,15 @@ impl Detail for Non2xx {
     }
 
     fn evidence(&self) -> Vec<(String, String)> {
-        vec![
+        let mut out = vec![
             pair("non-2xx responses", self.count.to_string()),
             pair("share", format!("{:.2} %", self.rate * 100.0)),
             pair("most frequent", self.main_code.clone()),
-        ]
+        ];
+        if let Some(kind) = &self.under {
+            out.push(pair("kind of request", kind.clone()));
+        }
+        out
     }
 }
 
@@ -169,12 +247,18 @@ pub(crate) fn findings(result: &RunResult) -> Vec<Finding> {
             .max_by_key(|(_, e)| e.count)
             .map(|(kind, _)| kind.clone())
             .unwrap_or_default();
+        let under = dominant_kind(result, |k| k.errors);
+        let check = (main_kind == "check")
+            .then(|| most_failed_check(result, under.as_deref()))
+            .flatten();
         out.push(
             Errors {
                 errors: result.errors,
                 timeouts: result.timeouts,
                 rate,
                 main_kind,
+                under,
+                check,
                 cause: None,
             }
             .into(),
@@ -194,6 +278,13 @@ pub(crate) fn findings(result: &RunResult) -> Vec<Finding> {
                 count: result.non2xx,
                 rate: result.non2xx as f64 / responses,
                 main_code,
+                under: dominant_kind(result, |k| {
+                    k.status_codes
+                        .iter()
+                        .filter(|(code, _)| !code.starts_with('2'))
+                        .map(|(_, c)| c.count)
+                        .sum()
+                }),
             }
             .into(),
         );

@@ -2,13 +2,22 @@
 //! once: the error rate, the memory kept from the baseline to the cooldown, and the
 //! event-loop delay during the load.
 
-use crate::result::{NodeProcess, NodeSample, PhaseName, RunResult};
+use crate::result::{KindResult, NodeProcess, NodeSample, PhaseName, RunResult};
 
-/// Failed requests (timeouts included) as a share of all attempts: errors / (responses +
-/// errors); `None` when nothing was attempted.
+/// Errors (timeouts and failed checks included) as a share of all attempts: errors /
+/// (responses + errors that were not responses); `None` when nothing was attempted. A
+/// response that failed a check is one attempt, counted once.
 pub(crate) fn error_rate(result: &RunResult) -> Option<f64> {
-    let attempts = result.requests.total + result.errors;
+    let checks = result.errors_by_kind.get("check").map_or(0, |e| e.count);
+    let attempts = result.requests.total + result.errors.saturating_sub(checks);
     (attempts > 0).then(|| result.errors as f64 / attempts as f64)
+}
+
+/// As [`error_rate`], for one kind of request.
+pub(crate) fn kind_error_rate(kind: &KindResult) -> Option<f64> {
+    let checks = kind.errors_by_kind.get("check").map_or(0, |e| e.count);
+    let attempts = kind.requests.total + kind.errors.saturating_sub(checks);
+    (attempts > 0).then(|| kind.errors as f64 / attempts as f64)
 }
 
 /// Memory kept from the end of the baseline to the end of the cooldown: for Node targets the

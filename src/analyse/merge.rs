@@ -14,8 +14,8 @@ use hdrhistogram::Histogram;
 
 use super::stats::{self, round3};
 use crate::result::{
-    decode, encode, is_full_second, LatencyStats, MergedShard, Phase, PhaseName, RunResult,
-    SeriesEntry, StopReason,
+    decode, encode, is_full_second, ErrorCount, KindRequests, KindResult, KindSecondEntry,
+    LatencyStats, MergedShard, Phase, PhaseName, RunResult, SeriesEntry, StatusCount, StopReason,
 };
 
 /// One shard's result and the file it came from.
@@ -102,7 +102,197 @@ pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunRe
             s.entry(second)
         })
         .collect();
-    Ok(assemble(&shards, &offsets, &latency, series, &full))
+    let mut out = assemble(&shards, &offsets, &latency, series, &full);
+    out.kinds = merge_kinds(&shards, &offsets, &out)?;
+    Ok(out)
+}
+
+/// The kinds of request, each added across shards: histograms exactly, counts, checks and
+/// codes summed, series aligned like the run's. A run of one kind takes the merged whole.
+fn merge_kinds(
+    shards: &[Shard],
+    offsets: &[f64],
+    whole: &RunResult,
+) -> Result<Vec<KindResult>, String> {
+    let first = &shards[0];
+    let names: Vec<&str> = first.result.kinds.iter().map(|k| k.name.as_str()).collect();
+    for shard in &shards[1..] {
+        let theirs: Vec<&str> = shard.result.kinds.iter().map(|k| k.name.as_str()).collect();
+        if theirs != names {
+            return Err(format!(
+                "{}: its kinds of request ({}) differ from {}'s ({}); only the shards of one run can be merged",
+                shard.file,
+                theirs.join(", "),
+                first.file,
+                names.join(", ")
+            ));
+        }
+    }
+    if names.len() <= 1 && first.result.kinds.iter().all(|k| k.histogram.is_none()) {
+        return Ok(first
+            .result
+            .kinds
+            .first()
+            .map(|kind| vec![whole_kind(kind, whole)])
+            .unwrap_or_default());
+    }
+    let window = whole.duration;
+    (0..names.len())
+        .map(|index| {
+            let mut latency = None;
+            let mut seconds: BTreeMap<u64, KindSecond> = BTreeMap::new();
+            let mut out = first.result.kinds[index].clone();
+            out.requests = KindRequests {
+                total: 0,
+                sent: 0,
+                failed: 0,
+                unfinished: 0,
+                overall: 0.0,
+            };
+            out.errors = 0;
+            out.errors_by_kind = BTreeMap::new();
+            out.status_codes = BTreeMap::new();
+            for check in &mut out.checks {
+                (check.passed, check.failed, check.example) = (0, 0, None);
+            }
+            for (shard, offset) in shards.iter().zip(offsets) {
+                let kind = &shard.result.kinds[index];
+                let unreadable = |e: String| format!("{}: kind {:?}: {e}", shard.file, kind.name);
+                let encoded = kind
+                    .histogram
+                    .as_ref()
+                    .ok_or_else(|| unreadable("it has no histogram".into()))?;
+                let histogram = decode(encoded)
+                    .map_err(|e| unreadable(format!("its histogram cannot be read: {e:#}")))?;
+                add(&mut latency, &histogram, &shard.file)?;
+                out.requests.total += kind.requests.total;
+                out.requests.sent += kind.requests.sent;
+                out.requests.failed += kind.requests.failed;
+                out.requests.unfinished += kind.requests.unfinished;
+                out.errors += kind.errors;
+                sum_errors(&mut out.errors_by_kind, &kind.errors_by_kind);
+                sum_codes(&mut out.status_codes, &kind.status_codes);
+                if kind.checks.len() != out.checks.len() {
+                    return Err(unreadable(format!(
+                        "{} checks, where {} has {}",
+                        kind.checks.len(),
+                        first.file,
+                        out.checks.len()
+                    )));
+                }
+                for (mine, theirs) in out.checks.iter_mut().zip(&kind.checks) {
+                    mine.passed += theirs.passed;
+                    mine.failed += theirs.failed;
+                    if mine.example.is_none() {
+                        mine.example.clone_from(&theirs.example);
+                    }
+                }
+                let shift = offset.round() as u64;
+                for entry in &kind.series {
+                    let second = seconds.entry(entry.second + shift).or_default();
+                    second.requests += entry.requests;
+                    second.errors += entry.errors;
+                    if let Some(encoded) = &entry.histogram {
+                        let histogram = decode(encoded).map_err(|e| {
+                            unreadable(format!(
+                                "second {}'s histogram cannot be read: {e:#}",
+                                entry.second
+                            ))
+                        })?;
+                        add(&mut second.latency, &histogram, &shard.file)?;
+                    }
+                }
+            }
+            let latency = latency.ok_or("no shard to merge")?;
+            out.latency = LatencyStats::from(&stats::latency_ms(&latency));
+            out.histogram = Some(encode(&latency));
+            out.requests.overall = if window > 0.0 {
+                round3(out.requests.total as f64 / window)
+            } else {
+                0.0
+            };
+            out.series = seconds
+                .into_iter()
+                .map(|(second, s)| {
+                    let at = |q: f64| {
+                        s.latency
+                            .as_ref()
+                            .filter(|h| !h.is_empty())
+                            .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
+                    };
+                    KindSecondEntry {
+                        second,
+                        requests: s.requests,
+                        errors: s.errors,
+                        latency_p50: at(0.5),
+                        latency_p99: at(0.99),
+                        histogram: s.latency.as_ref().map(encode),
+                    }
+                })
+                .collect();
+            Ok(out)
+        })
+        .collect()
+}
+
+/// One kind's merged second.
+#[derive(Default)]
+struct KindSecond {
+    latency: Option<Histogram<u64>>,
+    requests: u64,
+    errors: u64,
+}
+
+/// The one kind of a run that counted none apart: the merged run's whole.
+fn whole_kind(kind: &KindResult, whole: &RunResult) -> KindResult {
+    KindResult {
+        name: kind.name.clone(),
+        requests: KindRequests {
+            total: whole.requests.total,
+            sent: whole.requests.sent,
+            failed: whole.requests.failed,
+            unfinished: whole.unfinished,
+            overall: whole.requests.overall,
+        },
+        latency: whole.latency.clone(),
+        errors: whole.errors,
+        errors_by_kind: whole.errors_by_kind.clone(),
+        status_codes: whole.status_code_stats.clone(),
+        checks: Vec::new(),
+        histogram: None,
+        series: whole
+            .series
+            .iter()
+            .map(|s| KindSecondEntry {
+                second: s.second,
+                requests: s.requests,
+                errors: s.errors,
+                latency_p50: s.latency_p50,
+                latency_p99: s.latency_p99,
+                histogram: None,
+            })
+            .collect(),
+    }
+}
+
+/// Adds error counts by kind, keeping the first example.
+fn sum_errors(into: &mut BTreeMap<String, ErrorCount>, from: &BTreeMap<String, ErrorCount>) {
+    for (kind, count) in from {
+        let merged = into.entry(kind.clone()).or_insert_with(|| ErrorCount {
+            count: 0,
+            example: count.example.clone(),
+        });
+        merged.count += count.count;
+    }
+}
+
+/// Adds counts by status code.
+fn sum_codes(into: &mut BTreeMap<String, StatusCount>, from: &BTreeMap<String, StatusCount>) {
+    for (code, count) in from {
+        into.entry(code.clone())
+            .or_insert(StatusCount { count: 0 })
+            .count += count.count;
+    }
 }
 
 /// The checks before merging: every file is a shard of the same run, none twice, none
@@ -337,21 +527,8 @@ fn assemble(
     out.errors_by_kind = BTreeMap::new();
     out.status_code_stats = BTreeMap::new();
     for r in &results {
-        for (kind, count) in &r.errors_by_kind {
-            let merged = out.errors_by_kind.entry(kind.clone()).or_insert_with(|| {
-                crate::result::ErrorCount {
-                    count: 0,
-                    example: count.example.clone(),
-                }
-            });
-            merged.count += count.count;
-        }
-        for (code, count) in &r.status_code_stats {
-            out.status_code_stats
-                .entry(code.clone())
-                .or_insert(crate::result::StatusCount { count: 0 })
-                .count += count.count;
-        }
+        sum_errors(&mut out.errors_by_kind, &r.errors_by_kind);
+        sum_codes(&mut out.status_code_stats, &r.status_code_stats);
     }
 
     out.series = series;

@@ -28,7 +28,7 @@ use crate::plan::UsageError;
     max_term_width = 100,
     after_help = "More commands:\n  harness run SCENARIO.toml|FOLDER [OPTIONS]   run scenario files and check their thresholds\n  harness compare BASE.json NEW.json           what changed between two results, beyond noise\n  harness report RESULT.json [-o OUT.html]     render a saved result again\n  harness heap-diff BASE AFTER [FINAL]         which objects leaked between heap snapshots\n  harness profile FILE.cpuprofile              the hot code of a CPU profile\n\nExit codes: 0 ok, 1 a threshold failed, 2 usage error, 3 the target failed, 4 harness failed."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// The URL to load: http:// or https://, e.g. http://localhost:3030/
     #[arg(value_name = "URL", help_heading = None)]
     pub url: String,
@@ -43,7 +43,7 @@ pub struct Cli {
 
 /// The flags shared by `harness URL` and `harness run SCENARIO`.
 #[derive(Debug, Clone, Args)]
-pub struct Options {
+pub(crate) struct Options {
     /// Number of concurrent connections.
     #[arg(short, long, default_value = "10", value_parser = parse::positive)]
     pub connections: u64,
@@ -75,6 +75,15 @@ pub struct Options {
     /// Request body.
     #[arg(short, long, conflicts_with = "input")]
     pub body: Option<String>,
+
+    /// Check every response's status: a code, a class, or a list (200, 2xx, 200,204). A
+    /// response that fails counts as an error of kind 'check'.
+    #[arg(long, value_name = "STATUS", value_parser = parse::status, help_heading = "Checks")]
+    pub expect_status: Option<crate::plan::StatusRule>,
+
+    /// Check that every response's body contains TEXT (the first 1 MiB of it).
+    #[arg(long, value_name = "TEXT", help_heading = "Checks")]
+    pub expect_body: Option<String>,
 
     /// Read the request body from this file.
     #[arg(short, long, value_name = "FILE")]
@@ -228,7 +237,7 @@ pub struct Options {
     name = "harness report",
     about = "Render the HTML report of a saved result.json again"
 )]
-pub struct ReportCli {
+pub(crate) struct ReportCli {
     /// A result.json written by harness (or its --json output).
     #[arg(value_name = "RESULT")]
     pub result: PathBuf,
@@ -310,6 +319,7 @@ pub fn main() -> ExitCode {
 fn run_main() -> Outcome {
     let cli = parse_args::<Cli>("harness", std::env::args_os())?;
     let plan = resolve::plan(cli).map_err(|err| Failure::usage(format!("{err:#}")))?;
+    crate::plan::check_threshold_kinds(&plan).map_err(Failure::usage)?;
     crate::run::run(plan)
         .map(|finished| finished.code)
         .map_err(|err| Failure::of_run(&err))

@@ -11,6 +11,11 @@ pub(crate) fn threshold(text: &str) -> Result<crate::analyse::Threshold, String>
     crate::analyse::Threshold::parse(text)
 }
 
+/// Parses `--expect-status`: `200`, `2xx`, or a list `200,204`.
+pub(crate) fn status(text: &str) -> Result<crate::plan::StatusRule, String> {
+    crate::plan::StatusRule::parse(text)
+}
+
 /// Parses `--shard I/N` (or `index/N`, reading `JOB_COMPLETION_INDEX`).
 pub(crate) fn shard(text: &str) -> Result<crate::plan::Shard, String> {
     crate::plan::Shard::parse(text, |name| std::env::var(name).ok())

@@ -339,12 +339,18 @@ fn request(cli: &Cli, target: &Target) -> Result<RequestSpec, UsageError> {
         ));
     }
     Ok(RequestSpec {
+        name: RequestSpec::default_name(&cli.opts.method, &target.path),
         method: cli.opts.method.clone(),
         path: target.path.clone(),
         headers: cli.opts.headers.clone(),
         body,
         weight: 1,
         placeholders: false,
+        expect: crate::plan::Expect {
+            status: cli.opts.expect_status.clone(),
+            body_contains: cli.opts.expect_body.clone(),
+            ..crate::plan::Expect::default()
+        },
     })
 }
 

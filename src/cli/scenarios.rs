@@ -204,7 +204,9 @@ fn plan(
         }
     }
     if !cli_request && !file.requests.is_empty() {
-        plan.load.requests = requests(scenario, &plan.load.target.path)?;
+        // The checks given as flags, on the request the flags alone would send.
+        let flags = plan.load.requests[0].expect.clone();
+        plan.load.requests = requests(scenario, &plan.load.target.path, &flags)?;
     }
     if let Some(watch) = &mut plan.watch {
         watch.cwd = target.cwd.clone();
@@ -218,6 +220,8 @@ fn plan(
         }
     }
     outputs(scenario, &mut plan, given)?;
+    crate::plan::check_threshold_kinds(&plan)
+        .map_err(|why| UsageError(format!("{}: {why}", scenario.path.display())))?;
     Ok(plan)
 }
 
@@ -341,7 +345,11 @@ fn outputs(
 }
 
 /// The file's requests, with bodies read and placeholders checked.
-fn requests(scenario: &Scenario, url_path: &str) -> Result<Vec<RequestSpec>, UsageError> {
+fn requests(
+    scenario: &Scenario,
+    url_path: &str,
+    flags: &crate::plan::Expect,
+) -> Result<Vec<RequestSpec>, UsageError> {
     use crate::load::template::Template;
     scenario
         .file
@@ -370,7 +378,20 @@ fn requests(scenario: &Scenario, url_path: &str) -> Result<Vec<RequestSpec>, Usa
             for value in request.headers.values() {
                 check("headers", value.as_bytes())?;
             }
+            let mut expect = request
+                .expect
+                .as_ref()
+                .map(crate::scenario::ExpectSection::to_plan)
+                .unwrap_or_default();
+            if let Some(status) = &flags.status {
+                expect.status = Some(status.clone());
+            }
+            if let Some(text) = &flags.body_contains {
+                expect.body_contains = Some(text.clone());
+            }
             Ok(RequestSpec {
+                name: request.kind_name(url_path),
+                expect,
                 method: request.method.clone(),
                 path,
                 headers: request

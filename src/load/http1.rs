@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::connect::Stream;
 use super::pacer::Pacer;
-use super::recorder::ErrorKind;
+use super::recorder::{ErrorKind, Request};
 use super::response::ResponseParser;
 use super::template::{Template, Values};
 use super::{SessionEnd, Worker};
@@ -147,14 +147,14 @@ impl WireRequest {
     }
 
     /// The bytes of `count` requests (at most [`WireRequest::chunk()`]), rendered into `out`
-    /// when they vary; `heads` gets whether each is a HEAD request (left alone for a fixed
-    /// request).
+    /// when they vary; `picks` gets each one's entry index and whether it is a HEAD request
+    /// (left alone for a fixed request).
     fn requests<'a>(
         &'a self,
         count: usize,
         values: &Values,
         out: &'a mut Vec<u8>,
-        heads: &mut Vec<bool>,
+        picks: &mut Vec<(u16, bool)>,
     ) -> &'a [u8] {
         match self {
             WireRequest::Fixed { batch, one } => &batch[..one * count],
@@ -164,11 +164,12 @@ impl WireRequest {
                 ..
             } => {
                 out.clear();
-                heads.clear();
+                picks.clear();
                 let mut scratch = Scratch::default();
                 for _ in 0..count {
-                    let entry = &entries[values.pick(cumulative)];
-                    heads.push(entry.head);
+                    let index = values.pick(cumulative);
+                    let entry = &entries[index];
+                    picks.push((index as u16, entry.head));
                     match &entry.fixed {
                         Some(bytes) => out.extend_from_slice(bytes),
                         None => entry.render(values, &mut scratch, out),
@@ -271,6 +272,18 @@ struct Flight {
     sent: Instant,
     /// A HEAD request: its response has no body whatever its headers say.
     head: bool,
+    /// Its kind: the index of its entry in the plan's requests.
+    kind: u16,
+}
+
+impl Flight {
+    fn request(&self) -> Request {
+        Request {
+            planned: self.planned,
+            sent: self.sent,
+            kind: self.kind,
+        }
+    }
 }
 
 /// Drives one connection until it must be reopened or the run wants no more requests.
@@ -294,7 +307,7 @@ pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pac
     let first_head = worker.plan.requests[0].method == "HEAD";
     let mut parser = ResponseParser::new(if first_head { "HEAD" } else { "GET" });
     let mut rendered = Vec::new();
-    let mut heads = Vec::new();
+    let mut picks = Vec::new();
     let mut buf = vec![0u8; READ_BUFFER];
     let mut filled = 0;
     let mut response_bytes = 0u64;
@@ -319,11 +332,11 @@ pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pac
                     planned,
                     sent: now,
                     head: first_head,
+                    kind: 0,
                 });
                 count += 1;
             }
             if count > 0 {
-                worker.rec.borrow_mut().sent(count as u64, now);
                 // Usually one write; a pipeline of large bodies goes a part at a time.
                 let mut first = flights.len() - count;
                 while first < flights.len() {
@@ -331,10 +344,15 @@ pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pac
                     let bytes =
                         worker
                             .wire
-                            .requests(part, &worker.values, &mut rendered, &mut heads);
-                    for (flight, head) in flights.range_mut(first..).zip(&heads) {
+                            .requests(part, &worker.values, &mut rendered, &mut picks);
+                    for (flight, (kind, head)) in flights.range_mut(first..).zip(&picks) {
+                        flight.kind = *kind;
                         flight.head = *head;
                     }
+                    worker
+                        .rec
+                        .borrow_mut()
+                        .sent(flights.range(first..first + part).map(|f| f.kind), now);
                     first += part;
                     let failure = match write_within(&mut stream, bytes, timeout).await {
                         Ok(()) => continue,
@@ -389,7 +407,9 @@ pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pac
                 let mut pos = 0;
                 while pos < filled {
                     if parser.is_idle() {
-                        parser.expect_head(flights.front().is_some_and(|f| f.head));
+                        let next = flights.front();
+                        let capture = next.and_then(|f| worker.captures.get(usize::from(f.kind))).and_then(Option::as_ref);
+                        parser.expect(next.is_some_and(|f| f.head), capture);
                     }
                     let progress = match parser.advance(&buf[pos..filled]) {
                         Ok(progress) => progress,
@@ -413,11 +433,11 @@ pub(super) async fn session(worker: &Worker, mut stream: Stream, pacer: &mut Pac
                     };
                     if done.saturating_duration_since(flight.sent) > timeout {
                         // It came after its deadline: a timeout, even if the timer lost the race.
-                        worker.fail(ErrorKind::Timeout, Some(flight.sent), done, || "no response within --timeout".to_string());
+                        worker.fail(ErrorKind::Timeout, Some(flight.request()), done, || "no response within --timeout".to_string());
                         response_bytes = 0;
                         continue;
                     }
-                    worker.rec.borrow_mut().response(flight.planned, flight.sent, done, response.status, response_bytes);
+                    worker.answered(flight.request(), done, response.status, response_bytes, parser.captured());
                     response_bytes = 0;
                     if response.close {
                         closing = true;
@@ -486,12 +506,12 @@ fn at_eof(
 ) -> SessionEnd {
     if let Some(response) = parser.finish_at_eof() {
         if let Some(flight) = flights.pop_front() {
-            worker.rec.borrow_mut().response(
-                flight.planned,
-                flight.sent,
+            worker.answered(
+                flight.request(),
                 now,
                 response.status,
                 bytes,
+                parser.captured(),
             );
         }
     }
@@ -508,7 +528,7 @@ fn at_eof(
 fn fail_all(worker: &Worker, flights: &mut VecDeque<Flight>, kind: ErrorKind, detail: &str) {
     let now = Instant::now();
     for flight in flights.drain(..) {
-        worker.fail(kind, Some(flight.sent), now, || detail.to_string());
+        worker.fail(kind, Some(flight.request()), now, || detail.to_string());
     }
 }
 
@@ -527,6 +547,8 @@ mod tests {
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: Bytes::from(body.to_string()),
+            name: RequestSpec::default_name(method, "/a?b=1"),
+            expect: Default::default(),
         }
     }
 
@@ -570,6 +592,6 @@ mod tests {
             text.unwrap(),
             "POST /k/1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nX-Id: 2\r\nContent-Length: 7\r\n\r\n{\"k\":3}"
         );
-        assert_eq!(heads, [false]);
+        assert_eq!(heads, [(0, false)]);
     }
 }

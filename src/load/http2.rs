@@ -14,9 +14,10 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::time::Instant;
 
+use super::check::Captured;
 use super::connect::Stream;
 use super::pacer::Pacer;
-use super::recorder::ErrorKind;
+use super::recorder::{ErrorKind, Request};
 use super::template::{Template, Values};
 use super::{SessionEnd, Worker};
 
@@ -107,9 +108,14 @@ impl H2Request {
         })
     }
 
-    /// The next request; `None` if a rendered path or header is not valid HTTP.
-    fn build(&self, values: &Values) -> Option<http::Request<Full<Bytes>>> {
-        let entry = &self.entries[values.pick(&self.cumulative)];
+    /// The kind (entry index) of the next request.
+    fn pick(&self, values: &Values) -> u16 {
+        values.pick(&self.cumulative) as u16
+    }
+
+    /// Request `kind`; `None` if a rendered path or header is not valid HTTP.
+    fn build(&self, kind: u16, values: &Values) -> Option<http::Request<Full<Bytes>>> {
+        let entry = &self.entries[usize::from(kind)];
         let body = match &entry.fixed_body {
             Some(body) => body.clone(),
             None => {
@@ -200,34 +206,52 @@ async fn stream_loop(
             return SessionEnd::Done;
         }
         let planned = pacer.borrow_mut().take(now);
+        let kind = request.pick(&worker.values);
+        let this = Request {
+            planned,
+            sent: now,
+            kind,
+        };
         {
             let mut rec = worker.rec.borrow_mut();
             rec.note_lateness(planned, now);
-            rec.sent(1, now);
+            rec.sent(std::iter::once(kind), now);
         }
         if sender.ready().await.is_err() {
-            worker.fail(ErrorKind::Closed, Some(now), Instant::now(), || {
+            worker.fail(ErrorKind::Closed, Some(this), Instant::now(), || {
                 "the HTTP/2 connection closed".to_string()
             });
             return SessionEnd::Reconnect;
         }
-        let Some(built) = request.build(&worker.values) else {
+        let Some(built) = request.build(kind, &worker.values) else {
             worker.fail(
                 ErrorKind::InvalidResponse,
-                Some(now),
+                Some(this),
                 Instant::now(),
                 || "a rendered request template is not a valid HTTP/2 request".to_string(),
             );
             continue;
         };
+        let capture = worker
+            .captures
+            .get(usize::from(kind))
+            .and_then(Option::as_ref);
+        let mut captured = Captured::default();
         let exchange = async {
             let response = sender.send_request(built).await?;
             let status = response.status().as_u16();
+            if let Some(name) = capture.and_then(|c| c.header.as_deref()) {
+                captured.header = response.headers().get(name).map(|v| v.as_bytes().to_vec());
+            }
+            let keep = capture.is_some_and(|c| c.body);
             let mut body = response.into_body();
             let mut bytes = 0u64;
             while let Some(frame) = body.frame().await {
                 if let Some(data) = frame?.data_ref() {
                     bytes += data.len() as u64;
+                    if keep {
+                        captured.body_bytes(data);
+                    }
                 }
             }
             Ok::<_, hyper::Error>((status, bytes))
@@ -235,14 +259,11 @@ async fn stream_loop(
         match tokio::time::timeout(worker.plan.timeout, exchange).await {
             Ok(Ok((status, bytes))) => {
                 answered.set(true);
-                worker
-                    .rec
-                    .borrow_mut()
-                    .response(planned, now, Instant::now(), status, bytes);
+                worker.answered(this, Instant::now(), status, bytes, &captured);
             }
             Ok(Err(err)) => {
                 let kind = hyper_error_kind(&err);
-                worker.fail(kind, Some(now), Instant::now(), || {
+                worker.fail(kind, Some(this), Instant::now(), || {
                     describe(&err, answered.get())
                 });
                 if sender.is_closed() {
@@ -251,7 +272,7 @@ async fn stream_loop(
             }
             Err(_) => {
                 // Dropping the exchange resets just this stream; the others go on.
-                worker.fail(ErrorKind::Timeout, Some(now), Instant::now(), || {
+                worker.fail(ErrorKind::Timeout, Some(this), Instant::now(), || {
                     "no response within --timeout".to_string()
                 });
             }

@@ -3,6 +3,7 @@
 //! [`LoadOutcome`]. The control thread aggregates per-second reports (for the progress bar and
 //! the time series), handles Ctrl-C and bailout, and hands the outcome to `report`.
 
+pub(crate) mod check;
 mod connect;
 mod http1;
 mod http2;
@@ -30,7 +31,7 @@ use connect::Connector;
 use http1::WireRequest;
 use http2::H2Request;
 use pacer::{Budget, Pacer};
-use recorder::{ErrorKind, Recorder, Totals, WorkerMessage};
+use recorder::{ErrorKind, Recorder, Request, Totals, WorkerMessage};
 use series::{SeriesBuilder, SeriesPoint, SoFar};
 use template::Values;
 
@@ -282,6 +283,8 @@ pub(crate) struct Worker {
     start: Instant,
     /// Placeholder values for templated requests.
     values: Values,
+    /// What each kind's responses are to be kept for their checks (`None`: nothing).
+    captures: Vec<Option<check::Capture>>,
 }
 
 impl Worker {
@@ -289,11 +292,42 @@ impl Worker {
     fn fail(
         &self,
         kind: ErrorKind,
-        sent: Option<Instant>,
+        request: Option<Request>,
         now: Instant,
         detail: impl FnOnce() -> String,
     ) {
-        if self.rec.borrow_mut().error(kind, sent, now, detail) {
+        if self.rec.borrow_mut().error(kind, request, now, detail) {
+            self.shared.count_error();
+        }
+    }
+
+    /// Records a response of `request`, checking it against its kind's checks first.
+    fn answered(
+        &self,
+        request: Request,
+        done: Instant,
+        status: u16,
+        bytes: u64,
+        captured: &check::Captured,
+    ) {
+        let expect =
+            &self.plan.requests[usize::from(request.kind).min(self.plan.requests.len() - 1)].expect;
+        let seen = check::Seen {
+            status,
+            bytes,
+            captured,
+        };
+        let failed = if expect.is_empty() {
+            0
+        } else {
+            check::judge(expect, &seen)
+        };
+        self.rec
+            .borrow_mut()
+            .response(request, done, status, bytes, failed, |i| {
+                check::mismatch(expect, i, &seen)
+            });
+        if failed != 0 {
             self.shared.count_error();
         }
     }
@@ -330,8 +364,18 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
             measure_start,
             deadline,
             plan.rate.is_some(),
+            &plan
+                .requests
+                .iter()
+                .map(|r| r.expect.count())
+                .collect::<Vec<_>>(),
             tx,
         )),
+        captures: plan
+            .requests
+            .iter()
+            .map(|r| check::Capture::of(&r.expect))
+            .collect(),
         budget: Budget::new(seed.remaining, deadline, measure_start),
         connector: seed.connector,
         wire: seed.wire,

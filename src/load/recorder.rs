@@ -36,13 +36,16 @@ pub(crate) enum ErrorKind {
     Timeout,
     /// The response could not be parsed as HTTP.
     InvalidResponse,
+    /// The response failed a check of its request entry (`expect`): it was a response, and
+    /// counts in the responses too.
+    Check,
     /// Any other I/O or protocol error.
     Other,
 }
 
 impl ErrorKind {
     /// Every kind, in the order they are reported.
-    pub(crate) const ALL: [ErrorKind; 8] = [
+    pub(crate) const ALL: [ErrorKind; 9] = [
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Tls,
@@ -50,6 +53,7 @@ impl ErrorKind {
         ErrorKind::Closed,
         ErrorKind::Timeout,
         ErrorKind::InvalidResponse,
+        ErrorKind::Check,
         ErrorKind::Other,
     ];
 
@@ -63,6 +67,7 @@ impl ErrorKind {
             ErrorKind::Closed => "closed",
             ErrorKind::Timeout => "timeout",
             ErrorKind::InvalidResponse => "invalidResponse",
+            ErrorKind::Check => "check",
             ErrorKind::Other => "other",
         }
     }
@@ -84,6 +89,120 @@ impl ErrorKind {
 pub(crate) fn latency_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, SIGNIFICANT_DIGITS)
         .expect("constant histogram bounds are valid")
+}
+
+/// A latency histogram for one kind's one second (a chart's p50 and p99): two significant
+/// digits, a seventh of the memory of [`latency_histogram`]'s, allocated only for a kind
+/// with a response in that second.
+fn second_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("constant histogram bounds are valid")
+}
+
+/// Kinds with a per-second series of their own at most (the others have their totals).
+pub(crate) const MAX_KIND_SERIES: usize = 20;
+
+/// One check of a kind: responses that passed and failed it, and the first mismatch.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckCount {
+    pub passed: u64,
+    pub failed: u64,
+    pub example: Option<String>,
+}
+
+/// One kind of request's totals: as [`Totals`], for the requests of one entry.
+#[derive(Debug, Clone)]
+pub(crate) struct KindTotals {
+    /// Latency in µs, from the planned send time.
+    pub latency: Histogram<u64>,
+    /// Responses received.
+    pub completed: u64,
+    /// Requests written in the window.
+    pub sent: u64,
+    /// Requests sent in the window that ended in an error.
+    pub failed: u64,
+    /// Requests still in flight when the load stopped, or answered after.
+    pub unfinished: u64,
+    /// Bytes of responses read.
+    pub bytes: u64,
+    /// Responses by status code.
+    pub status: std::collections::BTreeMap<u16, u64>,
+    /// Errors by kind, indexed like [`ErrorKind::ALL`].
+    pub errors: [u64; ErrorKind::ALL.len()],
+    /// The first error message seen for each kind.
+    pub error_samples: [Option<String>; ErrorKind::ALL.len()],
+    /// Each check of the kind, in `Expect::names` order.
+    pub checks: Vec<CheckCount>,
+    in_flight: u64,
+}
+
+impl KindTotals {
+    fn new(checks: usize) -> KindTotals {
+        KindTotals {
+            latency: latency_histogram(),
+            completed: 0,
+            sent: 0,
+            failed: 0,
+            unfinished: 0,
+            bytes: 0,
+            status: std::collections::BTreeMap::new(),
+            errors: [0; ErrorKind::ALL.len()],
+            error_samples: Default::default(),
+            checks: vec![CheckCount::default(); checks],
+            in_flight: 0,
+        }
+    }
+
+    fn merge(&mut self, other: &KindTotals) {
+        let _ = self.latency.add(&other.latency);
+        self.completed += other.completed;
+        self.sent += other.sent;
+        self.failed += other.failed;
+        self.unfinished += other.unfinished;
+        self.bytes += other.bytes;
+        for (code, count) in &other.status {
+            *self.status.entry(*code).or_default() += count;
+        }
+        merge_errors(
+            (&mut self.errors, &mut self.error_samples),
+            (&other.errors, &other.error_samples),
+        );
+        for (mine, theirs) in self.checks.iter_mut().zip(&other.checks) {
+            mine.passed += theirs.passed;
+            mine.failed += theirs.failed;
+            if mine.example.is_none() {
+                mine.example.clone_from(&theirs.example);
+            }
+        }
+    }
+}
+
+/// Adds another set of error counts and examples to these.
+fn merge_errors(mine: (&mut [u64], &mut [Option<String>]), theirs: (&[u64], &[Option<String>])) {
+    for (i, count) in theirs.0.iter().enumerate() {
+        mine.0[i] += count;
+        if mine.1[i].is_none() {
+            mine.1[i].clone_from(&theirs.1[i]);
+        }
+    }
+}
+
+/// One kind's part of a second.
+#[derive(Debug, Default)]
+pub(crate) struct KindSecond {
+    /// Responses completed in this second.
+    pub requests: u64,
+    /// Errors in this second (failed checks included).
+    pub errors: u64,
+    /// Their latencies (µs), once the kind had a response this second.
+    pub latency: Option<Histogram<u64>>,
+}
+
+/// A request of the window: when it was planned and sent, and its kind (its entry's index).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Request {
+    pub planned: Instant,
+    pub sent: Instant,
+    pub kind: u16,
 }
 
 /// Totals of one worker, merged across workers at the end of the run.
@@ -113,6 +232,9 @@ pub(crate) struct Totals {
     pub failed: u64,
     /// Requests still in flight when the load stopped.
     pub unfinished: u64,
+    /// Each kind of request's own totals, by entry index; empty when the run has one kind
+    /// and no check (its totals are then these).
+    pub kinds: Vec<KindTotals>,
 }
 
 impl Totals {
@@ -129,6 +251,7 @@ impl Totals {
             error_samples: Default::default(),
             failed: 0,
             unfinished: 0,
+            kinds: Vec::new(),
         }
     }
 
@@ -148,10 +271,15 @@ impl Totals {
         for (mine, theirs) in self.status.iter_mut().zip(&other.status) {
             *mine += theirs;
         }
-        for (i, count) in other.errors.iter().enumerate() {
-            self.errors[i] += count;
-            if self.error_samples[i].is_none() {
-                self.error_samples[i].clone_from(&other.error_samples[i]);
+        merge_errors(
+            (&mut self.errors, &mut self.error_samples),
+            (&other.errors, &other.error_samples),
+        );
+        if self.kinds.is_empty() {
+            self.kinds.clone_from(&other.kinds);
+        } else {
+            for (mine, theirs) in self.kinds.iter_mut().zip(&other.kinds) {
+                mine.merge(theirs);
             }
         }
     }
@@ -177,6 +305,8 @@ pub(crate) struct SecondReport {
     pub errors: u64,
     /// Latencies (µs) of the responses completed in this second.
     pub latency: Histogram<u64>,
+    /// Each kind's part, for the first [`MAX_KIND_SERIES`] kinds (when kinds are counted).
+    pub kinds: Vec<KindSecond>,
 }
 
 /// What a worker sends to the control thread.
@@ -198,26 +328,50 @@ pub(crate) struct Recorder {
     second_start: Instant,
     in_flight: u64,
     tx: UnboundedSender<WorkerMessage>,
+    /// How many kinds have a per-second series (0 when kinds are not counted apart).
+    series_kinds: usize,
+    /// Kinds are counted apart (several kinds): each its own histogram, counts and codes.
+    /// With one kind that has checks, only its checks are counted here; the rest is the
+    /// run's.
+    apart: bool,
 }
 
 impl Recorder {
     /// A recorder whose measured window opens at `measure_start` and, in duration mode,
-    /// closes at `measure_end`.
+    /// closes at `measure_end`. `kinds` holds each kind's number of checks; with one kind,
+    /// kinds are not counted apart (its totals are the run's, and only its checks, if it has
+    /// any, are counted in `Totals::kinds`).
     pub(crate) fn new(
         measure_start: Instant,
         measure_end: Option<Instant>,
         open_model: bool,
+        kinds: &[usize],
         tx: UnboundedSender<WorkerMessage>,
     ) -> Recorder {
+        let mut totals = Totals::new(open_model);
+        if kinds.len() > 1 || kinds.iter().any(|checks| *checks > 0) {
+            totals.kinds = kinds
+                .iter()
+                .map(|checks| KindTotals::new(*checks))
+                .collect();
+        }
+        let apart = kinds.len() > 1;
+        let series_kinds = if apart {
+            totals.kinds.len().min(MAX_KIND_SERIES)
+        } else {
+            0
+        };
         Recorder {
             measure_start,
             measure_end,
             after_end: 0,
-            totals: Totals::new(open_model),
-            second: empty_second(0),
+            totals,
+            second: empty_second(0, series_kinds),
             second_start: measure_start,
             in_flight: 0,
             tx,
+            series_kinds,
+            apart,
         }
     }
 
@@ -227,11 +381,21 @@ impl Recorder {
         at >= self.measure_start && self.measure_end.is_none_or(|end| at < end)
     }
 
-    /// `count` requests were written at `now`.
-    pub(crate) fn sent(&mut self, count: u64, now: Instant) {
-        if self.in_window(now) {
-            self.in_flight += count;
-            self.totals.sent += count;
+    /// Requests of these kinds were written at `now`.
+    pub(crate) fn sent(&mut self, kinds: impl ExactSizeIterator<Item = u16>, now: Instant) {
+        if !self.in_window(now) {
+            return;
+        }
+        let count = kinds.len() as u64;
+        self.in_flight += count;
+        self.totals.sent += count;
+        if self.apart {
+            for kind in kinds {
+                if let Some(totals) = self.totals.kinds.get_mut(usize::from(kind)) {
+                    totals.sent += 1;
+                    totals.in_flight += 1;
+                }
+            }
         }
     }
 
@@ -243,29 +407,35 @@ impl Recorder {
         }
     }
 
-    /// A response arrived at `done` for a request planned at `planned` and sent at `sent`.
+    /// A response arrived at `done` for `request`; `failed` has a bit for each of its
+    /// kind's checks it failed, and `mismatch` describes a failed check by its index.
     pub(crate) fn response(
         &mut self,
-        planned: Instant,
-        sent: Instant,
+        request: Request,
         done: Instant,
         status: u16,
         bytes: u64,
+        failed: u32,
+        mismatch: impl Fn(usize) -> String,
     ) {
-        if !self.in_window(sent) {
+        if !self.in_window(request.sent) {
             return;
         }
         self.in_flight = self.in_flight.saturating_sub(1);
         if self.measure_end.is_some_and(|end| done >= end) {
             // Answered after the window closed: like a request still in flight at the end.
             self.after_end += 1;
+            if let Some(kind) = self.kind_apart(request.kind) {
+                kind.in_flight = kind.in_flight.saturating_sub(1);
+                kind.unfinished += 1;
+            }
             return;
         }
         self.roll(done);
-        let latency = micros(done.saturating_duration_since(planned));
+        let latency = micros(done.saturating_duration_since(request.planned));
         self.totals.latency.saturating_record(latency);
         if let Some(uncorrected) = &mut self.totals.uncorrected {
-            uncorrected.saturating_record(micros(done.saturating_duration_since(sent)));
+            uncorrected.saturating_record(micros(done.saturating_duration_since(request.sent)));
         }
         self.second.latency.saturating_record(latency);
         self.totals.completed += 1;
@@ -275,39 +445,111 @@ impl Recorder {
         if let Some(slot) = self.totals.status.get_mut(usize::from(status)) {
             *slot += 1;
         }
+        let check = ErrorKind::Check as usize;
+        if failed != 0 {
+            self.totals.errors[check] += 1;
+            self.second.errors += 1;
+            if self.totals.error_samples[check].is_none() {
+                self.totals.error_samples[check] = Some(mismatch(failed.trailing_zeros() as usize));
+            }
+        }
+        let index = usize::from(request.kind);
+        if let Some(second) = self.second.kinds.get_mut(index) {
+            second.requests += 1;
+            second.errors += u64::from(failed != 0);
+            second
+                .latency
+                .get_or_insert_with(second_histogram)
+                .saturating_record(latency);
+        }
+        let apart = self.apart;
+        let Some(kind) = self.totals.kinds.get_mut(index) else {
+            return;
+        };
+        if apart {
+            kind.in_flight = kind.in_flight.saturating_sub(1);
+            kind.latency.saturating_record(latency);
+            kind.completed += 1;
+            kind.bytes += bytes;
+            *kind.status.entry(status).or_default() += 1;
+        }
+        for (i, count) in kind.checks.iter_mut().enumerate() {
+            if failed & (1 << i) == 0 {
+                count.passed += 1;
+            } else {
+                count.failed += 1;
+                if count.example.is_none() {
+                    count.example = Some(mismatch(i));
+                }
+            }
+        }
+        if failed != 0 {
+            kind.errors[check] += 1;
+            if kind.error_samples[check].is_none() {
+                kind.error_samples[check].clone_from(&self.totals.error_samples[check]);
+            }
+        }
     }
 
-    /// A request (or, with `sent` None, a connection attempt) failed at `now`.
+    /// A request (or, with `request` None, a connection attempt) failed at `now`.
     /// Returns true when the error was counted (it was in the measured window).
     pub(crate) fn error(
         &mut self,
-        kind: ErrorKind,
-        sent: Option<Instant>,
+        error: ErrorKind,
+        request: Option<Request>,
         now: Instant,
         detail: impl FnOnce() -> String,
     ) -> bool {
-        match sent {
-            Some(sent) if !self.in_window(sent) => return false,
-            Some(_) => {
+        let kind = match request {
+            Some(request) if !self.in_window(request.sent) => return false,
+            Some(request) => {
                 self.in_flight = self.in_flight.saturating_sub(1);
+                if let Some(kind) = self.kind_apart(request.kind) {
+                    kind.in_flight = kind.in_flight.saturating_sub(1);
+                }
                 if self.measure_end.is_some_and(|end| now >= end) {
                     // Failed after the window closed: unfinished, like a late response.
                     self.after_end += 1;
+                    if let Some(kind) = self.kind_apart(request.kind) {
+                        kind.unfinished += 1;
+                    }
                     return false;
                 }
                 self.totals.failed += 1;
+                Some(usize::from(request.kind))
             }
             None if !self.in_window(now) => return false,
-            None => {}
-        }
+            None => None,
+        };
         self.roll(now);
-        let slot = kind as usize;
+        let slot = error as usize;
         self.totals.errors[slot] += 1;
         if self.totals.error_samples[slot].is_none() {
             self.totals.error_samples[slot] = Some(detail());
         }
         self.second.errors += 1;
+        if let Some(index) = kind {
+            if let Some(second) = self.second.kinds.get_mut(index) {
+                second.errors += 1;
+            }
+            let samples = &self.totals.error_samples;
+            if let Some(kind) = self.totals.kinds.get_mut(index).filter(|_| self.apart) {
+                kind.failed += 1;
+                kind.errors[slot] += 1;
+                if kind.error_samples[slot].is_none() {
+                    kind.error_samples[slot].clone_from(&samples[slot]);
+                }
+            }
+        }
         true
+    }
+
+    /// The totals of kind `kind`, when kinds are counted apart.
+    fn kind_apart(&mut self, kind: u16) -> Option<&mut KindTotals> {
+        if !self.apart {
+            return None;
+        }
+        self.totals.kinds.get_mut(usize::from(kind))
     }
 
     /// Closes every second that ended before `now`, sending it to the control thread.
@@ -331,18 +573,22 @@ impl Recorder {
         }
         let mut totals = std::mem::replace(&mut self.totals, Totals::new(false));
         totals.unfinished = self.in_flight + self.after_end;
+        for kind in &mut totals.kinds {
+            kind.unfinished += kind.in_flight;
+            kind.in_flight = 0;
+        }
         let _ = self.tx.send(WorkerMessage::Done(Box::new(totals)));
     }
 
     fn flush_second(&mut self) {
-        let next = empty_second(self.second.index + 1);
+        let next = empty_second(self.second.index + 1, self.series_kinds);
         let done = std::mem::replace(&mut self.second, next);
         // The control thread only goes away after every worker has finished.
         let _ = self.tx.send(WorkerMessage::Second(done));
     }
 }
 
-fn empty_second(index: u64) -> SecondReport {
+fn empty_second(index: u64, kinds: usize) -> SecondReport {
     SecondReport {
         index,
         covered: Duration::ZERO,
@@ -350,6 +596,7 @@ fn empty_second(index: u64) -> SecondReport {
         bytes: 0,
         errors: 0,
         latency: latency_histogram(),
+        kinds: (0..kinds).map(|_| KindSecond::default()).collect(),
     }
 }
 
@@ -362,6 +609,18 @@ pub(crate) fn micros(duration: Duration) -> u64 {
 mod tests {
     use super::*;
     use tokio::sync::mpsc;
+
+    fn req(planned: Instant, sent: Instant) -> Request {
+        Request {
+            planned,
+            sent,
+            kind: 0,
+        }
+    }
+
+    fn no_mismatch(_: usize) -> String {
+        String::new()
+    }
 
     fn drain(
         rx: &mut mpsc::UnboundedReceiver<WorkerMessage>,
@@ -381,12 +640,26 @@ mod tests {
     async fn warmup_requests_are_not_recorded() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let start = Instant::now();
-        let mut rec = Recorder::new(start + Duration::from_secs(1), None, false, tx);
-        rec.sent(1, start);
-        rec.response(start, start, start + Duration::from_millis(1500), 200, 10);
+        let mut rec = Recorder::new(start + Duration::from_secs(1), None, false, &[0], tx);
+        rec.sent(std::iter::repeat_n(0, 1), start);
+        rec.response(
+            req(start, start),
+            start + Duration::from_millis(1500),
+            200,
+            10,
+            0,
+            no_mismatch,
+        );
         let t = start + Duration::from_millis(1100);
-        rec.sent(1, t);
-        rec.response(t, t, t + Duration::from_millis(5), 200, 10);
+        rec.sent(std::iter::repeat_n(0, 1), t);
+        rec.response(
+            req(t, t),
+            t + Duration::from_millis(5),
+            200,
+            10,
+            0,
+            no_mismatch,
+        );
         rec.finish(start + Duration::from_secs(2));
         let (seconds, totals) = drain(&mut rx);
         let totals = totals.unwrap();
@@ -408,29 +681,39 @@ mod tests {
         let start = Instant::now();
         let ms = Duration::from_millis;
         let end = start + Duration::from_secs(1);
-        let mut rec = Recorder::new(start + ms(100), Some(end), false, tx);
+        let mut rec = Recorder::new(start + ms(100), Some(end), false, &[0], tx);
         let closed = || "closed".to_string();
         // Warm-up: sent before the window, ended inside and after it.
-        rec.sent(2, start);
-        rec.response(start, start, start + ms(200), 200, 1);
-        rec.error(ErrorKind::Closed, Some(start), start + ms(300), closed);
+        rec.sent(std::iter::repeat_n(0, 2), start);
+        rec.response(req(start, start), start + ms(200), 200, 1, 0, no_mismatch);
+        rec.error(
+            ErrorKind::Closed,
+            Some(req(start, start)),
+            start + ms(300),
+            closed,
+        );
         // Planned in the warm-up, sent in the window (a backlog): it belongs to the window.
         let late = start + ms(150);
-        rec.sent(1, late);
-        rec.response(start, late, late + ms(5), 200, 1);
+        rec.sent(std::iter::repeat_n(0, 1), late);
+        rec.response(req(start, late), late + ms(5), 200, 1, 0, no_mismatch);
         // In the window: answered, failed inside, failed after, answered after, never ended.
         let t = start + ms(500);
-        rec.sent(5, t);
-        rec.response(t, t, t + ms(5), 200, 1);
-        rec.error(ErrorKind::Reset, Some(t), t + ms(10), closed);
-        rec.error(ErrorKind::Timeout, Some(t), end + ms(1), closed);
-        rec.response(t, t, end + ms(2), 200, 1);
+        rec.sent(std::iter::repeat_n(0, 5), t);
+        rec.response(req(t, t), t + ms(5), 200, 1, 0, no_mismatch);
+        rec.error(ErrorKind::Reset, Some(req(t, t)), t + ms(10), closed);
+        rec.error(ErrorKind::Timeout, Some(req(t, t)), end + ms(1), closed);
+        rec.response(req(t, t), end + ms(2), 200, 1, 0, no_mismatch);
         // A failed connection carries no request; one after the window is not counted.
         rec.error(ErrorKind::ConnectRefused, None, t, closed);
         rec.error(ErrorKind::ConnectRefused, None, end + ms(5), closed);
         // Sent after the window closed (the loop had not yet seen the deadline).
-        rec.sent(1, end + ms(3));
-        rec.error(ErrorKind::Closed, Some(end + ms(3)), end + ms(4), closed);
+        rec.sent(std::iter::repeat_n(0, 1), end + ms(3));
+        rec.error(
+            ErrorKind::Closed,
+            Some(req(end + ms(3), end + ms(3))),
+            end + ms(4),
+            closed,
+        );
         rec.finish(end + ms(10));
         let totals = drain(&mut rx).1.unwrap();
         assert_eq!(totals.sent, 6);
@@ -454,10 +737,24 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let start = Instant::now();
         let end = start + Duration::from_secs(1);
-        let mut rec = Recorder::new(start, Some(end), false, tx);
-        rec.sent(2, start);
-        rec.response(start, start, end - Duration::from_millis(1), 200, 1);
-        rec.response(start, start, end + Duration::from_millis(1), 200, 1);
+        let mut rec = Recorder::new(start, Some(end), false, &[0], tx);
+        rec.sent(std::iter::repeat_n(0, 2), start);
+        rec.response(
+            req(start, start),
+            end - Duration::from_millis(1),
+            200,
+            1,
+            0,
+            no_mismatch,
+        );
+        rec.response(
+            req(start, start),
+            end + Duration::from_millis(1),
+            200,
+            1,
+            0,
+            no_mismatch,
+        );
         rec.finish(end + Duration::from_millis(2));
         let (seconds, totals) = drain(&mut rx);
         let totals = totals.unwrap();
@@ -470,13 +767,16 @@ mod tests {
     async fn responses_land_in_the_second_they_complete_and_idle_seconds_are_sent() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let start = Instant::now();
-        let mut rec = Recorder::new(start, None, true, tx);
+        let mut rec = Recorder::new(start, None, true, &[0], tx);
         let at = |ms| start + Duration::from_millis(ms);
-        rec.response(at(0), at(0), at(100), 200, 1);
-        rec.response(at(900), at(950), at(3200), 503, 1);
-        rec.error(ErrorKind::Reset, Some(at(3000)), at(3300), || {
-            "reset".into()
-        });
+        rec.response(req(at(0), at(0)), at(100), 200, 1, 0, no_mismatch);
+        rec.response(req(at(900), at(950)), at(3200), 503, 1, 0, no_mismatch);
+        rec.error(
+            ErrorKind::Reset,
+            Some(req(at(3000), at(3000))),
+            at(3300),
+            || "reset".into(),
+        );
         rec.finish(at(3500));
         let (seconds, totals) = drain(&mut rx);
         let counts: Vec<_> = seconds
@@ -499,5 +799,72 @@ mod tests {
             totals.error_samples[ErrorKind::Reset as usize].as_deref(),
             Some("reset")
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_kind_counts_its_own_requests_and_checks() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let mut rec = Recorder::new(start, None, false, &[0, 2], tx);
+        let of = |kind| Request {
+            planned: start,
+            sent: start,
+            kind,
+        };
+        rec.sent([0u16, 1, 1, 1].into_iter(), start);
+        rec.response(of(0), start + ms(2), 200, 10, 0, no_mismatch);
+        rec.response(of(1), start + ms(40), 200, 10, 0, no_mismatch);
+        // Fails the second check of kind 1: an error, and a response all the same.
+        rec.response(of(1), start + ms(41), 200, 10, 0b10, |i| {
+            format!("check {i}")
+        });
+        rec.error(ErrorKind::Reset, Some(of(1)), start + ms(50), || {
+            "reset".into()
+        });
+        rec.finish(start + ms(1500));
+        let (seconds, totals) = drain(&mut rx);
+        let totals = totals.unwrap();
+        assert_eq!((totals.sent, totals.completed, totals.failed), (4, 3, 1));
+        assert_eq!(totals.errors[ErrorKind::Check as usize], 1);
+        let [fast, slow] = &totals.kinds[..] else {
+            panic!("two kinds: {:?}", totals.kinds.len())
+        };
+        assert_eq!((fast.sent, fast.completed, fast.failed), (1, 1, 0));
+        assert_eq!((slow.sent, slow.completed, slow.failed), (3, 2, 1));
+        assert_eq!(
+            fast.latency.len() + slow.latency.len(),
+            totals.latency.len()
+        );
+        assert_eq!(slow.checks[0].failed, 0);
+        assert_eq!((slow.checks[1].passed, slow.checks[1].failed), (1, 1));
+        assert_eq!(slow.checks[1].example.as_deref(), Some("check 1"));
+        assert_eq!(slow.errors[ErrorKind::Check as usize], 1);
+        assert_eq!(slow.errors[ErrorKind::Reset as usize], 1);
+        assert_eq!(seconds[0].kinds[1].requests, 2);
+        assert_eq!(seconds[0].kinds[1].errors, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_kind_without_checks_is_not_counted_apart() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let rec = Recorder::new(Instant::now(), None, false, &[0], tx.clone());
+        assert!(rec.totals.kinds.is_empty() && rec.series_kinds == 0);
+        // With checks, only the checks are counted: the run's totals are the kind's.
+        let start = Instant::now();
+        let mut rec = Recorder::new(start, None, false, &[1], tx);
+        let request = Request {
+            planned: start,
+            sent: start,
+            kind: 0,
+        };
+        rec.sent(std::iter::once(0), start);
+        rec.response(request, start, 200, 1, 1, |_| "no".into());
+        let kind = &rec.totals.kinds[0];
+        assert_eq!(
+            (kind.checks[0].failed, kind.completed, kind.latency.len()),
+            (1, 0, 0)
+        );
+        assert_eq!(rec.totals.errors[ErrorKind::Check as usize], 1);
     }
 }

@@ -1,6 +1,9 @@
 //! Incremental HTTP/1.1 response framing for the hot path: finds where each response ends
 //! (Content-Length, chunked, or connection close) without copying bodies, so pipelined
-//! responses are matched to requests in order. Heads are parsed with httparse.
+//! responses are matched to requests in order. Heads are parsed with httparse. Only a
+//! response whose checks read it has its body (or a header) kept.
+
+use super::check::{Capture, Captured};
 
 /// Most headers a response may carry.
 const MAX_HEADERS: usize = 100;
@@ -50,6 +53,10 @@ pub(crate) struct ResponseParser {
     head_request: bool,
     state: State,
     current: Response,
+    /// What to keep of the current response for its checks (none: nothing is copied).
+    capture: Option<Capture>,
+    /// What was kept of it.
+    captured: Captured,
 }
 
 /// The result of [`ResponseParser::advance`].
@@ -71,12 +78,26 @@ impl ResponseParser {
                 status: 0,
                 close: false,
             },
+            capture: None,
+            captured: Captured::default(),
         }
     }
 
-    /// Says whether the next response answers a HEAD request (call while [`Self::is_idle`]).
-    pub(crate) fn expect_head(&mut self, head: bool) {
+    /// Says whether the next response answers a HEAD request, and what of it to keep for its
+    /// checks (call while [`Self::is_idle`]).
+    pub(crate) fn expect(&mut self, head: bool, capture: Option<&Capture>) {
         self.head_request = head;
+        if capture != self.capture.as_ref() {
+            self.capture = capture.cloned();
+        }
+        if self.capture.is_some() {
+            self.captured.clear();
+        }
+    }
+
+    /// What was kept of the last response for its checks.
+    pub(crate) fn captured(&self) -> &Captured {
+        &self.captured
     }
 
     /// True between responses, when no byte of the next one has been consumed.
@@ -105,13 +126,18 @@ impl ResponseParser {
                 State::Head => self.head(rest)?,
                 State::Length(remaining) => {
                     let take = remaining.min(rest.len() as u64);
+                    self.keep(&rest[..take as usize]);
                     self.state = State::Length(remaining - take);
                     (take as usize, remaining == take)
                 }
-                State::UntilClose => (rest.len(), false),
+                State::UntilClose => {
+                    self.keep(rest);
+                    (rest.len(), false)
+                }
                 State::ChunkSize => (self.chunk_size(rest)?, false),
                 State::ChunkData(remaining) => {
                     let take = remaining.min(rest.len() as u64);
+                    self.keep(&rest[..take as usize]);
                     self.state = if remaining == take {
                         State::ChunkEnd
                     } else {
@@ -133,6 +159,13 @@ impl ResponseParser {
             if step == 0 || used == buf.len() {
                 return Ok(Progress { used, done: None });
             }
+        }
+    }
+
+    /// Keeps body bytes when the current response's checks read its body.
+    fn keep(&mut self, body: &[u8]) {
+        if self.capture.as_ref().is_some_and(|c| c.body) {
+            self.captured.body_bytes(body);
         }
     }
 
@@ -163,6 +196,13 @@ impl ResponseParser {
         let mut length = None;
         let mut chunked = false;
         let mut close = response.version == Some(0);
+        if let Some(wanted) = self.capture.as_ref().and_then(|c| c.header.as_deref()) {
+            self.captured.header = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(wanted))
+                .map(|h| h.value.to_vec());
+        }
         for header in response.headers.iter() {
             if header.name.eq_ignore_ascii_case("content-length") {
                 let value = std::str::from_utf8(header.value)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::recorder::{latency_histogram, SecondReport};
+use super::recorder::{latency_histogram, KindSecond, SecondReport};
 
 /// One second of the measured window, all workers merged.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +31,23 @@ pub(crate) struct SeriesPoint {
     pub latency_max: u64,
     /// The second's latencies, encoded, when the builder keeps them (sharded runs).
     pub histogram: Option<crate::result::EncodedHistogram>,
+    /// Each kind's part, for the first kinds (`MAX_KIND_SERIES`) when kinds are counted.
+    pub kinds: Vec<KindPoint>,
+}
+
+/// One kind's part of a second, all workers merged.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct KindPoint {
+    /// Responses completed.
+    pub requests: u64,
+    /// Errors, failed checks included.
+    pub errors: u64,
+    /// Median latency of its responses in this second, µs (0 when none).
+    pub latency_p50: u64,
+    /// 99th percentile, µs.
+    pub latency_p99: u64,
+    /// Its latencies, encoded, when the builder keeps them (sharded runs).
+    pub histogram: Option<crate::result::EncodedHistogram>,
 }
 
 struct Pending {
@@ -40,6 +57,7 @@ struct Pending {
     bytes: u64,
     errors: u64,
     latency: Histogram<u64>,
+    kinds: Vec<KindSecond>,
 }
 
 /// The measured window so far, over every completed second: what the live view shows.
@@ -99,6 +117,7 @@ impl SeriesBuilder {
             bytes: 0,
             errors: 0,
             latency: latency_histogram(),
+            kinds: Vec::new(),
         });
         pending.reports += 1;
         pending.covered = pending.covered.max(report.covered);
@@ -106,6 +125,23 @@ impl SeriesBuilder {
         pending.bytes += report.bytes;
         pending.errors += report.errors;
         let _ = pending.latency.add(&report.latency);
+        if pending.kinds.len() < report.kinds.len() {
+            pending
+                .kinds
+                .resize_with(report.kinds.len(), KindSecond::default);
+        }
+        for (mine, theirs) in pending.kinds.iter_mut().zip(report.kinds) {
+            mine.requests += theirs.requests;
+            mine.errors += theirs.errors;
+            if let Some(theirs) = theirs.latency {
+                match &mut mine.latency {
+                    Some(latency) => {
+                        let _ = latency.add(&theirs);
+                    }
+                    None => mine.latency = Some(theirs),
+                }
+            }
+        }
         if pending.reports < self.workers {
             return None;
         }
@@ -133,14 +169,30 @@ impl SeriesBuilder {
     }
 }
 
+/// The latency at quantile `q`, 0 for an empty histogram.
+fn at(latency: &Histogram<u64>, q: f64) -> u64 {
+    if latency.is_empty() {
+        0
+    } else {
+        latency.value_at_quantile(q)
+    }
+}
+
 fn point(second: u64, pending: Pending, keep_histogram: bool) -> SeriesPoint {
-    let at = |q: f64| {
-        if pending.latency.is_empty() {
-            0
-        } else {
-            pending.latency.value_at_quantile(q)
-        }
-    };
+    let kinds = pending
+        .kinds
+        .iter()
+        .map(|kind| KindPoint {
+            requests: kind.requests,
+            errors: kind.errors,
+            latency_p50: kind.latency.as_ref().map_or(0, |h| at(h, 0.5)),
+            latency_p99: kind.latency.as_ref().map_or(0, |h| at(h, 0.99)),
+            histogram: keep_histogram
+                .then(|| kind.latency.as_ref().map(crate::result::encode))
+                .flatten(),
+        })
+        .collect();
+    let at = |q: f64| at(&pending.latency, q);
     SeriesPoint {
         second,
         covered: pending.covered,
@@ -152,6 +204,7 @@ fn point(second: u64, pending: Pending, keep_histogram: bool) -> SeriesPoint {
         latency_p99: at(0.99),
         latency_max: pending.latency.max(),
         histogram: keep_histogram.then(|| crate::result::encode(&pending.latency)),
+        kinds,
     }
 }
 
@@ -171,6 +224,7 @@ mod tests {
             bytes: requests * 10,
             errors: 0,
             latency,
+            kinds: Vec::new(),
         }
     }
 

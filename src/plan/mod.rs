@@ -2,6 +2,10 @@
 //! files) and read by every stage after. No clap types here: `cli` builds it, `load` and
 //! `report` consume it.
 
+mod expect;
+
+pub(crate) use expect::{Expect, JsonRule, StatusRule, MAX_CHECKS};
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -280,13 +284,18 @@ pub(crate) struct RequestSpec {
     /// The path, header values and body hold placeholders (`{{counter}}`, ...) to fill in
     /// for every request; set for scenario files, never for command-line flags.
     pub placeholders: bool,
+    /// The kind of request it is, as results, thresholds and traces name it: the entry's
+    /// `name`, or its method and its path as written (`GET /search?q={{counter}}`).
+    pub name: String,
+    /// What its responses must be.
+    pub expect: Expect,
 }
 
 impl RequestSpec {
-    /// The kind of request this entry sends, as results and traces name it: its method and
-    /// its path as written, placeholders included (`GET /search?q={{counter}}`).
-    pub(crate) fn kind_name(&self) -> String {
-        format!("{} {}", self.method, self.path)
+    /// The default name of a kind: its method and its path as written, placeholders included
+    /// (`GET /search?q={{counter}}`), secret query values redacted (`?token=[redacted]`).
+    pub(crate) fn default_name(method: &str, path: &str) -> String {
+        format!("{method} {}", crate::redact::query(path))
     }
 }
 
@@ -385,6 +394,25 @@ pub(crate) fn request_path(text: &str) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// Every threshold that names a kind of request names one of the plan's; the error says
+/// which kinds there are.
+pub(crate) fn check_threshold_kinds(plan: &Plan) -> Result<(), String> {
+    let names: std::collections::BTreeSet<String> =
+        plan.load.requests.iter().map(|r| r.name.clone()).collect();
+    for threshold in &plan.thresholds {
+        if let Some(kind) = threshold.kind() {
+            if !names.contains(kind) {
+                let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+                return Err(format!(
+                    "--threshold '{threshold}': no kind of request is named {kind:?}; the kinds are {}",
+                    list.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,6 +1,30 @@
-//! Escaping for every text format the reports write: HTML (the report, the comparison page,
-//! the charts' SVG), XML attributes (JUnit) and Markdown (CI job summaries). Every string that
+//! Escaping for every text format the reports write: the terminal, HTML (the report, the
+//! comparison page, the charts' SVG), XML attributes (JUnit) and Markdown (CI job summaries). Every string that
 //! comes from the target, the user or the network goes through one of these.
+
+/// Whether `c` reorders the text around it (the bidirectional overrides and isolates): a
+/// name holding one could show a different name than it is.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
+/// Text safe to print on a terminal: control characters (escape sequences among them) and
+/// bidirectional overrides shown as `\u{..}`, so a name or message cannot move the cursor,
+/// change colours or reorder the line.
+pub(crate) fn terminal(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() || is_bidi_control(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
 
 /// Escapes text for HTML (or SVG) element content and attribute values.
 pub(crate) fn html(text: &str) -> String {
@@ -12,6 +36,9 @@ pub(crate) fn html(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            c if is_bidi_control(c) => {
+                let _ = std::fmt::Write::write_fmt(&mut out, format_args!("&#x{:x};", c as u32));
+            }
             c => out.push(c),
         }
     }
@@ -58,5 +85,6 @@ mod tests {
         assert_eq!(xml_attribute("a\u{1}\tb\nc"), "a b&#10;c");
         assert_eq!(markdown("a|b<c>\nd\\"), "a\\|b&lt;c&gt; d\\\\");
         assert_eq!(markdown_code("`x|y`"), "'x\\|y'");
+        assert_eq!(terminal("a\x1b[2Jb\u{202e}c"), "a\\u{1b}[2Jb\\u{202e}c");
     }
 }

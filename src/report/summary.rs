@@ -24,6 +24,51 @@ pub(crate) struct Summary {
     pub numbers: Vec<(&'static str, String)>,
     /// Each threshold: as written, met or not, the measured value.
     pub thresholds: Vec<(String, bool, String)>,
+    /// A row per kind of request, when there are several or any has checks.
+    pub kinds: Vec<KindRow>,
+}
+
+/// One kind of request at a glance.
+#[derive(Debug, Clone)]
+pub(crate) struct KindRow {
+    /// Its name.
+    pub name: String,
+    /// The numbers, formatted: requests, p50, p99, max, errors, checks passed.
+    pub cells: [String; 6],
+}
+
+/// The headings of a kind's cells.
+const KIND_HEADINGS: [&str; 7] = ["kind", "requests", "p50", "p99", "max", "errors", "checks"];
+
+/// The kinds' rows, or none when the run has one kind without checks.
+fn kind_rows(result: &RunResult) -> Vec<KindRow> {
+    let kinds = &result.kinds;
+    if kinds.len() <= 1 && kinds.iter().all(|k| k.checks.is_empty()) {
+        return Vec::new();
+    }
+    let ms = |value: f64| format!("{} ms", trim_float(value, 2));
+    kinds
+        .iter()
+        .map(|kind| {
+            let rate = crate::analyse::measure::kind_error_rate(kind)
+                .map(|r| format!(" ({} %)", trim_float(100.0 * r, 2)))
+                .unwrap_or_default();
+            KindRow {
+                name: kind.name.clone(),
+                cells: [
+                    thousands(kind.requests.total),
+                    ms(kind.latency.percentiles.p50),
+                    ms(kind.latency.percentiles.p99),
+                    ms(kind.latency.max),
+                    format!("{}{rate}", thousands(kind.errors)),
+                    kind.checks_passed().map_or_else(
+                        || "-".to_string(),
+                        |share| format!("{} %", trim_float(100.0 * share, 2)),
+                    ),
+                ],
+            }
+        })
+        .collect()
 }
 
 impl Summary {
@@ -41,6 +86,7 @@ impl Summary {
                 .iter()
                 .map(|t| (t.threshold.clone(), t.passed, t.actual.clone()))
                 .collect(),
+            kinds: kind_rows(result),
         }
     }
 
@@ -71,6 +117,21 @@ impl Summary {
             );
         }
         out += "</dl>";
+        if !self.kinds.is_empty() {
+            out += "<table class=\"kinds\" id=\"kinds\"><tr>";
+            for heading in KIND_HEADINGS {
+                let _ = write!(out, "<th>{heading}</th>");
+            }
+            out += "</tr>";
+            for kind in &self.kinds {
+                let _ = write!(out, "<tr><td>{}</td>", escape(&kind.name));
+                for cell in &kind.cells {
+                    let _ = write!(out, "<td class=\"num\">{}</td>", escape(cell));
+                }
+                out += "</tr>";
+            }
+            out += "</table>";
+        }
         if !self.thresholds.is_empty() {
             let _ = write!(
                 out,
@@ -136,6 +197,23 @@ impl Summary {
             .collect::<Vec<_>>()
             .join(" | ");
         out += " |\n";
+        if !self.kinds.is_empty() {
+            let _ = write!(
+                out,
+                "\n| {} |\n|{}\n",
+                KIND_HEADINGS.join(" | "),
+                " --- |".repeat(KIND_HEADINGS.len())
+            );
+            for kind in &self.kinds {
+                let cells: Vec<String> = kind.cells.iter().map(|c| md(c)).collect();
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} |",
+                    markdown_code(&kind.name),
+                    cells.join(" | ")
+                );
+            }
+        }
         if !self.thresholds.is_empty() {
             let _ = write!(
                 out,
@@ -170,21 +248,16 @@ fn numbers(result: &RunResult) -> Vec<(&'static str, String)> {
         }
     };
     let ms = |value: f64| format!("{} ms", trim_float(value, 2));
-    let attempts = result.requests.total + result.errors;
+    let errors = crate::analyse::measure::error_rate(result)
+        .map(|r| format!(" ({} %)", trim_float(100.0 * r, 2)))
+        .unwrap_or_default();
     let mut out = vec![
         ("requests/s", thousands(result.requests.mean.round() as u64)),
         ("latency p50", ms(result.latency.percentiles.p50)),
         ("latency p99", ms(result.latency.percentiles.p99)),
         ("latency max", ms(result.latency.max)),
         ("requests", thousands(result.requests.total)),
-        (
-            "errors",
-            format!(
-                "{}{}",
-                thousands(result.errors),
-                rate(result.errors, attempts)
-            ),
-        ),
+        ("errors", format!("{}{errors}", thousands(result.errors))),
         (
             "non-2xx",
             format!(
@@ -221,8 +294,19 @@ fn named_code(result: &RunResult, kind: FindingKind) -> Option<(String, &'static
             .find_map(crate::analyse::heap::headline)?;
         return Some((headline, "heap"));
     }
-    let hot = result.profiles.first()?.hot.first()?;
-    Some((crate::analyse::profile::describe(hot), "profile"))
+    match kind {
+        FindingKind::BlockedEventLoop | FindingKind::CpuSaturated | FindingKind::GcPressure => {
+            let hot = result.profiles.first()?.hot.first()?;
+            Some((crate::analyse::profile::describe(hot), "profile"))
+        }
+        // The awaited operation, not the code that ran: the loop was not the problem.
+        FindingKind::IoWait => {
+            let awaited = crate::analyse::io_wait::awaited(result)?;
+            Some((awaited.name, "io"))
+        }
+        // Failed requests and responses are named by their kind and check, not by code.
+        _ => None,
+    }
 }
 
 /// Code spans (`name`) as `<code>`, the rest escaped.
@@ -255,6 +339,10 @@ mod tests {
                 ("latency p99", "2 ms".to_string()),
             ],
             thresholds: vec![("p99<1ms".to_string(), false, "2 ms".to_string())],
+            kinds: vec![KindRow {
+                name: "GET /s?q=<b>|x`".to_string(),
+                cells: ["10", "1 ms", "2 ms", "3 ms", "1 (10 %)", "90 %"].map(String::from),
+            }],
         }
     }
 
@@ -267,6 +355,7 @@ mod tests {
             "<strong>Code:</strong> <code>computeTerm</code> (app.js:17) <a href=\"#heap\">"
         ));
         assert!(html.contains("<li class=\"fail\">FAIL <code>p99&lt;1ms</code>"));
+        assert!(html.contains("<tr><td>GET /s?q=&lt;b&gt;|x`</td><td class=\"num\">10</td>"));
     }
 
     #[test]
@@ -277,5 +366,10 @@ mod tests {
         assert!(md.contains("| requests/s | latency p99 |\n| --- | --- |\n| 1,000 | 2 ms |"));
         assert!(md.contains("| `p99<1ms` | ❌ FAIL | 2 ms |"));
         assert!(md.contains("Report: `reports/checkout/report.html`"));
+        assert!(md.contains("| kind | requests | p50 | p99 | max | errors | checks |"));
+        assert!(
+            md.contains("| `GET /s?q=<b>\\|x'` | 10 | 1 ms | 2 ms | 3 ms | 1 (10 %) | 90 % |"),
+            "{md}"
+        );
     }
 }

@@ -6,6 +6,7 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One kind of request of a mix.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -21,6 +22,96 @@ pub struct RequestEntry {
     pub headers: Vec<Header>,
     /// Body size in bytes before placeholders are filled.
     pub body_bytes: u64,
+}
+
+/// One kind of request's own figures: a `[[requests]]` entry, or the command line's one
+/// request. The run's top-level figures are the whole; each kind's are its part (errors of
+/// connections that carried no request belong to no kind).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindResult {
+    /// Its name: the entry's `name`, or its method and path as written.
+    pub name: String,
+    /// Its requests.
+    pub requests: KindRequests,
+    /// Latency in ms, as the top-level `latency`.
+    pub latency: LatencyStats,
+    /// Its errors: failed requests and responses that failed a check.
+    pub errors: u64,
+    /// Errors by kind (`check` for failed checks), with the first message seen for each.
+    pub errors_by_kind: BTreeMap<String, ErrorCount>,
+    /// Responses by status code.
+    pub status_codes: BTreeMap<String, StatusCount>,
+    /// Each check of its `expect`, in order.
+    #[serde(default)]
+    pub checks: Vec<CheckResult>,
+    /// Its latency histogram (µs), so that `harness merge` adds kinds exactly; absent when
+    /// the run has one kind (the top-level `histogram` is then its).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub histogram: Option<EncodedHistogram>,
+    /// One entry per second of the measured window (the first 20 kinds only).
+    #[serde(default)]
+    pub series: Vec<KindSecondEntry>,
+}
+
+/// A kind's requests.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindRequests {
+    /// Responses completed in the measured window.
+    pub total: u64,
+    /// Requests sent in the window: each is in `total`, `failed` or `unfinished`.
+    pub sent: u64,
+    /// Requests sent in the window that ended in an error.
+    pub failed: u64,
+    /// Requests still in flight when the load stopped.
+    pub unfinished: u64,
+    /// Completed responses divided by the window's length.
+    pub overall: f64,
+}
+
+/// One check of a kind.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckResult {
+    /// What it checks: `status 2xx`, `body contains "ok"`, `json /ok = true`.
+    pub check: String,
+    /// Responses that passed it.
+    pub passed: u64,
+    /// Responses that failed it.
+    pub failed: u64,
+    /// The first mismatch (cut to a line, secrets redacted).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub example: Option<String>,
+}
+
+/// One second of a kind.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindSecondEntry {
+    /// Seconds since the measured window opened.
+    pub second: u64,
+    /// Responses completed.
+    pub requests: u64,
+    /// Errors, failed checks included.
+    pub errors: u64,
+    /// Median latency, ms (0 when none).
+    pub latency_p50: f64,
+    /// 99th percentile, ms.
+    pub latency_p99: f64,
+    /// This second's latencies (µs, two significant digits), kept in sharded runs.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub histogram: Option<EncodedHistogram>,
+}
+
+impl KindResult {
+    /// Responses that passed every check, as a share of its responses; `None` without
+    /// checks or responses.
+    pub fn checks_passed(&self) -> Option<f64> {
+        let failed = self.errors_by_kind.get("check").map_or(0, |e| e.count);
+        (!self.checks.is_empty() && self.requests.total > 0)
+            .then(|| 1.0 - failed as f64 / self.requests.total as f64)
+    }
 }
 
 /// One stage of a ramp.

@@ -34,8 +34,9 @@ pub use io::{
     IoWaitingOn,
 };
 pub use load::{
-    decode, encode, is_full_second, EncodedHistogram, ErrorCount, Header, LatencyStats,
-    Percentiles, RequestEntry, RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
+    decode, encode, is_full_second, CheckResult, EncodedHistogram, ErrorCount, Header,
+    KindRequests, KindResult, KindSecondEntry, LatencyStats, Percentiles, RequestEntry,
+    RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
 };
 pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReason, TrialOutcome};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
@@ -145,6 +146,10 @@ pub struct RunResult {
     pub histogram: EncodedHistogram,
     /// One entry per second of the measured window.
     pub series: Vec<SeriesEntry>,
+    /// Each kind of request's own figures, in the order of the mix (one for a single
+    /// request).
+    #[serde(default)]
+    pub kinds: Vec<KindResult>,
     /// Seconds on the run's clock (see `phases`) at which the measured window opened: add it
     /// to `series[].second` to line the load up with `process` and `node` samples.
     pub measure_start: f64,

@@ -119,7 +119,7 @@ fn named(mut processes: Vec<IoProcess>, load: &LoadPlan, cwd: &std::path::Path) 
                 .ok()
                 .and_then(|i| load.requests.get(i))
             {
-                kind.kind = request.kind_name();
+                kind.kind = request.name.clone();
             }
             for operation in &mut kind.operations {
                 operation.name = name_anonymous(operation, cwd, &mut sources);

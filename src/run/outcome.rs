@@ -6,9 +6,12 @@ use crate::load::recorder::ErrorKind;
 use crate::load::LoadOutcome;
 use crate::plan::{Plan, Stop};
 use crate::redact::{self, is_secret_header, REDACTED};
+use std::collections::BTreeMap;
+
 use crate::result::{
-    encode, ErrorCount, Header, LatencyStats, Phase, PhaseName, RequestEntry, RunResult,
-    SeriesEntry, ShardInfo, StageEntry, StatusCount, SCHEMA_VERSION,
+    encode, CheckResult, ErrorCount, Header, KindRequests, KindResult, KindSecondEntry,
+    LatencyStats, Phase, PhaseName, RequestEntry, RunResult, SeriesEntry, ShardInfo, StageEntry,
+    StatusCount, SCHEMA_VERSION,
 };
 
 /// Builds the result of a run from its plan and what the load generator measured; `origin`
@@ -88,16 +91,17 @@ pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Ins
         status_3xx: class(300..400),
         status_4xx: class(400..500),
         status_5xx: class(500..600),
-        status_code_stats: totals
-            .status
-            .iter()
-            .enumerate()
-            .filter(|(_, count)| **count > 0)
-            .map(|(code, count)| (code.to_string(), StatusCount { count: *count }))
-            .collect(),
+        status_code_stats: status_codes(
+            totals
+                .status
+                .iter()
+                .enumerate()
+                .map(|(code, count)| (code as u16, *count)),
+        ),
         late_requests: load.rate.map(|_| totals.late),
         unfinished: outcome.unfinished,
         histogram: encode(&totals.latency),
+        kinds: kinds(plan, outcome, &series),
         series,
         measure_start: round3(measure_start),
         phases: load_phases(load.warmup.as_secs_f64(), measure_start, window),
@@ -144,18 +148,142 @@ fn request_mix(plan: &Plan) -> Vec<RequestEntry> {
         .collect()
 }
 
-fn errors_by_kind(outcome: &LoadOutcome) -> std::collections::BTreeMap<String, ErrorCount> {
+fn errors_by_kind(outcome: &LoadOutcome) -> BTreeMap<String, ErrorCount> {
     let totals = &outcome.totals;
+    error_counts(&totals.errors, &totals.error_samples)
+}
+
+/// Error counts by kind name, with their examples; kinds with none left out.
+fn error_counts(counts: &[u64], samples: &[Option<String>]) -> BTreeMap<String, ErrorCount> {
     ErrorKind::ALL
         .iter()
-        .filter(|kind| totals.errors[**kind as usize] > 0)
+        .filter(|kind| counts[**kind as usize] > 0)
         .map(|kind| {
             let count = ErrorCount {
-                count: totals.errors[*kind as usize],
-                example: totals.error_samples[*kind as usize].clone(),
+                count: counts[*kind as usize],
+                example: samples[*kind as usize].clone(),
             };
             (kind.name().to_string(), count)
         })
+        .collect()
+}
+
+/// Each kind of request's figures. A run with one kind and no check counted none apart:
+/// its one kind is the whole.
+fn kinds(plan: &Plan, outcome: &LoadOutcome, series: &[SeriesEntry]) -> Vec<KindResult> {
+    let totals = &outcome.totals;
+    let window = outcome.elapsed.as_secs_f64();
+    let overall = |total: u64| {
+        if window > 0.0 {
+            round3(total as f64 / window)
+        } else {
+            0.0
+        }
+    };
+    let requests = &plan.load.requests;
+    if totals.kinds.len() <= 1 {
+        // One kind: the run's figures are its own; only its checks were counted apart.
+        let Some(request) = requests.first() else {
+            return Vec::new();
+        };
+        let checks = totals.kinds.first().map_or(&[][..], |k| &k.checks[..]);
+        return vec![KindResult {
+            name: request.name.clone(),
+            requests: KindRequests {
+                total: totals.completed,
+                sent: totals.sent,
+                failed: totals.failed,
+                unfinished: outcome.unfinished,
+                overall: overall(totals.completed),
+            },
+            latency: LatencyStats::from(&stats::latency_ms(&totals.latency)),
+            errors: totals.error_count(),
+            errors_by_kind: errors_by_kind(outcome),
+            status_codes: status_codes(
+                totals
+                    .status
+                    .iter()
+                    .enumerate()
+                    .map(|(code, count)| (code as u16, *count)),
+            ),
+            checks: check_results(request, checks),
+            histogram: None,
+            series: series
+                .iter()
+                .map(|s| KindSecondEntry {
+                    second: s.second,
+                    requests: s.requests,
+                    errors: s.errors,
+                    latency_p50: s.latency_p50,
+                    latency_p99: s.latency_p99,
+                    histogram: None,
+                })
+                .collect(),
+        }];
+    }
+    let keep = plan.load.shard.is_some();
+    requests
+        .iter()
+        .zip(&totals.kinds)
+        .enumerate()
+        .map(|(index, (request, kind))| KindResult {
+            name: request.name.clone(),
+            requests: KindRequests {
+                total: kind.completed,
+                sent: kind.sent,
+                failed: kind.failed,
+                unfinished: kind.unfinished,
+                overall: overall(kind.completed),
+            },
+            latency: LatencyStats::from(&stats::latency_ms(&kind.latency)),
+            errors: kind.errors.iter().sum(),
+            errors_by_kind: error_counts(&kind.errors, &kind.error_samples),
+            status_codes: status_codes(kind.status.iter().map(|(code, count)| (*code, *count))),
+            checks: check_results(request, &kind.checks),
+            histogram: Some(encode(&kind.latency)),
+            series: outcome
+                .series
+                .iter()
+                .filter_map(|point| {
+                    let part = point.kinds.get(index)?;
+                    Some(KindSecondEntry {
+                        second: point.second,
+                        requests: part.requests,
+                        errors: part.errors,
+                        latency_p50: part.latency_p50 as f64 / 1000.0,
+                        latency_p99: part.latency_p99 as f64 / 1000.0,
+                        histogram: part.histogram.clone().filter(|_| keep),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Each check of `request` with its counts.
+fn check_results(
+    request: &crate::plan::RequestSpec,
+    counts: &[crate::load::recorder::CheckCount],
+) -> Vec<CheckResult> {
+    request
+        .expect
+        .names()
+        .into_iter()
+        .zip(counts)
+        .map(|(check, count)| CheckResult {
+            check,
+            passed: count.passed,
+            failed: count.failed,
+            example: count.example.clone(),
+        })
+        .collect()
+}
+
+/// Status counts keyed by code, codes with none left out.
+fn status_codes(counts: impl Iterator<Item = (u16, u64)>) -> BTreeMap<String, StatusCount> {
+    counts
+        .filter(|(_, count)| *count > 0)
+        .map(|(code, count)| (code.to_string(), StatusCount { count }))
         .collect()
 }
 

@@ -147,6 +147,7 @@ mod tests {
             latency_p99: 0,
             latency_max: 0,
             histogram: None,
+            kinds: Vec::new(),
         }
     }
 

@@ -139,6 +139,10 @@ pub(crate) struct StageSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RequestSection {
+    /// The kind's name in results and thresholds (`p99{search} < 50ms`); default: the method
+    /// and the path as written (`GET /search?q={{counter}}`). Unique in the file.
+    #[serde(default, deserialize_with = "kind_name")]
+    pub name: Option<String>,
     #[serde(default = "get", deserialize_with = "method")]
     pub method: String,
     /// Path and query, starting with `/` (default: the URL's); spaces and control bytes are
@@ -153,6 +157,70 @@ pub(crate) struct RequestSection {
     /// Relative share of requests (default 1).
     #[serde(default = "one", deserialize_with = "positive")]
     pub weight: u64,
+    /// What its responses must be.
+    #[serde(default)]
+    pub expect: Option<ExpectSection>,
+}
+
+/// `[requests.expect]`: the checks on each response of a request entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpectSection {
+    /// A code (200), a class ("2xx"), or a list of them.
+    #[serde(default, deserialize_with = "status_rule")]
+    pub status: Option<crate::plan::StatusRule>,
+    /// Text the body must contain.
+    pub body_contains: Option<String>,
+    /// A regular expression the body must match.
+    #[serde(default, deserialize_with = "regex")]
+    pub body_matches: Option<regex::bytes::Regex>,
+    /// JSON pointers that must exist ("exists") or equal a value.
+    #[serde(default, deserialize_with = "json_rules")]
+    pub json: Vec<(String, crate::plan::JsonRule)>,
+    /// A header whose value must contain a text.
+    #[serde(default)]
+    pub header: Option<HeaderExpect>,
+    /// The whole response at most this size ("64kB" or bytes).
+    #[serde(default, deserialize_with = "opt_size")]
+    pub max_bytes: Option<u64>,
+}
+
+/// `expect.header`: `{ name = "content-type", contains = "json" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HeaderExpect {
+    pub name: String,
+    pub contains: String,
+}
+
+impl RequestSection {
+    /// The name of its kind: its own, or its method and path as written (the URL's path,
+    /// `url_path`, when it gives none).
+    pub(crate) fn kind_name(&self, url_path: &str) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            crate::plan::RequestSpec::default_name(
+                &self.method,
+                self.path.as_deref().unwrap_or(url_path),
+            )
+        })
+    }
+}
+
+impl ExpectSection {
+    /// The checks as the plan holds them.
+    pub(crate) fn to_plan(&self) -> crate::plan::Expect {
+        crate::plan::Expect {
+            status: self.status.clone(),
+            max_bytes: self.max_bytes,
+            header: self
+                .header
+                .as_ref()
+                .map(|h| (h.name.to_ascii_lowercase(), h.contains.clone())),
+            body_contains: self.body_contains.clone(),
+            body_matches: self.body_matches.clone(),
+            json: self.json.clone(),
+        }
+    }
 }
 
 /// `[check]`
@@ -260,7 +328,10 @@ pub(crate) fn load(path: &Path) -> Result<Scenario, UsageError> {
     ] {
         out.as_mut().map(within);
     }
-    check(&file).map_err(|err| UsageError(format!("{}: {err}", path.display())))?;
+    check(&file).map_err(|err| {
+        let at = err.line(&text).map(|l| format!("{l}:")).unwrap_or_default();
+        UsageError(format!("{}:{at} {}", path.display(), err.message))
+    })?;
     let name = file.name.clone().unwrap_or_else(|| {
         path.file_stem()
             .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
@@ -324,8 +395,78 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A rule broken across keys: the message (starting with the key) and where to point.
+#[derive(Debug)]
+struct Broken {
+    message: String,
+    at: Place,
+}
+
+/// Where a broken rule is written.
+#[derive(Debug)]
+enum Place {
+    /// The whole file.
+    File,
+    /// The `index`th `[[requests]]` entry, at its `key` if written.
+    Request(usize, &'static str),
+    /// The line holding this text (a threshold).
+    Text(String),
+}
+
+impl Broken {
+    /// The 1-based line of the file the rule points at, when it can be found.
+    fn line(&self, text: &str) -> Option<usize> {
+        match &self.at {
+            Place::File => None,
+            Place::Request(index, key) => request_line(text, *index, key),
+            Place::Text(needle) => text
+                .lines()
+                .position(|line| line.contains(needle.as_str()))
+                .map(|i| i + 1),
+        }
+    }
+}
+
+impl From<String> for Broken {
+    fn from(message: String) -> Broken {
+        Broken {
+            message,
+            at: Place::File,
+        }
+    }
+}
+
+/// The line of `key` in the `index`th `[[requests]]` table, or of the table's header.
+fn request_line(text: &str, index: usize, key: &str) -> Option<usize> {
+    let mut seen = 0;
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            if header.is_some() && !line.starts_with("[requests.") {
+                break;
+            }
+            if line.replace(' ', "") == "[[requests]]" {
+                seen += 1;
+                if seen == index + 1 {
+                    header = Some(i + 1);
+                }
+            }
+            continue;
+        }
+        if header.is_some()
+            && line
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return Some(i + 1);
+        }
+    }
+    header
+}
+
 /// Rules that span several keys.
-fn check(file: &File) -> Result<(), String> {
+fn check(file: &File) -> Result<(), Broken> {
     let load = &file.load;
     let shapes = [
         load.duration.is_some(),
@@ -333,29 +474,100 @@ fn check(file: &File) -> Result<(), String> {
         !load.stages.is_empty(),
     ];
     if shapes.iter().filter(|s| **s).count() > 1 {
-        return Err("load: give one of duration, amount or stages, not several".to_string());
+        return Err(Broken::from(
+            "load: give one of duration, amount or stages, not several".to_string(),
+        ));
     }
     if !load.stages.is_empty() && load.rate.is_some() {
-        return Err("load: stages set their own rates; remove load.rate".to_string());
+        return Err(Broken::from(
+            "load: stages set their own rates; remove load.rate".to_string(),
+        ));
     }
+    let url_path = url_path(&file.target.url);
+    let mut names = std::collections::BTreeSet::new();
     for (i, request) in file.requests.iter().enumerate() {
+        let at = |key: &'static str, message: String| Broken {
+            message,
+            at: Place::Request(i, key),
+        };
+        let name = request.kind_name(&url_path);
+        if !names.insert(name.clone()) {
+            return Err(at("name", format!(
+                "requests[{i}].name: two entries are named {name:?}; give each kind of request a name of its own"
+            )));
+        }
+        if let Some(expect) = &request.expect {
+            let count = expect.to_plan().count();
+            if count > crate::plan::MAX_CHECKS {
+                return Err(at(
+                    "expect",
+                    format!(
+                        "requests[{i}].expect: {count} checks; at most {}",
+                        crate::plan::MAX_CHECKS
+                    ),
+                ));
+            }
+        }
         if request.body.is_some() && request.body_file.is_some() {
-            return Err(format!("requests[{i}]: give body or body_file, not both"));
+            return Err(at(
+                "body_file",
+                format!("requests[{i}]: give body or body_file, not both"),
+            ));
         }
         if let Some(path) = &request.path {
             if !path.starts_with('/') {
-                return Err(format!("requests[{i}].path: '{path}' must start with /"));
+                return Err(at(
+                    "path",
+                    format!("requests[{i}].path: '{path}' must start with /"),
+                ));
             }
         }
         for (name, value) in &request.headers {
             crate::plan::header(&format!("{name}: {value}"))
-                .map_err(|why| format!("requests[{i}].headers: {why}"))?;
+                .map_err(|why| at("headers", format!("requests[{i}].headers: {why}")))?;
+        }
+    }
+    if file.requests.is_empty() {
+        names.insert(crate::plan::RequestSpec::default_name("GET", &url_path));
+    }
+    for threshold in &file.check.thresholds {
+        if let Some(kind) = threshold.kind() {
+            known_kind(kind, &names).map_err(|why| Broken {
+                message: format!("check.thresholds: threshold '{threshold}': {why}"),
+                at: Place::Text(format!("{{{kind}}}")),
+            })?;
         }
     }
     if file.target.command.is_none() && !file.target.env.is_empty() {
-        return Err("target.env is set but there is no target.command to give it to".into());
+        return Err(Broken::from(
+            "target.env is set but there is no target.command to give it to".to_string(),
+        ));
     }
     Ok(())
+}
+
+/// Whether `kind` is one of `names`; the error lists them.
+pub(crate) fn known_kind(
+    kind: &str,
+    names: &std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    if names.contains(kind) {
+        return Ok(());
+    }
+    let list: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    Err(format!(
+        "no kind of request is named {kind:?}; the kinds are {}",
+        list.join(", ")
+    ))
+}
+
+/// The path (and query) of a URL, `/` when it has none.
+pub(crate) fn url_path(url: &str) -> String {
+    url.parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_string()))
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/".to_string())
 }
 
 fn get() -> String {
@@ -405,6 +617,93 @@ fn rate<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
 
 fn opt_rate<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     rate(d).map(Some)
+}
+
+fn kind_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let name = String::deserialize(d)?;
+    let ok = !name.trim().is_empty()
+        && name.len() <= 200
+        && !name.chars().any(|c| c.is_control() || c == '{' || c == '}');
+    if !ok {
+        return Err(de::Error::custom(format!(
+            "{name:?} is not a name for a kind of request: use 1 to 200 characters, without braces or control characters"
+        )));
+    }
+    Ok(Some(name))
+}
+
+fn status_rule<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::plan::StatusRule>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum One {
+        Code(i64),
+        Text(String),
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        One(One),
+        List(Vec<One>),
+    }
+    let parts = match Raw::deserialize(d).map_err(|_| {
+        de::Error::custom("expected a status: 200, \"2xx\" or a list like [200, 204]")
+    })? {
+        Raw::One(one) => vec![one],
+        Raw::List(list) => list,
+    };
+    let mut rule = crate::plan::StatusRule::default();
+    for part in parts {
+        let text = match part {
+            One::Code(code) => code.to_string(),
+            One::Text(text) => text,
+        };
+        rule.add(text.trim()).map_err(de::Error::custom)?;
+    }
+    if rule == crate::plan::StatusRule::default() {
+        return Err(de::Error::custom(
+            "an empty list of statuses allows nothing",
+        ));
+    }
+    Ok(Some(rule))
+}
+
+fn regex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<regex::bytes::Regex>, D::Error> {
+    let text = String::deserialize(d)?;
+    regex::bytes::Regex::new(&text).map(Some).map_err(|err| {
+        let why = err
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        de::Error::custom(format!("/{text}/ is not a regular expression: {why}"))
+    })
+}
+
+fn json_rules<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, crate::plan::JsonRule)>, D::Error> {
+    let table = BTreeMap::<String, toml::Value>::deserialize(d)?;
+    table
+        .into_iter()
+        .map(|(pointer, value)| {
+            if !(pointer.is_empty() || pointer.starts_with('/')) {
+                return Err(de::Error::custom(format!(
+                    "'{pointer}' is not a JSON pointer: write it like \"/results/0/id\""
+                )));
+            }
+            let rule = match &value {
+                toml::Value::String(text) if text == "exists" => crate::plan::JsonRule::Exists,
+                other => crate::plan::JsonRule::Equals(
+                    serde_json::to_value(other).map_err(de::Error::custom)?,
+                ),
+            };
+            Ok((pointer, rule))
+        })
+        .collect()
 }
 
 fn method<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -565,14 +864,63 @@ mod tests {
         let file = parse(&readme[start..end]).unwrap_or_else(|e| panic!("README example: {e}"));
         check(&file).unwrap();
         assert_eq!(file.requests.len(), 2);
-        assert_eq!(file.check.thresholds.len(), 7);
+        assert_eq!(file.check.thresholds.len(), 10);
         assert_eq!(file.check.compare.max_rps_drop, Some(5.0));
+        let search = file.requests[0].expect.as_ref().unwrap().to_plan();
+        assert_eq!(search.count(), 7, "{:?}", search.names());
     }
 
     #[test]
     fn cross_key_rules_are_checked() {
         let text = format!("{MINIMAL}[load]\nduration = 5\namount = 100\n");
         let err = check(&parse(&text).unwrap()).unwrap_err();
-        assert!(err.contains("one of duration, amount or stages"), "{err}");
+        assert!(
+            err.message.contains("one of duration, amount or stages"),
+            "{err:?}"
+        );
+    }
+
+    /// Writes `text` as a scenario file and loads it; the error as printed.
+    fn load_error(text: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        let err = load(&path).unwrap_err().0;
+        err.replace(&path.display().to_string(), "s.toml")
+    }
+
+    #[test]
+    fn kinds_and_checks_that_cannot_work_point_at_their_line() {
+        let two = format!(
+            "{MINIMAL}[[requests]]\npath = \"/a\"\n\n[[requests]]\nname = \"GET /a\"\npath = \"/b\"\n"
+        );
+        assert_eq!(
+            load_error(&two),
+            "s.toml:7: requests[1].name: two entries are named \"GET /a\"; give each kind of request a name of its own"
+        );
+        let unknown = format!(
+            "{MINIMAL}[[requests]]\nname = \"search\"\n[check]\nthresholds = [\n  \"p99<5ms\",\n  \"p99{{serch}}<5ms\",\n]\n"
+        );
+        let err = load_error(&unknown);
+        assert!(
+            err.starts_with("s.toml:8: check.thresholds: threshold 'p99{serch}<5ms': no kind of request is named \"serch\"; the kinds are \"search\""),
+            "{err}"
+        );
+        for (expect, message) in [
+            ("colour = 1", "unknown field `colour`"),
+            ("body_matches = \"(\"", "not a regular expression"),
+            ("json = { \"results\" = \"exists\" }", "JSON pointer"),
+            ("status = \"6xx\"", "not a status"),
+        ] {
+            let text =
+                format!("{MINIMAL}[[requests]]\npath = \"/a\"\n[requests.expect]\n{expect}\n");
+            let err = load_error(&text);
+            assert!(
+                err.starts_with("s.toml:6:")
+                    && err.contains("requests[0].expect")
+                    && err.contains(message),
+                "{expect}: {err}"
+            );
+        }
     }
 }

@@ -35,6 +35,11 @@ pub enum Behaviour {
     NeverReads,
     /// Two responses for every request.
     TwoResponses,
+    /// By path: `/fast…` answers after 10 ms, `/slow…` after 50 ms (slept on a thread of
+    /// their own, to the tenth of a millisecond; tokio's timer rounds up to the next ms), `/flaky…` answers 200
+    /// JSON, of which every tenth (counted over `/flaky` requests) is an error body
+    /// `{"ok":false,…}`; any other path 200 "hello".
+    Routes,
 }
 
 /// A running test server; stops when dropped.
@@ -117,6 +122,7 @@ impl TestServer {
     fn state(&self, behaviour: Behaviour) -> Arc<State> {
         Arc::new(State {
             behaviour,
+            flaky: AtomicU64::new(0),
             started: Instant::now(),
             requests: self.requests.clone(),
             connections: self.connections.clone(),
@@ -142,6 +148,8 @@ pub fn runtime() -> tokio::runtime::Runtime {
 
 struct State {
     behaviour: Behaviour,
+    /// `/flaky` requests so far (`Behaviour::Routes`).
+    flaky: AtomicU64,
     started: Instant,
     requests: Arc<AtomicU64>,
     connections: Arc<AtomicU64>,
@@ -187,10 +195,11 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + IntoReset>(mut stream: S, sta
             if buf.len() < head + body {
                 break;
             }
+            let path = request.path.unwrap_or("/").to_string();
             buf.drain(..head + body);
             let global = state.requests.fetch_add(1, Ordering::Relaxed) + 1;
             on_connection += 1;
-            match answer(&state, global, on_connection).await {
+            match answer(&state, global, on_connection, &path).await {
                 Answer::Bytes(bytes) => out.extend_from_slice(&bytes),
                 Answer::Reset => {
                     let _ = stream.write_all(&out).await;
@@ -205,9 +214,23 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin + IntoReset>(mut stream: S, sta
     }
 }
 
-async fn answer(state: &State, global: u64, on_connection: u64) -> Answer {
+async fn answer(state: &State, global: u64, on_connection: u64, path: &str) -> Answer {
     let hello = ok("hello");
     match &state.behaviour {
+        Behaviour::Routes if path.starts_with("/fast") || path.starts_with("/slow") => {
+            let delay = Duration::from_millis(if path.starts_with("/fast") { 10 } else { 50 });
+            let _ = tokio::task::spawn_blocking(move || std::thread::sleep(delay)).await;
+            Answer::Bytes(hello)
+        }
+        Behaviour::Routes if path.starts_with("/flaky") => {
+            let n = state.flaky.fetch_add(1, Ordering::Relaxed) + 1;
+            Answer::Bytes(if n % 10 == 0 {
+                ok(r#"{"ok":false,"error":"db down","token":"s3cret"}"#)
+            } else {
+                ok(r#"{"ok":true,"results":[1,2,3]}"#)
+            })
+        }
+        Behaviour::Routes => Answer::Bytes(hello),
         Behaviour::Fixed(delay) => {
             tokio::time::sleep(*delay).await;
             Answer::Bytes(hello)

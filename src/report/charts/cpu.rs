@@ -10,7 +10,7 @@ pub(super) fn chart(result: &RunResult) -> Option<Chart> {
         points: points.iter().skip(1).map(|p| (p.t, value(p))).collect(),
     };
     Some(Chart {
-        id: "cpu",
+        id: "cpu".into(),
         title: "CPU".to_string(),
         unit: "% of one core",
         lines: vec![

@@ -10,7 +10,7 @@ pub(super) fn delay(result: &RunResult) -> Option<Chart> {
         points: node.samples.iter().map(|s| (s.t, value(s))).collect(),
     };
     Some(Chart {
-        id: "event-loop-delay",
+        id: "event-loop-delay".into(),
         title: "Event-loop delay".to_string(),
         unit: "ms",
         lines: vec![
@@ -25,7 +25,7 @@ pub(super) fn delay(result: &RunResult) -> Option<Chart> {
 pub(super) fn utilisation(result: &RunResult) -> Option<Chart> {
     let node = main_node(result)?;
     Some(Chart {
-        id: "event-loop-utilisation",
+        id: "event-loop-utilisation".into(),
         title: "Event-loop utilisation".to_string(),
         unit: "%",
         lines: vec![Line {

@@ -32,7 +32,7 @@ pub(super) fn chart(result: &RunResult) -> Option<Chart> {
         })
         .collect();
     Some(Chart {
-        id: "handles",
+        id: "handles".into(),
         title: "Active handles".to_string(),
         unit: "count",
         lines,

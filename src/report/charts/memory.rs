@@ -53,7 +53,7 @@ pub(super) fn chart(result: &RunResult) -> Option<Chart> {
         });
     }
     (!lines.is_empty()).then(|| Chart {
-        id: "memory",
+        id: "memory".into(),
         title: "Memory".to_string(),
         unit: "MB",
         lines,

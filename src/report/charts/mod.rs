@@ -64,7 +64,7 @@ pub(crate) struct Marks {
 /// A chart ready to draw.
 pub(crate) struct Chart {
     /// Stable id, also used as the HTML anchor.
-    pub id: &'static str,
+    pub id: std::borrow::Cow<'static, str>,
     /// Title above the chart.
     pub title: String,
     /// Unit of the y axis.
@@ -96,10 +96,10 @@ pub(crate) fn render_overlay(
 ) -> anyhow::Result<Vec<(Chart, String)>> {
     let mut base_charts: Vec<Option<Chart>> = build_all(base).into_iter().map(Some).collect();
     let mut new_charts: Vec<Option<Chart>> = build_all(new).into_iter().map(Some).collect();
-    let mut ids: Vec<&'static str> = Vec::new();
+    let mut ids: Vec<std::borrow::Cow<'static, str>> = Vec::new();
     for chart in new_charts.iter().chain(&base_charts).flatten() {
         if !ids.contains(&chart.id) {
-            ids.push(chart.id);
+            ids.push(chart.id.clone());
         }
     }
     let phases: Vec<Phase> = new
@@ -131,7 +131,7 @@ pub(crate) fn render_overlay(
             continue;
         };
         let mut merged = Chart {
-            id: template.id,
+            id: template.id.clone(),
             title: template.title.clone(),
             unit: template.unit,
             lines: Vec::new(),
@@ -177,15 +177,17 @@ impl Faded {
 
 /// Every chart that has data for this result, in reading order, not yet drawn.
 fn build_all(result: &RunResult) -> Vec<Chart> {
-    let charts = [
-        latency::chart(result),
-        requests::chart(result),
-        cpu::chart(result),
-        memory::chart(result),
-        event_loop::delay(result),
-        event_loop::utilisation(result),
-        handles::chart(result),
-    ];
+    let charts = [latency::chart(result)]
+        .into_iter()
+        .chain(latency::per_kind(result).into_iter().map(Some))
+        .chain([
+            requests::chart(result),
+            cpu::chart(result),
+            memory::chart(result),
+            event_loop::delay(result),
+            event_loop::utilisation(result),
+            handles::chart(result),
+        ]);
     charts
         .into_iter()
         .flatten()

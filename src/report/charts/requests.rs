@@ -23,7 +23,7 @@ pub(super) fn chart(result: &RunResult) -> Option<Chart> {
         });
     }
     Some(Chart {
-        id: "requests",
+        id: "requests".into(),
         title: "Requests per second".to_string(),
         unit: "per second",
         lines,

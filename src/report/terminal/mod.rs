@@ -40,6 +40,7 @@ pub(crate) fn render(result: &RunResult, latency_table: bool, color: bool) -> St
         out += "\n";
     }
     out += &open_model_lines(result);
+    out += &kind_lines(result, &style);
     out += &count_lines(result, &style);
     out += &sections::target_lines(result, &style);
     out += &sections::verdict_lines(result, &style);
@@ -122,6 +123,64 @@ fn open_model_lines(result: &RunResult) -> String {
             );
         }
     }
+    out
+}
+
+/// Longest kind name shown in the table (characters); longer ones are cut.
+const KIND_NAME_WIDTH: usize = 40;
+
+/// A row per kind of request when there are several or any has checks: requests, p50, p99,
+/// max, errors and the share that passed its checks; then each failed check's first mismatch.
+fn kind_lines(result: &RunResult, style: &Style) -> String {
+    let kinds = &result.kinds;
+    if kinds.len() <= 1 && kinds.iter().all(|k| k.checks.is_empty()) {
+        return String::new();
+    }
+    let mut rows = vec![row(&[
+        "Kind", "Requests", "p50", "p99", "Max", "Errors", "Checks",
+    ])];
+    for kind in kinds {
+        rows.push(vec![
+            crate::report::escape::terminal(&cut(&kind.name, KIND_NAME_WIDTH)),
+            kind.requests.total.to_string(),
+            ms(kind.latency.percentiles.p50),
+            ms(kind.latency.percentiles.p99),
+            ms(kind.latency.max),
+            kind.errors.to_string(),
+            kind.checks_passed().map_or_else(
+                || "-".to_string(),
+                |share| format!("{:.2} %", 100.0 * share),
+            ),
+        ]);
+    }
+    let mut out = table(&rows, style);
+    for kind in kinds {
+        for check in kind.checks.iter().filter(|c| c.failed > 0) {
+            let example = check
+                .example
+                .as_deref()
+                .map(|e| format!(" ({})", crate::report::escape::terminal(e)))
+                .unwrap_or_default();
+            let line = format!(
+                "{}: {} of {} responses failed {}{example}",
+                crate::report::escape::terminal(&cut(&kind.name, KIND_NAME_WIDTH)),
+                check.failed,
+                check.passed + check.failed,
+                check.check
+            );
+            let _ = writeln!(out, "{}", style.warn(&line));
+        }
+    }
+    out + "\n"
+}
+
+/// `text` cut to `width` characters, with an ellipsis when cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
     out
 }
 
