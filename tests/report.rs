@@ -292,6 +292,70 @@ fn the_first_screen_has_a_row_per_kind_and_each_kind_a_chart() {
     assert!(bottom <= 768.0, "the summary ends at {bottom} px");
 }
 
+/// A capacity search's report: its answer on the first screen, and a section with the
+/// latency and served-rate charts (inline SVG, no script) and a row per step.
+#[test]
+fn a_capacity_search_report_has_its_answer_first_and_its_steps_charted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    let output = harness()
+        .args(["-n", "-c", "10", "--find-max", "p99<50ms", "--start", "200"])
+        .args([
+            "--step-duration",
+            "1s",
+            "--max-duration",
+            "7s",
+            "--no-heap",
+            "--report",
+        ])
+        .arg(dir.path())
+        .args([url.as_str(), "--", "node", &format!("{APPS}/hello.js")])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("result.json")).unwrap()).unwrap();
+    let capacity = &result["capacity"];
+    let steps = capacity["steps"].as_array().unwrap().len();
+    assert!(steps >= 2, "{capacity}");
+    let dom = rendered(dir.path());
+    let start = dom.find("id=\"summary\"").expect("no summary");
+    let end = start + dom[start..].find("</section>").unwrap();
+    let answer = format!(
+        "Capacity: at least {} req/s with p99&lt;50ms",
+        capacity["maxRate"].as_f64().unwrap()
+    );
+    assert!(
+        dom[start..end].contains(&answer),
+        "no {answer} in {}",
+        &dom[start..end]
+    );
+    let section = &dom[dom
+        .find("<section id=\"capacity\">")
+        .expect("no capacity section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    for chart in ["capacity-latency", "capacity-rate"] {
+        assert!(
+            section.contains(&format!("<figure id=\"{chart}\"><svg")),
+            "no {chart}"
+        );
+    }
+    assert_eq!(
+        section.matches("<circle").count(),
+        3 * steps,
+        "p50, p99 and served per step"
+    );
+    assert_eq!(
+        section.matches("<tr class=\"pass\">").count()
+            + section.matches("<tr class=\"fail\">").count(),
+        steps
+    );
+}
+
 /// For a pull request, reviewers want both runs on one page: `harness compare --html`
 /// writes the table with its significance labels, the findings that appeared, and every
 /// chart with both runs overlaid.

@@ -18,6 +18,7 @@ pub(crate) mod measure;
 pub(crate) mod memory;
 pub(crate) mod merge;
 pub(crate) mod profile;
+pub(crate) mod search;
 pub(crate) mod source;
 pub(crate) mod stats;
 pub(crate) mod threshold;
@@ -171,6 +172,7 @@ pub(crate) fn analyse(result: &RunResult) -> Analysis {
 /// Analyses the result and stores its findings and verdict in it (as they are saved);
 /// returns the analysis.
 pub(crate) fn annotate(result: &mut RunResult) -> Analysis {
+    search::annotate(result);
     let analysis = analyse(result);
     result.verdict = analysis
         .verdict()

@@ -50,6 +50,8 @@ enum Metric {
     LoopDelayMax,
     /// Responses that passed every check, percent.
     Checks,
+    /// The capacity search's answer, requests per second (`--find-max`).
+    Capacity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -182,6 +184,12 @@ impl Threshold {
         })
     }
 
+    /// Whether it judges responses alone (latency, rate, errors, status codes, checks), as a
+    /// step of the capacity search must be judged: not memory, the loop or findings.
+    pub fn judges_responses(&self) -> bool {
+        matches!(&self.check, Check::Compare { metric, .. } if metric.per_kind())
+    }
+
     /// The kind of request it names, if any.
     pub fn kind(&self) -> Option<&str> {
         self.kind.as_deref()
@@ -246,7 +254,7 @@ impl Metric {
             | Metric::LatencyMax
             | Metric::LoopDelay
             | Metric::LoopDelayMax => Unit::Ms,
-            Metric::Rps => Unit::PerSecond,
+            Metric::Rps | Metric::Capacity => Unit::PerSecond,
             Metric::Errors | Metric::Non2xx => Unit::Count,
             Metric::ErrorRate | Metric::Non2xxRate | Metric::Checks => Unit::Percent,
             Metric::MemoryGrowth | Metric::MemoryGrowthPerRequest => Unit::Bytes,
@@ -279,6 +287,7 @@ fn metric_and_limit(name: &str, value: &str) -> Result<(Metric, f64), String> {
         "loop-delay" | "loop-delay-p99" => Metric::LoopDelay,
         "loop-delay-max" => Metric::LoopDelayMax,
         "checks" if percent => Metric::Checks,
+        "capacity" | "max-rate" => Metric::Capacity,
         "checks" => return Err("give checks as a share, like 'checks>99%'".to_string()),
         other => match PERCENTILES
             .iter()
@@ -288,7 +297,7 @@ fn metric_and_limit(name: &str, value: &str) -> Result<(Metric, f64), String> {
             None => {
                 return Err(format!(
                     "unknown metric '{other}'; use p50, p75, p90, p97.5, p99, p99.9, mean, \
-                     max, rps, errors, non2xx, checks, memory-growth, memory-growth-per-request, \
+                     max, rps, errors, non2xx, checks, capacity, memory-growth, memory-growth-per-request, \
                      loop-delay, loop-delay-max, leak or finding"
                 ))
             }
@@ -386,6 +395,12 @@ fn measure(metric: Metric, result: &RunResult) -> Result<f64, String> {
         Metric::LatencyMean => Ok(result.latency.mean),
         Metric::LatencyMax => Ok(result.latency.max),
         Metric::Rps => Ok(result.requests.overall),
+        Metric::Capacity => match &result.capacity {
+            Some(capacity) => capacity
+                .max_rate
+                .ok_or_else(|| "no rate passed the search's rules".to_string()),
+            None => Err("no capacity search ran: add --find-max RULE".to_string()),
+        },
         Metric::Errors => Ok(result.errors as f64),
         Metric::ErrorRate => error_rate(result)
             .map(|rate| 100.0 * rate)

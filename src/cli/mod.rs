@@ -64,6 +64,30 @@ pub(crate) struct Options {
     #[arg(short = 'R', long, value_name = "REQ/S", value_parser = parse::rate)]
     pub rate: Option<f64>,
 
+    /// Find the highest rate the server sustains with RULE holding ('p99<50ms'), in
+    /// open-model steps that double the rate, then bisect; repeat for several rules. Errors
+    /// under 1 % and no growth of requests in flight are always added.
+    #[arg(long = "find-max", value_name = "RULE", value_parser = parse::threshold, help_heading = "Capacity")]
+    pub find_max: Vec<crate::analyse::Threshold>,
+
+    /// The capacity search's first rate. Default: half the throughput of a 2 s closed-model
+    /// probe.
+    #[arg(long = "start", value_name = "REQ/S", value_parser = parse::rate, help_heading = "Capacity")]
+    pub start_rate: Option<f64>,
+
+    /// Length of each step of the capacity search.
+    #[arg(long, value_name = "TIME", default_value = "5s", value_parser = parse::duration, help_heading = "Capacity")]
+    pub step_duration: Duration,
+
+    /// The capacity search stops when the failing rate above its answer is within this
+    /// share of it.
+    #[arg(long, value_name = "PERCENT", default_value = "5%", value_parser = crate::units::percent, help_heading = "Capacity")]
+    pub precision: f64,
+
+    /// The capacity search's time limit (it also stops after 20 steps).
+    #[arg(long, value_name = "TIME", default_value = "2m", value_parser = parse::duration, help_heading = "Capacity")]
+    pub max_duration: Duration,
+
     /// HTTP method.
     #[arg(short, long, default_value = "GET", value_parser = parse::method)]
     pub method: String,

@@ -117,7 +117,59 @@ pub(crate) fn plan(mut cli: Cli) -> Result<Plan, UsageError> {
         thresholds: cli.opts.thresholds.clone(),
         scenario: None,
         start_at: cli.opts.start_at,
+        find_max: find_max(&cli)?,
     })
+}
+
+/// The capacity search the flags ask for, if any; the flags that cannot go with it, and
+/// rules that do not judge responses, are refused.
+fn find_max(cli: &Cli) -> Result<Option<crate::plan::FindMax>, UsageError> {
+    let opts = &cli.opts;
+    if opts.find_max.is_empty() {
+        return Ok(None);
+    }
+    if opts.rate.is_some() {
+        return Err(usage!(
+            "--find-max chooses the rate itself: remove -R (or --start RATE to set its first step)"
+        ));
+    }
+    if opts.amount.is_some() {
+        return Err(usage!(
+            "--find-max runs in timed steps: remove -a (--step-duration sets their length)"
+        ));
+    }
+    if opts.shard.is_some() {
+        return Err(usage!(
+            "--find-max cannot be sharded: run it from one machine, without --shard"
+        ));
+    }
+    if let Some(rule) = opts.find_max.iter().find(|r| !r.judges_responses()) {
+        return Err(usage!(
+            "--find-max '{rule}': a step is judged by its responses; use latency, rps, errors, non2xx or checks, like 'p99<50ms'"
+        ));
+    }
+    if opts.step_duration < Duration::from_secs(1) {
+        return Err(usage!(
+            "--step-duration must be at least 1s; e.g. --step-duration 5s"
+        ));
+    }
+    if !(0.1..=50.0).contains(&opts.precision) {
+        return Err(usage!(
+            "--precision must be from 0.1% to 50%; e.g. --precision 5%"
+        ));
+    }
+    if opts.max_duration < opts.step_duration {
+        return Err(usage!(
+            "--max-duration must be at least one step (--step-duration); e.g. --max-duration 2m"
+        ));
+    }
+    Ok(Some(crate::plan::FindMax {
+        rules: opts.find_max.clone(),
+        start: opts.start_rate,
+        step: opts.step_duration,
+        precision: opts.precision / 100.0,
+        max_duration: opts.max_duration,
+    }))
 }
 
 /// Makes `load` the `shard`'s part: its connections, rate and request count (the stages'

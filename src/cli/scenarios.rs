@@ -170,6 +170,12 @@ fn plan(
             opts.shard = Some(shard);
         }
     }
+    if !opts.find_max.is_empty() && (!file.load.stages.is_empty() || file.load.rate.is_some()) {
+        return Err(UsageError(format!(
+            "{}: [load] find_max chooses the rates itself: remove [load] rate and [[load.stages]]",
+            scenario.name
+        )));
+    }
     let stages = load_shape(scenario, &mut opts, given);
     let cli_request = ["method", "headers", "body", "input"]
         .iter()
@@ -256,6 +262,11 @@ fn target_and_load_flags(scenario: &Scenario, opts: &mut Options, given: &dyn Fn
     from_file!(grace, target.grace);
     from_file!(sample_interval, target.sample_interval);
     from_file!(heap_limit, target.heap_limit);
+    from_file!(step_duration, load.step_duration);
+    from_file!(max_duration, load.max_duration);
+    if !given("find_max") && !load.find_max.is_empty() {
+        opts.find_max = load.find_max.clone();
+    }
     if !given("no_probe") {
         if let Some(probe) = target.probe {
             opts.no_probe = !probe;

@@ -32,6 +32,23 @@ pub(crate) struct Plan {
     pub scenario: Option<String>,
     /// `--start-at`: the wall-clock instant the load begins, shared by every shard.
     pub start_at: Option<std::time::SystemTime>,
+    /// `--find-max`: search for the highest rate the server sustains instead of one load.
+    pub find_max: Option<FindMax>,
+}
+
+/// The capacity search (`--find-max`).
+#[derive(Debug, Clone)]
+pub(crate) struct FindMax {
+    /// The user's rules, each judging one step's responses.
+    pub rules: Vec<crate::analyse::Threshold>,
+    /// The first rate; `None`: half a closed-model probe's throughput.
+    pub start: Option<f64>,
+    /// Each step's length.
+    pub step: Duration,
+    /// The answer's precision, a share (0.05).
+    pub precision: f64,
+    /// The whole search's time limit.
+    pub max_duration: Duration,
 }
 
 /// The target process and how to watch it.

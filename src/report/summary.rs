@@ -26,6 +26,8 @@ pub(crate) struct Summary {
     pub thresholds: Vec<(String, bool, String)>,
     /// A row per kind of request, when there are several or any has checks.
     pub kinds: Vec<KindRow>,
+    /// The capacity search's answer and limit, in one sentence.
+    pub capacity: Option<String>,
 }
 
 /// One kind of request at a glance.
@@ -87,6 +89,10 @@ impl Summary {
                 .map(|t| (t.threshold.clone(), t.passed, t.actual.clone()))
                 .collect(),
             kinds: kind_rows(result),
+            capacity: result
+                .capacity
+                .as_ref()
+                .map(crate::analyse::search::sentence),
         }
     }
 
@@ -106,6 +112,13 @@ impl Summary {
         }
         if let Some(next) = &self.next {
             let _ = write!(out, "<p class=\"next\">{}</p>", escape(next));
+        }
+        if let Some(capacity) = &self.capacity {
+            let _ = write!(
+                out,
+                "<p class=\"capacity\" id=\"capacity-answer\"><strong>{}</strong> <a href=\"#capacity\">(steps)</a></p>",
+                escape(capacity)
+            );
         }
         out += "<dl class=\"numbers\">";
         for (label, value) in &self.numbers {
@@ -179,6 +192,9 @@ impl Summary {
         }
         if let Some(next) = &self.next {
             let _ = writeln!(out, "{}\n", md(next));
+        }
+        if let Some(capacity) = &self.capacity {
+            let _ = writeln!(out, "**{}**\n", md(capacity));
         }
         out += "| ";
         out += &self
@@ -343,6 +359,7 @@ mod tests {
                 name: "GET /s?q=<b>|x`".to_string(),
                 cells: ["10", "1 ms", "2 ms", "3 ms", "1 (10 %)", "90 %"].map(String::from),
             }],
+            capacity: Some("Capacity: 780 req/s with p99<50ms | x".to_string()),
         }
     }
 

@@ -8,6 +8,7 @@
 //! run builds a result (`run::outcome`), the analysis annotates it (`analyse::annotate`), and
 //! every reader loads it with [`load`].
 
+mod capacity;
 mod finding;
 mod heap;
 mod io;
@@ -24,6 +25,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use capacity::{Capacity, CapacityLimit, CapacityStep};
 pub use finding::{Confirmation, Evidence, FindingEntry, ThresholdOutcome};
 pub use heap::{
     AllocationSite, ClassChange, Function, HeapAnalysis, HeapProcess, HeapSnapshotInfo, HeapTrace,
@@ -38,7 +40,10 @@ pub use load::{
     KindRequests, KindResult, KindSecondEntry, LatencyStats, Percentiles, RequestEntry,
     RequestStats, SeriesEntry, StageEntry, StatusCount, ThroughputStats,
 };
-pub use names::{FindingKind, GcKind, PhaseName, RetainerKind, Severity, StopReason, TrialOutcome};
+pub use names::{
+    FindingKind, GcKind, LimitKind, PhaseName, RetainerKind, SearchEnd, Severity, StopReason,
+    TrialOutcome,
+};
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};
@@ -199,6 +204,10 @@ pub struct RunResult {
     /// or `--heap`): what ran, or why it did not.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub heap_trace: Option<HeapTrace>,
+    /// The capacity search (`--find-max`): its steps, its answer and what limited the
+    /// server. The run's other figures are those of the step at the answer.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub capacity: Option<Capacity>,
     /// This run's part of a sharded load (`--shard I/N`).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub shard: Option<ShardInfo>,

@@ -130,6 +130,50 @@ wire_names! {
         Trace = "trace",
         /// The heap trace's idle time before its last snapshot.
         TraceCooldown = "trace-cooldown",
+        /// A step of the capacity search (`--find-max`) other than the one at its answer,
+        /// which is the measured load.
+        Search = "search",
+    }
+}
+
+wire_names! {
+    /// What limited the server in a capacity search (`--find-max`).
+    pub enum LimitKind {
+        /// The Node event loop was busy nearly all the time: the app's own code.
+        EventLoop = "eventLoop",
+        /// The target's CPU (without the probe): its processes used their cores.
+        Cpu = "cpu",
+        /// The loop idled while requests waited: a downstream service, a database, a pool
+        /// or a queue.
+        Waiting = "waiting",
+        /// The connections: every one busy, each request no slower than below the limit.
+        Connections = "connections",
+        /// harness itself: its workers used their cores, or the machine was saturated.
+        Harness = "harness",
+        /// The target exited during the search.
+        TargetExited = "targetExited",
+        /// Nothing measured says (no probe and no CPU figure, or a limit not found).
+        Unknown = "unknown",
+    }
+}
+
+wire_names! {
+    /// How a capacity search ended.
+    pub enum SearchEnd {
+        /// The answer was found to the precision and confirmed by a step at it.
+        Found = "found",
+        /// Even the lowest rate tried failed a rule.
+        NonePassed = "nonePassed",
+        /// harness was the limit before the server was.
+        HarnessLimit = "harnessLimit",
+        /// The connection count capped the rate.
+        ConnectionLimit = "connectionLimit",
+        /// The target exited.
+        TargetExited = "targetExited",
+        /// 20 steps, or `--max-duration`, before the answer was confirmed.
+        OutOfSteps = "outOfSteps",
+        /// Ctrl-C or SIGTERM.
+        Interrupted = "interrupted",
     }
 }
 

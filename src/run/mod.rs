@@ -12,6 +12,7 @@
 //! - [`heap_trace`]: the heap trace on a second copy of the target, and its analysis.
 
 mod cpu_trace;
+mod find_max;
 mod heap_trace;
 mod io_trace;
 mod outcome;
@@ -29,7 +30,7 @@ use tokio::time::Instant;
 
 use crate::exit;
 use crate::load::{self, LoadOutcome, StopReason};
-use crate::plan::{LoadPlan, Plan, Stop};
+use crate::plan::{LoadPlan, Plan, Stop, TraceMode};
 use crate::report::{self, terminal};
 use crate::result::{PhaseName, RunResult};
 use crate::target;
@@ -133,8 +134,24 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         Some(at) if !ctx.signals.received() => start_at(at, &ctx.signals).await,
         _ => 0.0,
     };
-    let outcome = drive_load(load, prepared, watched.as_mut(), &ctx.signals).await?;
-    let mut result = outcome::build(plan, &outcome, ctx.origin);
+    let (outcome, capacity, measured) = match &plan.find_max {
+        Some(find) => {
+            drop(prepared);
+            let searched = find_max::search(ctx, find, watched.as_mut()).await?;
+            (
+                searched.outcome,
+                Some(searched.capacity),
+                Some(searched.plan),
+            )
+        }
+        None => (
+            drive_load(load, prepared, watched.as_mut(), &ctx.signals).await?,
+            None,
+            None,
+        ),
+    };
+    let mut result = outcome::build(measured.as_ref().unwrap_or(plan), &outcome, ctx.origin);
+    result.capacity = capacity;
     if let Some(shard) = &mut result.shard {
         shard.late_by = round3(late_by);
     }
@@ -253,7 +270,42 @@ async fn after_load(ctx: &Session<'_>, watched: &mut Watched, result: &mut RunRe
     let can_trace = |watched: &mut Watched| {
         watched.node_processes() > 0 && !ctx.signals.received() && watched.alive()
     };
-    if let Some(why) = cpu_trace::wanted(watched.plan.profile, &analysis) {
+    // After a capacity search, the traces run at the first failing rate, and name what
+    // limited the server there: the hot code of a busy loop, or what an idle one awaited.
+    let knee = result
+        .capacity
+        .as_ref()
+        .and_then(crate::analyse::search::knee)
+        .map(|step| step.rate);
+    let knee_plan = knee.map(|rate| {
+        let mut plan = ctx.plan.clone();
+        plan.load.rate = Some(rate);
+        plan.load.stages.clear();
+        plan
+    });
+    let knee_ctx = knee_plan.as_ref().map(|plan| Session {
+        plan,
+        origin: ctx.origin,
+        signals: ctx.signals.clone(),
+    });
+    let ctx = knee_ctx.as_ref().unwrap_or(ctx);
+    let knee_wants = crate::analyse::search::knee_wants_profile(result);
+    let cpu_wanted = cpu_trace::wanted(watched.plan.profile, &analysis).or(
+        match (knee_wants, watched.plan.profile) {
+            (Some(true), TraceMode::Auto) => Some(cpu_trace::Why {
+                reason: "capacity limit",
+                garbage: false,
+            }),
+            _ => None,
+        },
+    );
+    let io_wanted = io_trace::wanted(watched.plan.io_trace, &analysis).or(
+        match (knee_wants, watched.plan.io_trace) {
+            (Some(false), TraceMode::Auto) => Some("capacity limit"),
+            _ => None,
+        },
+    );
+    if let Some(why) = cpu_wanted {
         if can_trace(watched) {
             let traced = cpu_trace::run(ctx, watched, why).await;
             if let Some(warning) = &traced.record.warning {
@@ -263,7 +315,7 @@ async fn after_load(ctx: &Session<'_>, watched: &mut Watched, result: &mut RunRe
             result.cpu_trace = Some(traced.record);
         }
     }
-    if let Some(reason) = io_trace::wanted(watched.plan.io_trace, &analysis) {
+    if let Some(reason) = io_wanted {
         if can_trace(watched) {
             result.io_trace = Some(io_trace::run(ctx, watched, reason).await);
         }

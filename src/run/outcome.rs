@@ -117,6 +117,7 @@ pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Ins
         cpu_trace: None,
         io_trace: None,
         heap_trace: None,
+        capacity: None,
         shard: load.shard.map(|shard| ShardInfo {
             index: shard.index,
             count: shard.count,

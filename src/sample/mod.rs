@@ -47,7 +47,7 @@ pub(crate) fn system_sampler(tree: Tree) -> Box<dyn Sampler + Send> {
 }
 
 /// harness's own CPU time so far (all its threads), in seconds.
-fn own_cpu_seconds() -> f64 {
+pub(crate) fn own_cpu_seconds() -> f64 {
     let mut now = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

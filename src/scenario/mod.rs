@@ -122,6 +122,15 @@ pub(crate) struct LoadSection {
     /// Open-model stages run one after another (a ramp): each a duration and a rate.
     #[serde(default)]
     pub stages: Vec<StageSection>,
+    /// The capacity search's rules, as `--find-max`.
+    #[serde(default, deserialize_with = "thresholds")]
+    pub find_max: Vec<Threshold>,
+    /// Each step's length, as `--step-duration`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub step_duration: Option<Duration>,
+    /// The search's time limit, as `--max-duration`.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_duration: Option<Duration>,
 }
 
 /// One `[[load.stages]]` entry.

@@ -36,6 +36,7 @@ fn phase_colour(name: PhaseName) -> RGBAColor {
     match name {
         PhaseName::Load => RGBColor(0, 114, 178).mix(0.07),
         PhaseName::Warmup => RGBColor(230, 159, 0).mix(0.10),
+        PhaseName::Search => RGBColor(0, 114, 178).mix(0.03),
         PhaseName::Profile | PhaseName::IoTrace => RGBColor(204, 121, 167).mix(0.10),
         PhaseName::Baseline | PhaseName::Cooldown | PhaseName::Trace | PhaseName::TraceCooldown => {
             RGBColor(120, 120, 120).mix(0.10)

@@ -3,6 +3,7 @@
 //! [`render`] is what `harness report` calls on an old `result.json`. Every string that comes
 //! from the target, the user or the network is escaped here.
 
+mod capacity;
 pub(crate) mod compare;
 mod flame;
 mod heap;
@@ -114,6 +115,7 @@ fn verdict(result: &RunResult) -> String {
 
 fn sections(result: &RunResult) -> String {
     let mut out = String::new();
+    out += &capacity::section(result);
     out += &flame::section(&result.profiles, result.cpu_trace.as_ref());
     out += &crate::report::io::section(result);
     out += &heap::section(result);

@@ -42,6 +42,7 @@ pub(crate) fn render(result: &RunResult, latency_table: bool, color: bool) -> St
     out += &open_model_lines(result);
     out += &kind_lines(result, &style);
     out += &count_lines(result, &style);
+    out += &capacity_lines(result, &style);
     out += &sections::target_lines(result, &style);
     out += &sections::verdict_lines(result, &style);
     out += &sections::profile_lines(result);
@@ -170,6 +171,52 @@ fn kind_lines(result: &RunResult, style: &Style) -> String {
             );
             let _ = writeln!(out, "{}", style.warn(&line));
         }
+    }
+    out + "\n"
+}
+
+/// The capacity search: a row per step, then the answer and the limit.
+fn capacity_lines(result: &RunResult, style: &Style) -> String {
+    let Some(capacity) = &result.capacity else {
+        return String::new();
+    };
+    let mut rows = vec![row(&[
+        "Step", "Offered", "Served", "p50", "p99", "Max", "Errors", "Late", "Loop", "Result",
+    ])];
+    for (i, step) in capacity.steps.iter().enumerate() {
+        rows.push(vec![
+            (i + 1).to_string(),
+            crate::analyse::search::thousands(step.rate),
+            crate::analyse::search::thousands(step.achieved),
+            ms(step.latency_p50),
+            ms(step.latency_p99),
+            ms(step.latency_max),
+            step.errors.to_string(),
+            step.late.to_string(),
+            step.utilisation
+                .map_or_else(|| "-".to_string(), |u| format!("{:.0} %", u * 100.0)),
+            if step.passed {
+                "pass".to_string()
+            } else {
+                "fail".to_string()
+            },
+        ]);
+    }
+    let mut out = table(&rows, style);
+    let sentence = crate::report::escape::terminal(&crate::analyse::search::sentence(capacity));
+    let line = if capacity.max_rate.is_some() && !capacity.partial {
+        style.ok(&sentence)
+    } else {
+        style.warn(&sentence)
+    };
+    let _ = writeln!(out, "{line}");
+    if let Some(knee) = crate::analyse::search::knee(capacity) {
+        let _ = writeln!(
+            out,
+            "  first failing step, {} req/s: {}",
+            crate::analyse::search::thousands(knee.rate),
+            crate::report::escape::terminal(&knee.why.join("; "))
+        );
     }
     out + "\n"
 }

@@ -551,7 +551,10 @@ function createTrace(opts, load) {
   function timerDetail(timer) {
     const ms = Number(timer && timer._idleTimeout);
     const what = timer && timer._repeat ? 'setInterval' : 'setTimeout';
-    return what + ' ' + (ms >= 0 ? ms : '?') + ' ms';
+    // A delay computed per call (a fraction: a deadline minus now) would name every call
+    // apart; one name for the call site.
+    if (!(ms >= 0)) return what + ' ?';
+    return Number.isInteger(ms) ? what + ' ' + ms + ' ms' : what + ' (computed delay)';
   }
 
   function endHookWait(w) {
