@@ -208,4 +208,48 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
     let old_file = results.path().join("old.json");
     std::fs::write(&old_file, old.to_string()).unwrap();
     refused(&[&shard_files[0], &old_file], "results of different runs?");
+
+    // Files no run wrote: each refused in one line.
+    let edited = |edit: &dyn Fn(&mut serde_json::Value), name: &str| {
+        let mut value = parts[1].clone();
+        edit(&mut value);
+        let file = results.path().join(name);
+        std::fs::write(&file, value.to_string()).unwrap();
+        file
+    };
+    let zero = edited(&|v| v["shard"]["index"] = 0.into(), "zero.json");
+    refused(
+        &[&shard_files[0], &zero],
+        "which cannot be (I runs from 1 to N)",
+    );
+    let unit = edited(&|v| v["histogram"]["unit"] = "ms".into(), "unit.json");
+    refused(&[&shard_files[0], &unit], "in unit 'ms'");
+    let total = edited(&|v| v["requests"]["total"] = 7.into(), "total.json");
+    refused(&[&shard_files[0], &total], "but requests.total says 7");
+    let huge = edited(&|v| v["timeouts"] = u64::MAX.into(), "huge.json");
+    let huge_too = results.path().join("huge-too.json");
+    let mut first = parts[0].clone();
+    first["timeouts"] = u64::MAX.into();
+    std::fs::write(&huge_too, first.to_string()).unwrap();
+    refused(&[&huge_too, &huge], "timeouts add up past 2^64");
+    // A deflate bomb where the histogram should be: 64 MiB of zeros in 64 kB.
+    let bomb = {
+        use std::io::Write;
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            encoder.write_all(&zeros).unwrap();
+        }
+        let deflated = encoder.finish().unwrap();
+        let mut bytes = vec![0x1c, 0x84, 0x93, 0x14];
+        bytes.extend((deflated.len() as u32).to_be_bytes());
+        bytes.extend(deflated);
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let bombed = edited(
+        &|v| v["histogram"]["data"] = bomb.clone().into(),
+        "bomb.json",
+    );
+    refused(&[&shard_files[0], &bombed], "inflates past 1 MiB");
 }

@@ -14,8 +14,9 @@ use hdrhistogram::Histogram;
 
 use super::stats::{self, round3};
 use crate::result::{
-    decode, encode, is_full_second, ErrorCount, KindRequests, KindResult, KindSecondEntry,
-    LatencyStats, MergedShard, Phase, PhaseName, RunResult, SeriesEntry, StatusCount, StopReason,
+    decode, encode, is_full_second, EncodedHistogram, ErrorCount, KindRequests, KindResult,
+    KindSecondEntry, LatencyStats, MergedShard, Phase, PhaseName, RunResult, SeriesEntry,
+    StatusCount, StopReason,
 };
 
 /// One shard's result and the file it came from.
@@ -29,6 +30,7 @@ pub(crate) struct Shard {
 /// Merges the shards, or says in one line why they cannot be merged.
 pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunResult, String> {
     check(&mut shards, allow_partial)?;
+    counts_fit(&shards)?;
     let starts: Vec<SystemTime> = shards
         .iter()
         .map(|s| {
@@ -59,6 +61,9 @@ pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunRe
     }
 
     let mut latency: Option<Histogram<u64>> = None;
+    // Each merged second's counts and the shards' encoded histograms for it, borrowed: a
+    // second's histograms are decoded, added and let go one second at a time, so memory
+    // stays flat in the run's length (a decoded histogram is ~190 kB).
     let mut seconds: BTreeMap<u64, Second> = BTreeMap::new();
     for (shard, offset) in shards.iter().zip(&offsets) {
         let histogram = decode(&shard.result.histogram).map_err(|e| {
@@ -67,6 +72,14 @@ pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunRe
                 shard.file
             )
         })?;
+        if histogram.len() != shard.result.requests.total {
+            return Err(format!(
+                "{}: its histogram holds {} responses but requests.total says {}: was the file edited?",
+                shard.file,
+                histogram.len(),
+                shard.result.requests.total
+            ));
+        }
         add(&mut latency, &histogram, &shard.file)?;
         let shift = offset.round() as u64;
         for entry in &shard.result.series {
@@ -76,14 +89,10 @@ pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunRe
                     shard.file, entry.second
                 )
             })?;
-            let histogram = decode(encoded).map_err(|e| {
-                format!(
-                    "{}: second {}'s histogram cannot be read: {e:#}",
-                    shard.file, entry.second
-                )
-            })?;
             let second = seconds.entry(entry.second + shift).or_default();
-            add(&mut second.latency, &histogram, &shard.file)?;
+            second
+                .parts
+                .push((shard.file.as_str(), encoded, entry.second));
             second.requests += entry.requests;
             second.bytes += entry.bytes;
             second.errors += entry.errors;
@@ -101,7 +110,7 @@ pub(crate) fn merge(mut shards: Vec<Shard>, allow_partial: bool) -> Result<RunRe
             }
             s.entry(second)
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let mut out = assemble(&shards, &offsets, &latency, series, &full);
     out.kinds = merge_kinds(&shards, &offsets, &out)?;
     Ok(out)
@@ -193,13 +202,9 @@ fn merge_kinds(
                     second.requests += entry.requests;
                     second.errors += entry.errors;
                     if let Some(encoded) = &entry.histogram {
-                        let histogram = decode(encoded).map_err(|e| {
-                            unreadable(format!(
-                                "second {}'s histogram cannot be read: {e:#}",
-                                entry.second
-                            ))
-                        })?;
-                        add(&mut second.latency, &histogram, &shard.file)?;
+                        second
+                            .parts
+                            .push((shard.file.as_str(), encoded, entry.second));
                     }
                 }
             }
@@ -214,31 +219,33 @@ fn merge_kinds(
             out.series = seconds
                 .into_iter()
                 .map(|(second, s)| {
+                    let latency =
+                        sum_parts(&s.parts).map_err(|e| format!("kind {:?}: {e}", out.name))?;
                     let at = |q: f64| {
-                        s.latency
+                        latency
                             .as_ref()
                             .filter(|h| !h.is_empty())
                             .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
                     };
-                    KindSecondEntry {
+                    Ok(KindSecondEntry {
                         second,
                         requests: s.requests,
                         errors: s.errors,
                         latency_p50: at(0.5),
                         latency_p99: at(0.99),
-                        histogram: s.latency.as_ref().map(encode),
-                    }
+                        histogram: latency.as_ref().map(encode),
+                    })
                 })
-                .collect();
+                .collect::<Result<_, String>>()?;
             Ok(out)
         })
         .collect()
 }
 
-/// One kind's merged second.
+/// One kind's merged second: its counts and the shards' encoded histograms.
 #[derive(Default)]
-struct KindSecond {
-    latency: Option<Histogram<u64>>,
+struct KindSecond<'a> {
+    parts: Vec<(&'a str, &'a EncodedHistogram, u64)>,
     requests: u64,
     errors: u64,
 }
@@ -334,6 +341,18 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
                 scenario.as_deref().unwrap_or("none")
             ));
         }
+        if info.count == 0 || info.index == 0 || info.index > info.count {
+            return Err(format!(
+                "{}: it says it is shard {} of {}, which cannot be (I runs from 1 to N); was the file edited?",
+                shard.file, info.index, info.count
+            ));
+        }
+        if r.histogram.unit != "us" {
+            return Err(format!(
+                "{}: its histogram is in unit '{}'; harness writes 'us': was the file edited?",
+                shard.file, r.histogram.unit
+            ));
+        }
         match count {
             None => count = Some(info.count),
             Some(n) if n != info.count => {
@@ -377,6 +396,39 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
     Ok(())
 }
 
+/// How a count is read from a result.
+type Count = fn(&RunResult) -> u64;
+
+/// The counts the merge adds, each summed without wrapping: a sum past `u64` is a file that
+/// no run wrote.
+fn counts_fit(shards: &[Shard]) -> Result<(), String> {
+    let counts: [(&str, Count); 14] = [
+        ("requests.total", |r| r.requests.total),
+        ("requests.sent", |r| r.requests.sent),
+        ("requests.failed", |r| r.requests.failed),
+        ("throughput.total", |r| r.throughput.total),
+        ("errors", |r| r.errors),
+        ("timeouts", |r| r.timeouts),
+        ("non2xx", |r| r.non2xx),
+        ("2xx", |r| r.status_2xx),
+        ("4xx", |r| r.status_4xx),
+        ("5xx", |r| r.status_5xx),
+        ("unfinished", |r| r.unfinished),
+        ("connections", |r| r.connections),
+        ("workers", |r| r.workers),
+        ("lateRequests", |r| r.late_requests.unwrap_or(0)),
+    ];
+    for (name, count) in counts {
+        shards
+            .iter()
+            .try_fold(0u64, |sum, shard| sum.checked_add(count(&shard.result)))
+            .ok_or_else(|| {
+                format!("the shards' {name} add up past 2^64: a file that no run wrote (was one edited?)")
+            })?;
+    }
+    Ok(())
+}
+
 /// `http://host:port/path` without `:port`.
 fn without_port(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -405,10 +457,11 @@ fn add(
     Ok(())
 }
 
-/// One wall-clock second of the merged run.
+/// One wall-clock second of the merged run: its counts, and each shard's encoded
+/// histogram for it (file, histogram, the shard's own second).
 #[derive(Default)]
-struct Second {
-    latency: Option<Histogram<u64>>,
+struct Second<'a> {
+    parts: Vec<(&'a str, &'a EncodedHistogram, u64)>,
     requests: u64,
     bytes: u64,
     errors: u64,
@@ -416,7 +469,7 @@ struct Second {
     covered: Vec<f64>,
 }
 
-impl Second {
+impl Second<'_> {
     /// Whether every one of `shards` filled this second: only those count in the
     /// per-second statistics (a shard that had not started, or had stopped, lowers it).
     fn full(&self, shards: usize) -> bool {
@@ -424,16 +477,17 @@ impl Second {
     }
 
     /// The merged entry.
-    fn entry(self, second: u64) -> SeriesEntry {
+    fn entry(self, second: u64) -> Result<SeriesEntry, String> {
         // As long as the longest shard's part: the counts are the whole second's.
         let covered = self.covered.iter().copied().fold(0.0, f64::max);
+        let latency = sum_parts(&self.parts)?;
         let at = |q: f64| {
-            self.latency
+            latency
                 .as_ref()
                 .filter(|h| !h.is_empty())
                 .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
         };
-        SeriesEntry {
+        Ok(SeriesEntry {
             second,
             covered: round3(covered),
             requests: self.requests,
@@ -442,13 +496,21 @@ impl Second {
             latency_p50: at(0.5),
             latency_p90: at(0.9),
             latency_p99: at(0.99),
-            latency_max: self
-                .latency
-                .as_ref()
-                .map_or(0.0, |h| h.max() as f64 / 1000.0),
-            histogram: self.latency.as_ref().map(encode),
-        }
+            latency_max: latency.as_ref().map_or(0.0, |h| h.max() as f64 / 1000.0),
+            histogram: latency.as_ref().map(encode),
+        })
     }
+}
+
+/// The shards' histograms of one second, decoded one at a time and added.
+fn sum_parts(parts: &[(&str, &EncodedHistogram, u64)]) -> Result<Option<Histogram<u64>>, String> {
+    let mut sum = None;
+    for (file, encoded, second) in parts {
+        let histogram = decode(encoded)
+            .map_err(|e| format!("{file}: second {second}'s histogram cannot be read: {e:#}"))?;
+        add(&mut sum, &histogram, file)?;
+    }
+    Ok(sum)
 }
 
 /// The merged result: the first shard's description of the load, every count summed, the

@@ -367,6 +367,48 @@ pub fn decode(encoded: &EncodedHistogram) -> anyhow::Result<Histogram<u64>> {
         "unknown histogram encoding '{}'",
         encoded.encoding
     );
+    anyhow::ensure!(
+        encoded.data.len() <= MAX_ENCODED,
+        "the histogram's data is {} bytes; harness writes at most {MAX_ENCODED}",
+        encoded.data.len()
+    );
     let bytes = base64::engine::general_purpose::STANDARD.decode(&encoded.data)?;
+    bounded_inflate(&bytes)?;
     Ok(Deserializer::new().deserialize(&mut bytes.as_slice())?)
+}
+
+/// The most base64 a histogram of harness's range takes (a full 1 µs-1 h histogram with
+/// every bucket counted deflates to well under 1 MB).
+const MAX_ENCODED: usize = 4 << 20;
+/// The most a histogram of harness's range inflates to: its V2 payload holds one LEB128
+/// count (at most 9 bytes) per bucket, about 30,000 buckets.
+const MAX_INFLATED: u64 = 1 << 20;
+/// The highest value harness's histograms track, µs (1 h), with room.
+const MAX_TRACKED: u64 = 1 << 40;
+
+/// Checks that a V2-deflate histogram inflates to no more than [`MAX_INFLATED`] and tracks
+/// no more than harness's range, before the deserializer allocates for it: a deflate bomb
+/// (2.7 MB inflating to 2 GiB) or a declared range of 2^63 is refused in one line.
+fn bounded_inflate(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    anyhow::ensure!(bytes.len() >= 8, "the histogram is truncated");
+    let mut inner = Vec::new();
+    flate2::read::ZlibDecoder::new(&bytes[8..])
+        .take(MAX_INFLATED + 1)
+        .read_to_end(&mut inner)?;
+    anyhow::ensure!(
+        inner.len() as u64 <= MAX_INFLATED,
+        "the histogram inflates past {} MiB; harness's histograms hold at most that: not a histogram harness wrote",
+        MAX_INFLATED >> 20
+    );
+    // V2: cookie, payload length, normalising offset, significant digits (4 bytes each),
+    // lowest and highest trackable values (8 bytes each).
+    anyhow::ensure!(inner.len() >= 32, "the histogram's header is truncated");
+    let digits = u32::from_be_bytes(inner[12..16].try_into()?);
+    let highest = u64::from_be_bytes(inner[24..32].try_into()?);
+    anyhow::ensure!(
+        digits <= 5 && highest <= MAX_TRACKED,
+        "the histogram declares {digits} significant digits up to {highest}: more than harness records"
+    );
+    Ok(())
 }
