@@ -80,11 +80,26 @@ pub(crate) fn args(argv: &[String]) -> Vec<String> {
             continue;
         }
         match arg.split_once('=') {
-            Some((name, _)) if is_secret_name(name) => out.push(format!("{name}={REDACTED}")),
-            _ => out.push(arg.clone()),
+            Some((name, _)) if is_secret_name(name) && !name.contains("://") => {
+                out.push(format!("{name}={REDACTED}"));
+            }
+            // A URL's password (`postgres://u:secret@h/db`) and its query's secrets.
+            _ => out.push(query(&credentials(arg))),
         }
     }
     out
+}
+
+/// `scheme://user:password@host` with the password redacted.
+fn credentials(text: &str) -> String {
+    use std::sync::OnceLock;
+    static PATTERN: OnceLock<regex::Regex> = OnceLock::new();
+    PATTERN
+        .get_or_init(|| {
+            regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+):[^/@\s]+@").unwrap()
+        })
+        .replace_all(text, format!("${{1}}:{REDACTED}@").as_str())
+        .into_owned()
 }
 
 /// Free text (a response's body, a message) with its secrets redacted: a URL's password
@@ -92,15 +107,14 @@ pub(crate) fn args(argv: &[String]) -> Vec<String> {
 /// or JSON `"name": "value"` whose name says it is a secret.
 pub(crate) fn text(text: &str) -> String {
     use std::sync::OnceLock;
-    static PATTERNS: OnceLock<[regex::Regex; 3]> = OnceLock::new();
-    let [credentials, quoted, pair] = PATTERNS.get_or_init(|| {
+    static PATTERNS: OnceLock<[regex::Regex; 2]> = OnceLock::new();
+    let [quoted, pair] = PATTERNS.get_or_init(|| {
         [
-            regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://[^/@\s:]+):[^/@\s]+@").unwrap(),
             regex::Regex::new(r#""([^"\\]{1,64})"(\s*:\s*)"(?:[^"\\]|\\.)*""#).unwrap(),
             regex::Regex::new(r"\b([A-Za-z_][\w.-]{0,63})(=|:\s*)([^\s&,;\\\x22']+)").unwrap(),
         ]
     });
-    let text = credentials.replace_all(text, format!("${{1}}:{REDACTED}@").as_str());
+    let text = credentials(text);
     let text = quoted.replace_all(&text, |c: &regex::Captures<'_>| {
         if is_secret_name(&c[1]) {
             format!("\"{}\"{}\"{REDACTED}\"", &c[1], &c[2])
@@ -131,6 +145,29 @@ mod tests {
         assert_eq!(
             text(r#"{"password": "x y", "name": "ann", "api_key":"k"}"#),
             r#"{"password": "[redacted]", "name": "ann", "api_key":"[redacted]"}"#
+        );
+    }
+
+    #[test]
+    fn a_urls_password_in_a_command_line_is_redacted() {
+        let argv: Vec<String> = [
+            "node",
+            "app.js",
+            "postgres://u:s3cret@db/x",
+            "--db",
+            "http://h/?token=t&a=1",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            args(&argv),
+            [
+                "node",
+                "app.js",
+                "postgres://u:[redacted]@db/x",
+                "--db",
+                "http://h/?token=[redacted]&a=1"
+            ]
         );
     }
 

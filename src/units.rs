@@ -193,10 +193,20 @@ pub(crate) fn printable(line: &str) -> String {
 /// The colours harness itself prints (`ESC [ code m`); [`terminal_safe()`] keeps these.
 const OWN_COLOURS: [&str; 7] = ["0", "1", "2", "33", "36", "1;31", "1;32"];
 
+/// Whether `c` reorders the text around it (the bidirectional overrides and isolates): a
+/// name holding one could show a different name than it is.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
+}
+
 /// Text for the terminal: harness's own colour codes and newlines kept, every other control
 /// character (a target's escape sequence that clears the screen, moves the cursor or sets the
-/// title, a carriage return that overwrites a line) shown as an escape.
+/// title, a carriage return that overwrites a line) and bidirectional override shown as an
+/// escape.
 pub(crate) fn terminal_safe(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(c) = rest.chars().next() {
@@ -211,7 +221,9 @@ pub(crate) fn terminal_safe(text: &str) -> String {
                 continue;
             }
         }
-        if c.is_control() && c != '\n' && c != '\t' {
+        if is_bidi_control(c) {
+            out.extend(c.escape_unicode());
+        } else if c.is_control() && c != '\n' && c != '\t' {
             out.extend(c.escape_default());
         } else {
             out.push(c);
@@ -241,6 +253,10 @@ mod tests {
         assert_eq!(
             terminal_safe(text),
             "\x1b[1;31mVerdict\x1b[0m\n\\u{1b}[2Jcleared\\u{1b}]0;title\\u{7}\\rover\tx"
+        );
+        assert_eq!(
+            terminal_safe("`evil\u{202e}gpj.js`"),
+            "`evil\\u{202e}gpj.js`"
         );
     }
 

@@ -494,3 +494,29 @@ fn on_a_terminal_a_live_line_shows_the_load_and_the_target() {
         "-n still shows progress: {quiet:#?}"
     );
 }
+
+/// `--start-at +0s` is now, with no warning; a time past without `--shard` says the load
+/// begins now (there is no other shard to line up with, and no lateBy to record).
+#[test]
+fn start_at_now_is_on_time_and_a_past_time_without_shards_says_the_load_begins_now() {
+    let server = TestServer::start(Behaviour::Fixed(std::time::Duration::ZERO));
+    for (at, expected) in [
+        ("+0s", None),
+        ("2020-01-01T00:00:00Z", Some("the load begins now")),
+    ] {
+        let output = harness()
+            .args(["-n", "-c", "1", "-d", "1", "--start-at", at])
+            .arg(server.url())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{at}: {stderr}");
+        match expected {
+            None => assert!(!stderr.contains("--start-at"), "{at}: {stderr}"),
+            Some(text) => assert!(
+                stderr.contains(text) && !stderr.contains("its result says"),
+                "{at}: {stderr}"
+            ),
+        }
+    }
+}

@@ -743,3 +743,34 @@ fn a_target_that_stops_answering_the_probe_is_a_warning_not_a_hang() {
     // The load had finished: its result is kept.
     assert!(num(&result, "/requests/total") > 0.0, "{result}");
 }
+
+/// A secret in the target's command line (a flag's value, a URL's password) appears in no
+/// output: not in the terminal, nor in the JSON's command or the Node process's own argv.
+#[test]
+fn secrets_in_the_targets_command_line_are_redacted_everywhere() {
+    let url = format!("http://127.0.0.1:{}/", free_port());
+    for json in [true, false] {
+        let mut command = harness();
+        command.args(["-n", "-c", "2", "-d", "1", "--no-heap", "--no-profile"]);
+        if json {
+            command.arg("--json");
+        }
+        let output = command
+            .args([url.as_str(), "--", "node", &app("hello.js")])
+            .args(["--password=hunter2", "postgres://app:hunter2@db/orders"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        assert!(!stdout.contains("hunter2"), "{stdout}");
+        if json {
+            let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            let argv = result["node"][0]["argv"].to_string();
+            assert!(
+                argv.contains("postgres://app:[redacted]@db/orders")
+                    && argv.contains("--password=[redacted]"),
+                "{argv}"
+            );
+        }
+    }
+}

@@ -2,11 +2,7 @@
 //! comparison page, the charts' SVG), XML attributes (JUnit) and Markdown (CI job summaries). Every string that
 //! comes from the target, the user or the network goes through one of these.
 
-/// Whether `c` reorders the text around it (the bidirectional overrides and isolates): a
-/// name holding one could show a different name than it is.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
-}
+use crate::units::is_bidi_control;
 
 /// Text safe to print on a terminal: control characters (escape sequences among them) and
 /// bidirectional overrides shown as `\u{..}`, so a name or message cannot move the cursor,

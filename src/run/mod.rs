@@ -131,7 +131,9 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
         limit: None,
     };
     let late_by = match plan.start_at {
-        Some(at) if !ctx.signals.received() => start_at(at, &ctx.signals).await,
+        Some(at) if !ctx.signals.received() => {
+            start_at(at, plan.load.shard.is_some(), &ctx.signals).await
+        }
         _ => 0.0,
     };
     let (outcome, capacity, measured) = match &plan.find_max {
@@ -200,7 +202,7 @@ fn check(plan: &Plan, result: &mut RunResult) {
 
 /// Waits until `at` (`--start-at`), or a signal; returns how many seconds late the load
 /// begins (0 when on time).
-async fn start_at(at: std::time::SystemTime, signals: &Signals) -> f64 {
+async fn start_at(at: std::time::SystemTime, sharded: bool, signals: &Signals) -> f64 {
     match at.duration_since(std::time::SystemTime::now()) {
         Ok(wait) => {
             if wait > std::time::Duration::from_secs(1) {
@@ -218,10 +220,20 @@ async fn start_at(at: std::time::SystemTime, signals: &Signals) -> f64 {
         }
         Err(late) => {
             let late = late.duration().as_secs_f64();
-            eprintln!(
-                "warning: --start-at {} passed {late:.1} s ago; this shard's load begins late and its seconds will not line up with the others' (its result says by how much)",
-                humantime::format_rfc3339_millis(at)
-            );
+            // Under a second late is on time: `+0s`, or the target's start taking a moment.
+            if late >= 1.0 {
+                if sharded {
+                    eprintln!(
+                        "warning: --start-at {} passed {late:.1} s ago; this shard's load begins late and its seconds will not line up with the others' (its result says by how much, in shard.lateBy)",
+                        humantime::format_rfc3339_millis(at)
+                    );
+                } else {
+                    eprintln!(
+                        "warning: --start-at {} passed {late:.1} s ago; the load begins now",
+                        humantime::format_rfc3339_millis(at)
+                    );
+                }
+            }
             late
         }
     }

@@ -175,8 +175,8 @@ fn check(raw: RawProfile) -> Result<Profile, ProfileError> {
         .iter()
         .map(|node| {
             let frame = Frame {
-                function: node.call_frame.function_name.clone(),
-                url: node.call_frame.url.clone(),
+                function: bounded(&node.call_frame.function_name),
+                url: bounded(&node.call_frame.url),
                 line: one_based(node.call_frame.line_number),
                 column: one_based(node.call_frame.column_number),
             };
@@ -265,4 +265,20 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted[sorted.len() / 2]
+}
+
+/// The longest function name or script URL kept from a profile, in characters: real ones are
+/// far shorter, and a 50 MB name would be printed whole in every output.
+const MAX_NAME: usize = 200;
+
+/// `text` cut to [`MAX_NAME`] characters, with an ellipsis when cut.
+fn bounded(text: &str) -> String {
+    if text.len() <= MAX_NAME {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(MAX_NAME - 1).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
 }

@@ -176,3 +176,15 @@ fn mutated_profiles_never_panic() {
         }
     }
 }
+
+/// A function name of 1 MB is kept to 200 characters, so no output prints it whole.
+#[test]
+fn a_huge_function_name_is_cut() {
+    let samples = [8, 8, 8];
+    let text = profile_json(&samples, &[1000; 3])
+        .replace("\"pbkdf2Sync\"", &format!("\"{}\"", "x".repeat(1 << 20)));
+    let p = summarise(&parse::parse(text.as_bytes()).unwrap());
+    let callee = p.hot[0].callee.as_ref().unwrap();
+    assert_eq!(callee.function.chars().count(), 200);
+    assert!(callee.function.ends_with('…'));
+}

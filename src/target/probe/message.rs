@@ -226,7 +226,8 @@ impl Hello {
         process.pid = self.pid;
         process.ppid = self.ppid;
         process.node = self.node;
-        process.argv = self.argv;
+        // Its own command line, as every output shows it: secrets redacted.
+        process.argv = crate::redact::args(&self.argv);
         process.heap_size_limit = self.heap_size_limit;
     }
 }
