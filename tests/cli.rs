@@ -520,3 +520,110 @@ fn start_at_now_is_on_time_and_a_past_time_without_shards_says_the_load_begins_n
         }
     }
 }
+
+/// `--summary-md` is checked before the load: a dangling symlink (its folder missing) is
+/// refused in one line and nothing is sent. A FIFO with no reader does not hang the run:
+/// its write is given up after 10 s, saying why.
+#[test]
+fn a_summary_file_that_cannot_be_written_is_refused_before_the_load() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let dangling = dir.path().join("summary.md");
+    std::os::unix::fs::symlink(dir.path().join("missing/summary.md"), &dangling).unwrap();
+    let output = harness()
+        .args(["-n", "-c", "1", "-d", "5", "--summary-md"])
+        .arg(&dangling)
+        .arg(server.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--summary-md: cannot write to"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert_eq!(server.requests(), 0, "the load ran first");
+
+    let fifo = dir.path().join("summary.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let output = harness()
+        .args(["-n", "-c", "1", "-d", "1", "--summary-md"])
+        .arg(&fifo)
+        .arg(server.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the FIFO had no reader for 10 s"),
+        "{stderr}"
+    );
+}
+
+/// Two runs given one `--report` folder: the second is refused in one line while the first
+/// holds it, and the first's result is whole; after it, the folder is free again.
+#[test]
+fn two_runs_never_share_a_report_folder() {
+    let server = TestServer::start(Behaviour::Fixed(Duration::ZERO));
+    let dir = tempfile::tempdir().unwrap();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["-n", "-c", "1", "-d", "3", "--report"])
+        .arg(dir.path())
+        .arg(server.url())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = dir.path().join(".harness.lock");
+    for _ in 0..100 {
+        if lock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = harness()
+        .args(["-n", "-c", "1", "-d", "1", "--report"])
+        .arg(dir.path())
+        .arg(server.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another harness run"),
+        "{stderr}"
+    );
+    assert!(first.wait().unwrap().success());
+    assert!(dir.path().join("result.json").exists() && !lock.exists());
+    let again = harness()
+        .args(["-n", "-c", "1", "-d", "1", "--report"])
+        .arg(dir.path())
+        .arg(server.url())
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// Every file harness reads is bounded: a device that never ends is refused in one line
+/// naming the bound, by `report`, `merge`, `compare` and `profile` alike.
+#[test]
+fn inputs_are_bounded_in_size() {
+    for args in [
+        vec!["report", "/dev/zero"],
+        vec!["merge", "/dev/zero", "/dev/zero"],
+        vec!["compare", "/dev/zero", "/dev/zero"],
+        vec!["profile", "/dev/zero"],
+    ] {
+        let output = harness().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("is larger than"), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+    }
+}

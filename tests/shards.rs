@@ -222,6 +222,11 @@ fn the_manifests_shards_run_locally_and_merge_exactly() {
         &[&shard_files[0], &zero],
         "which cannot be (I runs from 1 to N)",
     );
+    let long = edited(&|v| v["duration"] = 1e295.into(), "long.json");
+    refused(
+        &[&shard_files[0], &long],
+        "its duration (1.000e295 s) cannot be",
+    );
     let unit = edited(&|v| v["histogram"]["unit"] = "ms".into(), "unit.json");
     refused(&[&shard_files[0], &unit], "in unit 'ms'");
     let total = edited(&|v| v["requests"]["total"] = 7.into(), "total.json");

@@ -347,6 +347,12 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
                 shard.file, info.index, info.count
             ));
         }
+        if !(0.0..=MAX_DURATION_S).contains(&r.duration) {
+            return Err(format!(
+                "{}: its duration ({:.3e} s) cannot be; was the file edited?",
+                shard.file, r.duration
+            ));
+        }
         if r.histogram.unit != "us" {
             return Err(format!(
                 "{}: its histogram is in unit '{}'; harness writes 'us': was the file edited?",
@@ -395,6 +401,9 @@ fn check(shards: &mut [Shard], allow_partial: bool) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// The longest shard a merge takes, seconds: a year.
+const MAX_DURATION_S: f64 = 366.0 * 86_400.0;
 
 /// How a count is read from a result.
 type Count = fn(&RunResult) -> u64;

@@ -57,6 +57,61 @@ fn clean(text: &str) -> String {
 /// Creates the report directory now, before any load, and returns it. A `fresh` directory
 /// (harness's default, named after the run and the second it started) never reuses one that
 /// exists: two runs in the same second get `NAME-TIME` and `NAME-TIME-2`.
+/// A report folder held by one run: `.harness.lock` in it holds the run's pid, and goes
+/// when the run ends. A lock whose process is gone is taken over.
+pub(crate) struct FolderLock {
+    path: PathBuf,
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Takes `dir` for this run, or says which run holds it: two runs writing one folder would
+/// leave one result, both saying it is theirs.
+pub(crate) fn lock(dir: &Path) -> anyhow::Result<FolderLock> {
+    use std::io::Write;
+    let path = dir.join(".harness.lock");
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                let _ = write!(file, "{}", std::process::id());
+                return Ok(FolderLock { path });
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|text| text.trim().parse::<i32>().ok());
+                // SAFETY: kill with signal 0 only checks that the process exists.
+                let alive = holder.is_some_and(|pid| unsafe {
+                    libc::kill(pid, 0) == 0
+                        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+                });
+                match holder {
+                    Some(pid) if alive => anyhow::bail!(
+                        "--report: '{}' is in use by another harness run (pid {pid}); give each run its own folder",
+                        dir.display()
+                    ),
+                    _ => {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
+            }
+            Err(err) => {
+                return Err(err)
+                    .with_context(|| format!("--report: could not write in '{}'", dir.display()))
+            }
+        }
+    }
+    anyhow::bail!("--report: could not take '{}' for this run", dir.display())
+}
+
 pub(crate) fn prepare(dir: &Path, fresh: bool) -> anyhow::Result<PathBuf> {
     let failed = || {
         format!(
@@ -115,18 +170,99 @@ pub(crate) fn check_paths(output: &crate::plan::OutputPlan) -> anyhow::Result<()
         if path.is_dir() {
             anyhow::bail!("{what}: '{}' is a folder; give a file name", path.display());
         }
+        writable(what, path)?;
     }
     Ok(())
+}
+
+/// Checks before the load that `path` can be written, so a run never ends with its whole
+/// load done and the file refused: it is opened for appending without blocking (a FIFO
+/// with no reader is refused rather than waited on for good; one with a reader, or a
+/// device such as `/dev/stdout`, is fine), and removed again if this made it.
+fn writable(what: &str, path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+        // Opening it would end its reader's read: it is opened, without blocking for good,
+        // when it is written ([`open_in_place`]).
+        return Ok(());
+    }
+    let existed = std::fs::symlink_metadata(path).is_ok() && path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|err| {
+            if err.raw_os_error() == Some(libc::ENXIO) {
+                anyhow::anyhow!(
+                    "{what}: '{}' is a FIFO with no reader; start its reader first or give a file",
+                    path.display()
+                )
+            } else {
+                anyhow::anyhow!(
+                    "{what}: cannot write to '{}' ({err}); give a file harness may write",
+                    path.display()
+                )
+            }
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+/// How long a FIFO may go without a reader before its write is given up.
+const FIFO_READER_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Opens `path` for writing in place (appending, and creating it, with `append`). A FIFO is
+/// opened without blocking, retried while it has no reader for [`FIFO_READER_WAIT`], then
+/// given up with an error: opening it blocking would wait for a reader for good, past any
+/// signal.
+fn open_in_place(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    if append {
+        options.append(true).create(true);
+    }
+    if !fifo {
+        return options.open(path);
+    }
+    options.custom_flags(libc::O_NONBLOCK);
+    let deadline = std::time::Instant::now() + FIFO_READER_WAIT;
+    loop {
+        match options.open(path) {
+            Ok(file) => {
+                // Writes block again: the reader takes what it can.
+                use std::os::fd::AsRawFd;
+                // SAFETY: fcntl on a descriptor this function owns.
+                unsafe {
+                    let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+                    libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                }
+                return Ok(file);
+            }
+            Err(err) if err.raw_os_error() == Some(libc::ENXIO) => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(std::io::Error::other(format!(
+                        "the FIFO had no reader for {} s",
+                        FIFO_READER_WAIT.as_secs()
+                    )));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(err) => return Err(err),
+        }
+    }
 }
 
 /// Appends `text` to the file at `path` (created if missing), in one write: a CI job
 /// summary file collects the summaries of every step.
 pub(crate) fn append(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    let mut file = open_in_place(path, true)
         .with_context(|| format!("could not open '{}' to append the summary", path.display()))?;
     file.write_all(text.as_bytes())
         .with_context(|| format!("could not append the summary to '{}'", path.display()))
@@ -184,10 +320,7 @@ pub(crate) fn write_whole(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let failed = || format!("could not write '{}'", path.display());
     let target = match std::fs::metadata(path) {
         Ok(meta) if !meta.is_file() => {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .open(path)
-                .with_context(failed)?;
+            let mut file = open_in_place(path, false).with_context(failed)?;
             return file.write_all(bytes).with_context(failed);
         }
         Ok(_) => std::fs::canonicalize(path).with_context(failed)?,

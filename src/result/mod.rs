@@ -228,8 +228,13 @@ impl RunResult {
 /// Reads a saved result: `harness report`, `compare` and every other reader. Errors name the
 /// file and say what is wrong.
 pub fn load(path: &Path) -> Result<RunResult, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
+    let bytes = read_bounded(path, MAX_RESULT_BYTES)?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        format!(
+            "'{}' is not a harness result (it is not UTF-8 text); give a result.json written by harness",
+            path.display()
+        )
+    })?;
     let result: RunResult = serde_json::from_str(&text).map_err(|err| {
         format!(
             "'{}' is not a harness result ({err}); give a result.json written by harness",
@@ -244,6 +249,38 @@ pub fn load(path: &Path) -> Result<RunResult, String> {
         ));
     }
     Ok(result)
+}
+
+/// The largest result file read: an 8 h run's is about 20 MB.
+pub const MAX_RESULT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads at most `limit` bytes of the file at `path`, refusing a bigger one before reading
+/// it (by its size) or as soon as it passes the limit (a device or pipe such as /dev/zero).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let too_big = || {
+        format!(
+            "'{}' is larger than {} MB, more than harness reads; give the file harness wrote",
+            path.display(),
+            limit / 1024 / 1024
+        )
+    };
+    let file = std::fs::File::open(path)
+        .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > limit)
+    {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("could not read '{}': {err}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
 }
 
 /// The JSON Schema of [`RunResult`], as committed in `result.schema.json`.

@@ -69,9 +69,14 @@ impl Session<'_> {
 /// Runs the plan, prints its result and writes its files.
 pub(crate) fn run(mut plan: Plan) -> anyhow::Result<Finished> {
     let prepared = load::prepare(&plan.load)?;
+    let mut _folder = None;
     if let Some(dir) = &plan.output.report_dir {
         let dir = crate::report::files::prepare(dir, plan.output.fresh_dir)
             .map_err(|err| crate::plan::UsageError(format!("{err:#}")))?;
+        _folder = Some(
+            crate::report::files::lock(&dir)
+                .map_err(|err| crate::plan::UsageError(format!("{err:#}")))?,
+        );
         plan.output.report_dir = Some(dir);
     }
     crate::report::files::check_paths(&plan.output)

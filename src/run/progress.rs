@@ -38,15 +38,18 @@ impl Progress {
         let bar = ProgressBar::with_draw_target(Some(length), ProgressDrawTarget::stderr());
         // The live line is cut to the terminal's width (see `second`) rather than wrapped:
         // indicatif's `wide_msg` measures the whole template, both lines.
-        let template = "running [{bar:20}] {percent:>3}%\n{msg}";
-        if let Ok(style) = ProgressStyle::with_template(template) {
+        let width = terminal_width();
+        if let Ok(style) = ProgressStyle::with_template(&template(width)) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.set_message(if plan.warmup.is_zero() {
-            "  waiting for the first second"
-        } else {
-            "  warming up (not measured)"
-        });
+        bar.set_message(fit(
+            if plan.warmup.is_zero() {
+                "  waiting for the first second"
+            } else {
+                "  warming up (not measured)"
+            },
+            width,
+        ));
         if !by_amount {
             bar.enable_steady_tick(Duration::from_millis(200));
         }
@@ -66,15 +69,33 @@ impl Progress {
         });
         let target = self.target.as_ref().map(LiveTarget::now);
         let line = live_line(point, so_far, target);
-        self.bar.set_message(match terminal_width() {
-            Some(width) => line.chars().take(width.saturating_sub(1)).collect(),
-            None => line,
-        });
+        self.bar.set_message(fit(&line, terminal_width()));
     }
 
     /// Removes the bar.
     pub(super) fn finish(self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// The bar's template for a terminal `width` columns wide: `running [====>   ]  40%` in
+/// 35 columns, the bar narrower (and without "running") on a narrower one, so that the
+/// line never wraps and the redraw moves up the rows it drew.
+fn template(width: Option<usize>) -> String {
+    match width {
+        Some(width) if width < 36 => {
+            let bar = width.saturating_sub(9).clamp(3, 20);
+            format!("[{{bar:{bar}}}]{{percent:>4}}%\n{{msg}}")
+        }
+        _ => "running [{bar:20}] {percent:>3}%\n{msg}".to_string(),
+    }
+}
+
+/// `line` cut to one column less than the terminal, so that it never wraps.
+fn fit(line: &str, width: Option<usize>) -> String {
+    match width {
+        Some(width) => line.chars().take(width.saturating_sub(1)).collect(),
+        None => line.to_string(),
     }
 }
 
@@ -134,6 +155,29 @@ fn live_line(point: &SeriesPoint, so_far: &SoFar, target: Option<TargetNow>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// On a 20-column terminal neither line is wider than the terminal: the bar's line is
+    /// `[` + bar + `]` + 4 + `%` (indicatif pads the bar to its width).
+    #[test]
+    fn every_live_line_fits_a_narrow_terminal() {
+        for width in [12, 20, 35] {
+            let template = template(Some(width));
+            let bar: usize = template
+                .split("{bar:")
+                .nth(1)
+                .and_then(|rest| rest.split('}').next())
+                .and_then(|n| n.parse().ok())
+                .unwrap();
+            assert!(bar + 7 < width, "{width}: {template}");
+            assert!(
+                fit("  waiting for the first second", Some(width))
+                    .chars()
+                    .count()
+                    < width
+            );
+        }
+        assert!(template(Some(80)).starts_with("running [{bar:20}]"));
+    }
 
     fn point(requests: u64, covered_ms: u64) -> SeriesPoint {
         SeriesPoint {

@@ -104,6 +104,17 @@ pub(crate) fn name_anonymous(profile: &mut CpuProfile, sources: &mut Sources) {
 pub(crate) fn load(path: &Path) -> Result<Profile, String> {
     let file = std::fs::File::open(path)
         .map_err(|err| format!("could not open '{}': {err}", path.display()))?;
+    // Refused by its size before a byte is read (parsing costs several times the file).
+    if file
+        .metadata()
+        .is_ok_and(|m| m.is_file() && m.len() > parse::MAX_FILE_BYTES)
+    {
+        return Err(format!(
+            "'{}': it is larger than {} MB; no CPU profile is that big",
+            path.display(),
+            parse::MAX_FILE_BYTES / 1024 / 1024
+        ));
+    }
     parse::parse(file).map_err(|err| format!("'{}': {err}", path.display()))
 }
 

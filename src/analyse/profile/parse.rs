@@ -10,8 +10,11 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+/// The longest time one sample may stand for, µs (a day).
+const MAX_TICK_US: f64 = 86_400e6;
+
 /// Largest profile file read (a 10-minute profile at 1 ms is ~30 MB).
-pub(crate) const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Why a profile could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -217,7 +220,11 @@ fn ticks(
             return Err(ProfileError("the profile claims too many hits".into()));
         }
         let each = ((raw.end_time - raw.start_time) / hits as f64).max(0.0);
-        let each = if each.is_finite() { each } else { 0.0 };
+        let each = if each.is_finite() && each <= MAX_TICK_US {
+            each
+        } else {
+            0.0
+        };
         let mut samples = Vec::with_capacity(hits as usize);
         for (i, node) in raw.nodes.iter().enumerate() {
             samples.extend(std::iter::repeat_n(
@@ -244,7 +251,15 @@ fn ticks(
             })
         })
         .collect::<Result<Vec<u32>, _>>()?;
-    let clean = |d: f64| if d.is_finite() { d.max(0.0) } else { 0.0 };
+    // A tick longer than a day is no sample of a process: counted as none, so no absurd
+    // time (a 295-digit duration) is printed.
+    let clean = |d: f64| {
+        if d.is_finite() && d <= MAX_TICK_US {
+            d.max(0.0)
+        } else {
+            0.0
+        }
+    };
     let mut durations: Vec<f64> = raw.time_deltas.iter().skip(1).map(|&d| clean(d)).collect();
     let elapsed: f64 = raw.time_deltas.iter().map(|&d| clean(d)).sum();
     let last = clean(raw.end_time - raw.start_time - elapsed);

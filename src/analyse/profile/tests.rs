@@ -188,3 +188,15 @@ fn a_huge_function_name_is_cut() {
     assert_eq!(callee.function.chars().count(), 200);
     assert!(callee.function.ends_with('…'));
 }
+
+/// A time delta of 1e295 µs stands for no time: no absurd figure comes out.
+#[test]
+fn an_absurd_time_delta_counts_as_none() {
+    let text = profile_json(&[8, 8, 8], &[1000, 1000, 1000]).replace(
+        "\"timeDeltas\":[1000,1000,1000]",
+        "\"timeDeltas\":[1000,1e295,1000]",
+    );
+    assert!(text.contains("1e295"), "{text}");
+    let p = summarise(&parse::parse(text.as_bytes()).unwrap());
+    assert!(p.busy_ms < 1e6, "{}", p.busy_ms);
+}
