@@ -452,6 +452,7 @@ fn pid_mode_watches_without_stopping() {
             "200ms",
             "--cooldown",
             "200ms",
+            "--no-probe",
             "--pid",
             &pid,
         ])
@@ -470,7 +471,8 @@ fn pid_mode_watches_without_stopping() {
     let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["target"]["started"], false);
     assert!(result["process"]["points"].as_array().unwrap().len() > 5);
-    assert!(result.get("node").is_none(), "no probe with --pid");
+    assert!(result.get("node").is_none(), "no probe with --no-probe");
+    assert!(result["target"].get("attached").is_none());
 }
 
 #[test]

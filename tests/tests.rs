@@ -6,6 +6,7 @@
 mod support;
 
 mod analysis;
+mod attach;
 mod capacity;
 mod cli;
 mod heap;

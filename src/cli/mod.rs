@@ -162,9 +162,20 @@ pub(crate) struct Options {
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
 
-    /// Watch this already running process instead of starting one (no Node probe then).
+    /// Watch this already running process instead of starting one; a Node process gets the
+    /// probe through its inspector (opened with SIGUSR1 on 127.0.0.1:9229, closed after).
     #[arg(long, value_name = "PID", help_heading = "Target")]
     pub pid: Option<u32>,
+
+    /// With --pid: the process's inspector is already open at HOST:PORT (node
+    /// --inspect=HOST:PORT); harness uses it and leaves it open.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        requires = "pid",
+        help_heading = "Target"
+    )]
+    pub inspect: Option<std::net::SocketAddr>,
 
     /// How long the target may take to accept connections.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse::duration, help_heading = "Target")]

@@ -210,6 +210,12 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
         (Some(pid), _) => {
             // SAFETY: signal 0 only checks that the process exists.
             if *pid == 0 || unsafe { libc::kill(*pid as i32, 0) } != 0 {
+                if *pid != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+                {
+                    return Err(usage!(
+                        "--pid {pid}: the process is not yours (another user's); run harness as its user"
+                    ));
+                }
                 return Err(usage!("--pid {pid}: no such process; check the pid"));
             }
             TargetSpec::Pid(*pid)
@@ -238,7 +244,8 @@ fn watch(cli: &Cli, load: &LoadPlan, free_port: bool) -> Result<Option<WatchPlan
         }
     }
     Ok(Some(WatchPlan {
-        probe: !cli.opts.no_probe && matches!(target, TargetSpec::Command(_)),
+        probe: !cli.opts.no_probe,
+        inspect: cli.opts.inspect,
         heap: match (cli.opts.no_probe || cli.opts.no_heap, cli.opts.heap) {
             (true, _) => TraceMode::Off,
             (false, true) => TraceMode::Always,

@@ -70,8 +70,11 @@ pub(crate) struct WatchPlan {
     pub sample_interval: Duration,
     /// Time between SIGINT and SIGTERM when stopping the target.
     pub grace: Duration,
-    /// Inject the Node probe.
+    /// Inject the Node probe (into a started target, or through the inspector of a Node
+    /// process given with `--pid`).
     pub probe: bool,
+    /// `--inspect`: the inspector of the `--pid` process is already open here.
+    pub inspect: Option<std::net::SocketAddr>,
     /// Heap snapshots of Node processes (the heap trace).
     pub heap: TraceMode,
     /// CPU profiles of Node processes (the CPU trace).

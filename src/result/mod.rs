@@ -47,7 +47,7 @@ pub use names::{
 pub use node::{Floor, GcEvent, NodeProcess, NodeSample, Warning};
 pub use profile::{Callee, CpuProfile, CpuTrace, FlameNode, FunctionTime, HotFunction};
 pub use shard::{MergedShard, ShardInfo};
-pub use target::{OtherProcess, Phase, ProcessSample, Sampling, TargetInfo};
+pub use target::{Attached, OtherProcess, Phase, ProcessSample, Sampling, TargetInfo};
 
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -29,6 +29,20 @@ pub struct Phase {
     pub end: f64,
 }
 
+/// An attachment through the process's inspector.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Attached {
+    /// Where the inspector listened, `HOST:PORT`.
+    pub inspector: String,
+    /// harness opened it (SIGUSR1) and closed it after the run; false when it was open.
+    pub opened: bool,
+    /// The process's Node version.
+    pub node: String,
+    /// The probe was loaded into the process and reported.
+    pub probe: bool,
+}
+
 /// The target process and how it ended.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -60,6 +74,9 @@ pub struct TargetInfo {
     /// daemon), stopped by pid with the same signals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub left_group: Vec<u32>,
+    /// How harness attached to a Node process it did not start (`--pid`), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<Attached>,
     /// The last lines it wrote to stdout.
     pub stdout_tail: Vec<String>,
     /// The last lines it wrote to stderr.

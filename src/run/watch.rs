@@ -55,6 +55,9 @@ pub(super) struct Watched {
     /// Why the probe is no longer asked to do anything: no Node process answered its last
     /// request in time (a loop blocked for good). Waiting again would only add timeouts.
     silent: Option<String>,
+    /// The inspector session of a Node process harness attached to (`--pid`), left as
+    /// found when the target is let go.
+    inspector: Option<crate::target::inspect::Inspector>,
 }
 
 /// Reads the watched target's latest samples while the load runs.
@@ -130,6 +133,7 @@ pub(super) async fn start(
 ) -> anyhow::Result<Result<Watched, NotStarted>> {
     let (origin, signals) = (ctx.origin, &ctx.signals);
     let mut info = TargetInfo::default();
+    let mut inspector = None;
     let (target, probe, tree) = match &watch.target {
         TargetSpec::Pid(pid) => {
             info.pid = *pid;
@@ -137,7 +141,14 @@ pub(super) async fn start(
                 root: *pid,
                 group: None,
             };
-            (None, None, tree)
+            let probe = if watch.probe && crate::target::inspect::is_node(*pid) {
+                let (probe, session) = attach(*pid, watch, origin, &mut info).await?;
+                inspector = Some(session);
+                Some(probe)
+            } else {
+                None
+            };
+            (None, probe, tree)
         }
         TargetSpec::Command(argv) => {
             let probe = if watch.probe {
@@ -186,7 +197,53 @@ pub(super) async fn start(
         origin,
         at_rest: None,
         silent: None,
+        inspector,
     }))
+}
+
+/// Attaches to the Node process `pid` through its inspector and loads the probe into it;
+/// waits until the probe reports. A refusal (no inspector, Node too old) is a usage error
+/// in one line.
+async fn attach(
+    pid: u32,
+    watch: &WatchPlan,
+    origin: Instant,
+    info: &mut TargetInfo,
+) -> anyhow::Result<(ProbeServer, crate::target::inspect::Inspector)> {
+    let probe = ProbeServer::start(origin, watch.sample_interval)?;
+    let mut session = crate::target::inspect::attach(pid, watch.inspect)
+        .await
+        .map_err(crate::plan::UsageError)?;
+    let loaded = match session
+        .install_probe(&probe.dir().join("probe.cjs"), &probe.env())
+        .await
+    {
+        Ok(loaded) => loaded,
+        Err(why) => {
+            let _ = session.leave().await;
+            return Err(crate::plan::UsageError(format!(
+                "--pid {pid}: the probe could not be loaded ({why})"
+            ))
+            .into());
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while loaded && probe.connected() == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reporting = loaded && probe.connected() > 0;
+    if !reporting {
+        eprintln!(
+            "warning: --pid {pid}: the probe did not report from the process; RSS and CPU only"
+        );
+    }
+    info.attached = Some(crate::result::Attached {
+        inspector: session.address.to_string(),
+        opened: session.opened(),
+        node: session.node.clone(),
+        probe: reporting,
+    });
+    Ok((probe, session))
 }
 
 /// What to start: the command, the environment it gets, and the probe's folder.
@@ -405,6 +462,11 @@ impl Watched {
     /// Stops the target (if harness started it) and notes how it ended.
     pub(super) async fn stop(&mut self) {
         self.sampler = None;
+        if let Some(mut inspector) = self.inspector.take() {
+            if let Err(why) = inspector.leave().await {
+                eprintln!("warning: could not close the process's inspector: {why}");
+            }
+        }
         let Some(target) = &mut self.target else {
             return;
         };

@@ -3,6 +3,7 @@
 //! [`Target`] owns the whole group: dropping it kills what is left, so no process of the
 //! target outlives harness on any path (normal end, error, Ctrl-C, panic).
 
+pub(crate) mod inspect;
 pub(crate) mod output;
 pub(crate) mod probe;
 pub(crate) mod tree;

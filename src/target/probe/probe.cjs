@@ -75,7 +75,9 @@ function isMainThread() {
 
 if (SOCKET && !process[KEY] && isMainThread()) {
   try {
-    Object.defineProperty(process, KEY, { value: true });
+    // Configurable: an attached harness loads the probe into a running process, and a
+    // later one may load it again once this one has stopped.
+    Object.defineProperty(process, KEY, { value: true, configurable: true });
     start();
   } catch (_) { /* never break the app */ }
 }
@@ -574,6 +576,7 @@ function start() {
     try {
       if (!active) return;
       active = false;
+      delete process[KEY];
       clearInterval(timer);
       clearInterval(ticker);
       if (profiler) profiler.stop();

@@ -1,0 +1,118 @@
+//! Attaching to Node processes harness did not start (`--pid`): apps started with plain
+//! `node app.js`, outside harness, get the full probe through their inspector, and are left
+//! as found: alive, the inspector closed again, the probe gone (a second attach works).
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{app, free_port, harness, json_output};
+
+/// The inspector's port is one per machine (9229): one attach at a time.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static INSPECTOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    INSPECTOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `node APP` on a free port, outside harness, once it listens; killed when dropped.
+struct Outside {
+    child: Child,
+    port: u16,
+}
+
+impl Outside {
+    fn start(name: &str) -> Outside {
+        let port = free_port();
+        let child = Command::new("node")
+            .arg(app(name))
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("this test needs node");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Outside { child, port }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn inspector_open() -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", 9229)).is_ok()
+}
+
+/// A blocked loop in an app harness did not start: found and named by the CPU trace, as
+/// in a started one; the process lives on with its inspector closed, and a second attach
+/// finds it as the first did.
+#[test]
+fn a_blocked_loop_in_a_process_harness_did_not_start_is_named() {
+    let _one = one_at_a_time();
+    let mut outside = Outside::start("blocked-loop.js");
+    let pid = outside.child.id().to_string();
+    for round in 0..2 {
+        let output = harness()
+            .args(["--json", "-n", "-c", "10", "-d", "3", "--pid", &pid])
+            .arg(outside.url())
+            .output()
+            .unwrap();
+        let result = json_output(&output);
+        let attached = &result["target"]["attached"];
+        assert_eq!(attached["opened"], true, "round {round}: {attached}");
+        assert_eq!(attached["probe"], true, "round {round}: {attached}");
+        assert!(!result["node"][0]["samples"].as_array().unwrap().is_empty());
+        let verdict = result["verdict"].as_str().unwrap();
+        assert!(
+            verdict.starts_with("Blocked event loop") && verdict.contains("`busyWork`"),
+            "round {round}: {verdict}"
+        );
+        assert!(outside.alive(), "round {round}: harness ended the process");
+        // The inspector closes a moment after harness leaves (`inspector.close()` waits for
+        // its sessions).
+        let mut closed = false;
+        for _ in 0..50 {
+            if !inspector_open() {
+                closed = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(closed, "round {round}: the inspector was left open");
+    }
+}
+
+/// An inspector that is not there is refused in one line naming the flag.
+#[test]
+fn an_inspector_that_does_not_answer_is_refused_in_one_line() {
+    let _one = one_at_a_time();
+    let outside = Outside::start("hello.js");
+    let output = harness()
+        .args(["-n", "-c", "1", "-d", "1", "--pid"])
+        .arg(outside.child.id().to_string())
+        .args(["--inspect", "127.0.0.1:9"])
+        .arg(outside.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--inspect 127.0.0.1:9:"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
