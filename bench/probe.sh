@@ -26,7 +26,8 @@
 # Env: DURATION (seconds of load per run, default 5), RUNS (rounds, default 12), CONNECTIONS
 # (default 50), HARNESS (binary, default target/release/harness), SPLIT=1 (each round also
 # runs the target with --no-heap and without the probe (--no-probe), which separates the
-# sampler and process handling from the probe).
+# sampler and process handling from the probe), ATTACH=1 (each round also attaches to a
+# server this script started, with --pid: the probe loaded through the inspector).
 set -euo pipefail
 
 source "$(dirname "$0")/node-common.sh"
@@ -34,6 +35,7 @@ export DURATION=${DURATION:-5}
 export RUNS=${RUNS:-12}
 export CONNECTIONS=${CONNECTIONS:-50}
 export SPLIT=${SPLIT:-0}
+export ATTACH=${ATTACH:-0}
 
 echo "probe overhead: node $(node --version) hello server on core 0, harness -w 1 -c $CONNECTIONS on core 1"
 echo "$DURATION s of load per run, $RUNS rounds (progress on stderr)"
@@ -154,6 +156,26 @@ def started_by_harness(reports, flags, seed):
     return measured(load, Poller(node_child(load.pid)))
 
 
+def attached(reports, seed):
+    """The server started here, then harness attaches to it (--pid): the probe through the
+    inspector, loaded in its baseline."""
+    port = free_port()
+    server = subprocess.Popen(server_command(seed), env=dict(os.environ, PORT=str(port)),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children.append(server)
+    try:
+        wait_listening(port, "probe.sh")
+        poller = Poller(server.pid)
+        load = subprocess.Popen(LOAD + ["--baseline", "1s", "--cooldown", "0s", "--report", reports,
+                                        "--pid", str(server.pid), f"http://127.0.0.1:{port}/"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        children.append(load)
+        return measured(load, poller)
+    finally:
+        server.kill()
+        server.wait()
+
+
 def report(name, rows):
     """rows: (URL only, this variant) measurements, one per round."""
     rps = [b[0] / a[0] for a, b in rows]
@@ -175,6 +197,8 @@ VARIANTS = [("default run (probe, sampler, GC floors; a heap trace only on a lea
 if os.environ["SPLIT"] == "1":
     VARIANTS += [("never a heap trace (--no-heap)", ["--no-heap"]),
                  ("sampler only (--no-probe)", ["--no-probe"])]
+if os.environ["ATTACH"] == "1":
+    VARIANTS += [("attached (--pid: the probe through the inspector)", ["--pid"])]
 
 with tempfile.TemporaryDirectory() as reports:
     rows = {name: [] for name, _ in VARIANTS}
@@ -184,7 +208,9 @@ with tempfile.TemporaryDirectory() as reports:
         modes = [None] + [flags for _, flags in VARIANTS]
         shift = run % len(modes)
         modes = modes[shift:] + modes[:shift]
-        got = [url_only(seed) if flags is None else started_by_harness(reports, flags, seed) for flags in modes]
+        got = [url_only(seed) if flags is None
+               else attached(reports, seed) if flags == ["--pid"]
+               else started_by_harness(reports, flags, seed) for flags in modes]
         base = got[modes.index(None)]
         line = [f"round {run + 1}: URL only {base[0]:,.0f} req/s {base[1]:.2f} µs/response core {100 * base[2]:.0f} %"]
         for name, flags in VARIANTS:

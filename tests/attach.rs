@@ -116,3 +116,49 @@ fn an_inspector_that_does_not_answer_is_refused_in_one_line() {
     assert!(stderr.contains("--inspect 127.0.0.1:9:"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
+
+/// Ctrl-C during the load: harness ends promptly, and the process it attached to lives on
+/// with its inspector closed and answers requests.
+#[test]
+fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
+    let _one = one_at_a_time();
+    let mut outside = Outside::start("hello.js");
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["--json", "-n", "-c", "2", "-d", "20", "--pid"])
+        .arg(outside.child.id().to_string())
+        .arg(outside.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Once the probe is in (the inspector open and the load under way), interrupt.
+    for _ in 0..100 {
+        if inspector_open() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: signals the harness process this test started.
+    unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
+    let status = run.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    assert!(outside.alive(), "the process was ended");
+    let mut closed = false;
+    for _ in 0..50 {
+        if !inspector_open() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(closed, "the inspector was left open");
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", outside.port)).unwrap();
+    use std::io::{Read, Write};
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
