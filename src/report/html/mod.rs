@@ -189,6 +189,22 @@ fn configuration(result: &RunResult) -> String {
             target.command.join(" ")
         };
         list.push(("target", command));
+        if let Some(attached) = &target.attached {
+            list.push((
+                "attached",
+                format!(
+                    "through its inspector at {} ({}), Node {}, probe {}",
+                    attached.inspector,
+                    if attached.opened {
+                        "opened with SIGUSR1, closed after"
+                    } else {
+                        "already open"
+                    },
+                    attached.node,
+                    if attached.probe { "reporting" } else { "silent" }
+                ),
+            ));
+        }
         if let Some(exit) = &target.exit {
             list.push((
                 "target exit",

@@ -310,6 +310,24 @@ pub(super) fn target_lines(result: &RunResult, style: &Style) -> String {
         (None, _) => String::new(),
     };
     let _ = writeln!(out, "Target: {name}{ready}{ended}");
+    if let Some(attached) = &target.attached {
+        let _ = writeln!(
+            out,
+            "  attached through its inspector at {} ({}), Node {}{}",
+            attached.inspector,
+            if attached.opened {
+                "opened with SIGUSR1 and closed after the run"
+            } else {
+                "already open, left open"
+            },
+            attached.node,
+            if attached.probe {
+                ""
+            } else {
+                "; the probe did not report"
+            }
+        );
+    }
     if !target.left_group.is_empty() {
         let _ = writeln!(out, "  {}", crate::report::left_group(&target.left_group));
     }
