@@ -162,3 +162,39 @@ fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// A leak in an app harness did not start: the heap trace runs on the process itself (no
+/// second copy can be started) and names the variable that holds the memory; the process
+/// lives on with its inspector closed.
+#[test]
+fn a_leak_in_a_process_harness_did_not_start_is_named_by_its_holder() {
+    let _one = one_at_a_time();
+    let mut outside = Outside::start("session-leak.js");
+    let output = harness()
+        .args(["--json", "-n", "-c", "10", "-d", "5", "-R", "1000", "--pid"])
+        .arg(outside.child.id().to_string())
+        .arg(outside.url())
+        .output()
+        .unwrap();
+    let result = json_output(&output);
+    assert_eq!(
+        result["heapTrace"]["inPlace"], true,
+        "{}",
+        result["heapTrace"]
+    );
+    let verdict = result["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("Memory leak held by variable `sessions`"),
+        "{verdict}"
+    );
+    assert!(outside.alive(), "the process was ended");
+    let mut closed = false;
+    for _ in 0..50 {
+        if !inspector_open() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(closed, "the inspector was left open");
+}

@@ -14,9 +14,14 @@ use serde::{Deserialize, Serialize};
 pub struct HeapTrace {
     /// Why it ran: `memory leak found`, `listener leak found` or `--heap`.
     pub reason: String,
-    /// The second copy of the target it ran on; absent when none started.
+    /// The second copy of the target it ran on (or the attached process itself, with
+    /// `inPlace`); absent when none started.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pid: Option<u32>,
+    /// It ran on the measured process itself: a process harness attached to (`--pid`),
+    /// of which it cannot start a second copy.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub in_place: bool,
     /// Where its load went (another free port when harness chose the first one).
     #[serde(default)]
     pub url: String,
@@ -70,6 +75,7 @@ impl HeapTrace {
         HeapTrace {
             reason: reason.to_string(),
             pid: None,
+            in_place: false,
             url: String::new(),
             rate: 0.0,
             connections: 0,

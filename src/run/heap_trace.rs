@@ -104,8 +104,13 @@ pub(super) fn decide(
             heap: Vec::new(),
         });
     }
-    if let TargetSpec::Pid(_) = watch.target {
-        // --pid: no probe inside, and harness cannot start another copy.
+    let attached = result
+        .target
+        .as_ref()
+        .and_then(|t| t.attached.as_ref())
+        .is_some_and(|a| a.probe);
+    if matches!(watch.target, TargetSpec::Pid(_)) && !attached {
+        // --pid without the probe inside: harness cannot start another copy.
         return Decision::Skip(Traced {
             record: why.map(|why| HeapTrace::not_run(why.reason, NOT_OURS)),
             heap: Vec::new(),
@@ -128,14 +133,61 @@ pub(super) fn decide(
     })
 }
 
-/// Runs the heap trace on a second copy of the target and analyses its snapshots.
+/// Runs the heap trace on a second copy of the target and analyses its snapshots; on a
+/// process harness attached to (`attached`), in place, on the process itself.
 pub(super) async fn run(
     ctx: &Session<'_>,
     watch: &WatchPlan,
     why: Why,
     measured: &RunResult,
+    attached: Option<&mut Watched>,
 ) -> Traced {
-    fresh(ctx, watch, why, measured).await
+    match attached {
+        Some(watched) => in_place(ctx, watched, why, measured).await,
+        None => fresh(ctx, watch, why, measured).await,
+    }
+}
+
+/// The trace on the attached process itself: the same loads and snapshots as on a second
+/// copy, after the measured run's cooldown.
+async fn in_place(
+    ctx: &Session<'_>,
+    watched: &mut Watched,
+    why: Why,
+    measured: &RunResult,
+) -> Traced {
+    let plan = ctx.plan;
+    let size = size(&why, measured.requests.total, measured.requests.overall);
+    let mut record = HeapTrace::new(why.reason);
+    record.start = ctx.now();
+    record.rate = round3(size.rate);
+    record.connections = plan.load.connections as u64;
+    record.url = plan.load.url.clone();
+    record.pid = Some(watched.info.pid);
+    record.in_place = true;
+    eprintln!(
+        "Heap trace ({}): on the attached process itself (harness cannot start a copy of it)",
+        why.reason
+    );
+    watched.snapshots.clear();
+    watched.allocations.clear();
+    let outcome = drive(ctx, watched, &plan.load, size, &mut record).await;
+    record.predicted = why.per_request.map(|per| {
+        (per * record.responses as f64 * time_factor(&why, measured, &record)).round() as u64
+    });
+    record.end = ctx.now();
+    let heap = analysed(&watched.snapshots, &watched.allocations, why, &record);
+    if let Err(warning) = outcome {
+        let mut traced = warn(ctx, record, warning, measured);
+        if !heap.is_empty() {
+            traced.heap = heap;
+        }
+        return traced;
+    }
+    Traced {
+        record: Some(record),
+        heap,
+    }
 }
 
 const NOT_OURS: &str = "harness did not start this target (--pid), so it cannot start a second copy with the Node probe inside; run the server's command after -- to name the code that holds the memory";
@@ -412,7 +464,8 @@ async fn drive(
     // The trace's {{counter}} values follow the warm-up's, so every key is new to the app.
     traced.share_counter(&warm);
     eprintln!(
-        "Heap trace: second copy (pid {}) at {}: {} warm-up requests, a heap snapshot, {} requests at {:.0}/s, a snapshot, {} s idle, a snapshot",
+        "Heap trace: {} (pid {}) at {}: {} warm-up requests, a heap snapshot, {} requests at {:.0}/s, a snapshot, {} s idle, a snapshot",
+        if record.in_place { "the attached process" } else { "second copy" },
         second.info.pid,
         load.url,
         size.warmup,

@@ -177,7 +177,10 @@ async fn phases(ctx: &Session<'_>, prepared: load::Prepared) -> anyhow::Result<F
                 // Saved first: a second signal during the trace leaves at once, and the
                 // measured result must not go with it.
                 crate::report::files::write_outputs(&plan.output, &result)?;
-                heap_trace::run(ctx, watch, why, &result).await
+                let attached = watched
+                    .as_mut()
+                    .filter(|w| w.info.attached.as_ref().is_some_and(|a| a.probe));
+                heap_trace::run(ctx, watch, why, &result, attached).await
             }
         };
         result.heap = traced.heap;

@@ -201,7 +201,11 @@ fn configuration(result: &RunResult) -> String {
                         "already open"
                     },
                     attached.node,
-                    if attached.probe { "reporting" } else { "silent" }
+                    if attached.probe {
+                        "reporting"
+                    } else {
+                        "silent"
+                    }
                 ),
             ));
         }

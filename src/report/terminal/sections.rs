@@ -163,8 +163,13 @@ pub(crate) fn heap_trace_lines(trace: &HeapTrace, measured_peak_rss: Option<u64>
     });
     let mut lines = vec![
         format!(
-            "Heap trace ({}) on a second copy of the target (pid {pid}), {:.1} s in all{peak}:",
+            "Heap trace ({}) on {} (pid {pid}), {:.1} s in all{peak}:",
             trace.reason,
+            if trace.in_place {
+                "the attached process itself"
+            } else {
+                "a second copy of the target"
+            },
             trace.end - trace.start
         ),
         format!(
