@@ -486,6 +486,28 @@ fn on_a_terminal_a_live_line_shows_the_load_and_the_target() {
         );
     }
 
+    // At 20 columns neither the bar nor the lines under it wrap (a wrapped line made the
+    // redraw move up too few rows).
+    let tiny = on_a_terminal(20, &args);
+    let live: Vec<&String> = tiny
+        .iter()
+        .filter(|l| {
+            l.starts_with('[')
+                || l.starts_with("running")
+                || (l.starts_with("  ") && (l.contains("req/s") || l.contains("waiting")))
+        })
+        .collect();
+    assert!(
+        live.iter().any(|l| l.starts_with('[')),
+        "no bar at 20 columns: {tiny:#?}"
+    );
+    for line in live {
+        assert!(
+            line.trim_end().chars().count() < 20,
+            "wider than 20 columns: {line:?}"
+        );
+    }
+
     let quiet = on_a_terminal(200, &format!("-n {args}"));
     assert!(
         !quiet
