@@ -171,6 +171,7 @@ fn a_leak_in_a_process_harness_did_not_start_is_named_by_its_holder() {
     let _one = one_at_a_time();
     let mut outside = Outside::start("session-leak.js");
     let output = harness()
+        .timeout(Duration::from_secs(180))
         .args(["--json", "-n", "-c", "10", "-d", "5", "-R", "1000", "--pid"])
         .arg(outside.child.id().to_string())
         .arg(outside.url())

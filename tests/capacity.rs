@@ -2,7 +2,12 @@
 //! simulated worker, whatever the CPU), a CPU-bound one, and one that harness cannot keep up
 //! with; and the flags that cannot go with it.
 
+use std::time::Duration;
+
 use crate::support::{harness, NodeRun};
+
+/// A search's steps add up: on a machine shared with other tests, more than a minute.
+const SEARCH_TIMEOUT: Duration = Duration::from_secs(240);
 
 fn capacity(result: &serde_json::Value) -> &serde_json::Value {
     assert!(result["capacity"].is_object(), "no capacity: {result}");
@@ -29,7 +34,7 @@ fn steps(capacity: &serde_json::Value) -> String {
 /// knee; `capacity > 200` gates on it.
 #[test]
 fn an_exact_capacity_is_found_from_below_and_the_wait_is_named() {
-    let _alone = crate::support::machine_to_itself();
+    // The worker's capacity is its timers', whatever else runs: no need of the machine alone.
     let result = NodeRun::new("single-worker.js")
         .url("http://127.0.0.1:0/render")
         .env("SERVICE_MS", "4")
@@ -42,6 +47,7 @@ fn an_exact_capacity_is_found_from_below_and_the_wait_is_named() {
             "2s",
         ])
         .args(["--no-heap", "--threshold", "capacity>200"])
+        .timeout(SEARCH_TIMEOUT)
         .json();
     let capacity = capacity(&result);
     let answer = capacity["maxRate"].as_f64().unwrap();
@@ -74,7 +80,7 @@ fn an_exact_capacity_is_found_from_below_and_the_wait_is_named() {
 /// trace at the knee names the function.
 #[test]
 fn a_cpu_bound_app_is_limited_by_its_event_loop_in_the_function_named() {
-    let _alone = crate::support::machine_to_itself();
+    // Only the limit's kind and name are asserted, which a shared machine does not change.
     let result = NodeRun::new("short-work.js")
         .args([
             "-c",
@@ -85,6 +91,7 @@ fn a_cpu_bound_app_is_limited_by_its_event_loop_in_the_function_named() {
             "2s",
         ])
         .args(["--no-heap"])
+        .timeout(SEARCH_TIMEOUT)
         .json();
     let capacity = capacity(&result);
     assert!(
@@ -119,6 +126,7 @@ fn harness_at_its_limit_stops_the_search_and_says_so() {
             "2s",
             "--no-heap",
         ])
+        .timeout(SEARCH_TIMEOUT)
         .json();
     let capacity = capacity(&result);
     assert_eq!(capacity["end"], "harnessLimit", "{}", steps(capacity));

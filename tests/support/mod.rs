@@ -416,6 +416,7 @@ pub struct NodeRun {
     url: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    timeout: Duration,
 }
 
 impl NodeRun {
@@ -426,7 +427,15 @@ impl NodeRun {
             url: "http://127.0.0.1:0/".to_string(),
             args: Vec::new(),
             env: Vec::new(),
+            timeout: Duration::from_secs(60),
         }
+    }
+
+    /// How long harness may take before the test kills it (60 s unless said): a capacity
+    /// search runs many steps, longer on a machine shared with other tests.
+    pub fn timeout(mut self, timeout: Duration) -> NodeRun {
+        self.timeout = timeout;
+        self
     }
 
     /// More flags.
@@ -460,6 +469,7 @@ impl NodeRun {
     /// Runs it and returns what harness did.
     pub fn output(self) -> std::process::Output {
         harness()
+            .timeout(self.timeout)
             .envs(self.env)
             .args(["--json", "-n"])
             .args(&self.args)
