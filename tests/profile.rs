@@ -188,7 +188,8 @@ fn many_short_callbacks_are_a_server_at_capacity_not_a_blocked_loop() {
     assert!(
         verdict.starts_with("At capacity")
             && verdict.contains("of CPU per request")
-            && verdict.contains("scoreItems"),
+            // Node 22 has attributed the inlined scoring to the handler that calls it.
+            && (verdict.contains("scoreItems") || verdict.contains("(short-work.js:")),
         "{verdict}"
     );
 }
