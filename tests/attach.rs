@@ -60,6 +60,18 @@ fn inspector_open() -> bool {
     std::net::TcpStream::connect(("127.0.0.1", 9229)).is_ok()
 }
 
+/// Whether the inspector closes within 2.5 s (`inspector.close()` runs a moment after
+/// harness's session has gone).
+fn closes() -> bool {
+    for _ in 0..50 {
+        if !inspector_open() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// A blocked loop in an app harness did not start: found and named by the CPU trace, as
 /// in a started one; the process lives on with its inspector closed, and a second attach
 /// finds it as the first did.
@@ -87,15 +99,7 @@ fn a_blocked_loop_in_a_process_harness_did_not_start_is_named() {
         assert!(outside.alive(), "round {round}: harness ended the process");
         // The inspector closes a moment after harness leaves (`inspector.close()` waits for
         // its sessions).
-        let mut closed = false;
-        for _ in 0..50 {
-            if !inspector_open() {
-                closed = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(closed, "round {round}: the inspector was left open");
+        assert!(closes(), "round {round}: the inspector was left open");
     }
 }
 
@@ -144,15 +148,7 @@ fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
     let status = run.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status:?}");
     assert!(outside.alive(), "the process was ended");
-    let mut closed = false;
-    for _ in 0..50 {
-        if !inspector_open() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(closed, "the inspector was left open");
+    assert!(closes(), "the inspector was left open");
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", outside.port)).unwrap();
     use std::io::{Read, Write};
     stream
@@ -189,13 +185,5 @@ fn a_leak_in_a_process_harness_did_not_start_is_named_by_its_holder() {
         "{verdict}"
     );
     assert!(outside.alive(), "the process was ended");
-    let mut closed = false;
-    for _ in 0..50 {
-        if !inspector_open() {
-            closed = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(closed, "the inspector was left open");
+    assert!(closes(), "the inspector was left open");
 }
