@@ -21,8 +21,14 @@ fn steps(capacity: &serde_json::Value) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{} {} {} {}",
-                s["rate"], s["achieved"], s["latencyP99"], s["why"]
+                "{} {} {} harness {}% target {}% loop {} {}",
+                s["rate"],
+                s["achieved"],
+                s["latencyP99"],
+                s["harnessCpu"],
+                s["cpu"],
+                s["utilisation"],
+                s["why"]
             )
         })
         .collect::<Vec<_>>()
@@ -133,7 +139,8 @@ fn harness_at_its_limit_stops_the_search_and_says_so() {
     assert_eq!(capacity["partial"], true);
     let sentence = capacity["limit"]["sentence"].as_str().unwrap();
     assert!(
-        sentence.starts_with("harness is the limit at") && sentence.contains("-w"),
+        sentence.starts_with("harness is the limit at")
+            && (sentence.contains("-w") || sentence.contains("cores of its own")),
         "{sentence}"
     );
 }

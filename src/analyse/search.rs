@@ -13,7 +13,9 @@
 //!   last full second must be 95 % of the offered rate, and no more than 1 % of the requests
 //!   may be sent late (every connection busy: the queue has reached the connection count).
 //! - [`HARNESS_BUSY`]: a failing step during which harness used 90 % of its workers' cores
-//!   says nothing about the server.
+//!   says nothing about the server; nor does one during which the machine was
+//!   [`MACHINE_BUSY`] while harness had at least [`HARNESS_CROWDED`] of its cores and twice
+//!   the target's CPU (harness was the busy one, and got no more CPU than it had).
 //! - [`CONNECTIONS_BUSY`]: a failing step whose requests were sent late while each took no
 //!   more than twice as long (from its actual send) as at the lowest rate is capped by the
 //!   connections: `c` connections at `L` per request carry `c / L` requests a second.
@@ -39,6 +41,11 @@ pub(crate) const KEPT_UP: f64 = 0.95;
 pub(crate) const LATE_AT_MOST: f64 = 0.01;
 /// harness's CPU, share of its workers' cores, from which it is the limit.
 pub(crate) const HARNESS_BUSY: f64 = 0.9;
+/// harness's CPU, share of its workers' cores, from which it is the limit on a machine whose
+/// cores were all busy.
+pub(crate) const HARNESS_CROWDED: f64 = 0.5;
+/// The machine's CPU, percent of all cores, at which it had none to spare.
+pub(crate) const MACHINE_BUSY: f64 = 95.0;
 /// How much slower than at the lowest rate a request may be (from its actual send) for late
 /// sends to be the connections' doing rather than the server's.
 pub(crate) const CONNECTIONS_BUSY: f64 = 2.0;
@@ -144,10 +151,22 @@ pub(crate) fn judge(step: &mut CapacityStep, tail: Option<f64>, failed: Vec<Stri
 }
 
 /// Whether harness, not the server, capped a failing step: its CPU at [`HARNESS_BUSY`] of
-/// its `workers`' cores (at most the machine's).
+/// its `workers`' cores (at most the machine's), or [`crowded`].
 pub(crate) fn harness_limited(step: &CapacityStep, workers: usize, cores: usize) -> bool {
     let cores = workers.min(cores.max(1)).max(1) as f64;
-    !step.passed && step.harness_cpu >= HARNESS_BUSY * 100.0 * cores
+    !step.passed && (step.harness_cpu >= HARNESS_BUSY * 100.0 * cores || crowded(step, cores))
+}
+
+/// The machine had no CPU to spare during the step, and harness, with at least
+/// [`HARNESS_CROWDED`] of its `cores` and twice the target's CPU, was what kept it busy: the
+/// server was not what ran out.
+fn crowded(step: &CapacityStep, cores: f64) -> bool {
+    let (Some(machine), Some(target)) = (step.machine_cpu, step.cpu) else {
+        return false;
+    };
+    machine >= MACHINE_BUSY
+        && step.harness_cpu >= HARNESS_CROWDED * 100.0 * cores
+        && step.harness_cpu >= 2.0 * target
 }
 
 /// Whether the connections capped a failing step: sends late while each request, from its
@@ -191,18 +210,34 @@ pub(crate) fn connections_limit(
     }
 }
 
-/// The sentence for a search capped by harness.
-pub(crate) fn harness_limit(rate: f64, harness_cpu: f64, workers: usize) -> CapacityLimit {
+/// The sentence for a search capped by harness at `step`.
+pub(crate) fn harness_limit(step: &CapacityStep, workers: usize, cores: usize) -> CapacityLimit {
+    let mut evidence = vec![evidence(
+        "harness CPU",
+        format!("{:.0} % of a core with {workers} workers", step.harness_cpu),
+    )];
+    let share = workers.min(cores.max(1)).max(1) as f64;
+    let advice = if step.harness_cpu < HARNESS_BUSY * 100.0 * share && crowded(step, share) {
+        let machine = step.machine_cpu.unwrap_or(0.0);
+        evidence.push(self::evidence(
+            "machine CPU",
+            format!("{machine:.0} % of {cores} cores"),
+        ));
+        format!(
+            "the machine's {cores} cores were {machine:.0} % busy, harness used {:.0} % of a core and the target {:.0} %, so the server was not what ran out; run harness on cores of its own, or shard",
+            step.harness_cpu,
+            step.cpu.unwrap_or(0.0)
+        )
+    } else {
+        "give it more workers (-w) or shards".to_string()
+    };
     CapacityLimit {
         kind: LimitKind::Harness,
         sentence: format!(
-            "harness is the limit at {} req/s on this machine: give it more workers (-w) or shards",
-            thousands(rate)
+            "harness is the limit at {} req/s on this machine: {advice}",
+            thousands(step.rate)
         ),
-        evidence: vec![evidence(
-            "harness CPU",
-            format!("{:.0} % of a core with {workers} workers", harness_cpu),
-        )],
+        evidence,
     }
 }
 
@@ -642,6 +677,36 @@ mod tests {
             !harness_limited(&step, 4, 8),
             "185 % of 4 cores is not busy"
         );
+        let mut crowded = CapacityStep {
+            rate: 300.0,
+            harness_cpu: 70.0,
+            cpu: Some(5.0),
+            machine_cpu: Some(98.0),
+            ..CapacityStep::default()
+        };
+        assert!(
+            harness_limited(&crowded, 1, 2),
+            "70 % of its core on a full machine, 14 times the target's"
+        );
+        let limit = harness_limit(&crowded, 1, 2);
+        assert!(
+            limit.sentence.contains("cores of its own"),
+            "{}",
+            limit.sentence
+        );
+        assert_eq!(limit.evidence.len(), 2);
+        crowded.cpu = Some(60.0);
+        assert!(
+            !harness_limited(&crowded, 1, 2),
+            "the target was as busy as harness"
+        );
+        crowded.cpu = Some(5.0);
+        crowded.machine_cpu = Some(80.0);
+        assert!(!harness_limited(&crowded, 1, 2), "the machine had CPU left");
+        crowded.machine_cpu = None;
+        assert!(!harness_limited(&crowded, 1, 2), "no machine figure");
+        crowded.harness_cpu = 95.0;
+        assert!(harness_limit(&crowded, 1, 2).sentence.contains("-w"));
         step.harness_cpu = 20.0;
         step.achieved = 2500.0;
         assert!(connection_limited(&step, 10, (4.0, 5.0)));

@@ -88,6 +88,10 @@ pub struct CapacityStep {
     pub cpu: Option<f64>,
     /// harness's own CPU over the step, percent of one core.
     pub harness_cpu: f64,
+    /// The whole machine's mean CPU over the step, percent of all its cores (with a target
+    /// harness watches).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub machine_cpu: Option<f64>,
     /// Every rule held.
     pub passed: bool,
     /// The rules it failed, each with its measured value.

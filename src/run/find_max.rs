@@ -124,6 +124,10 @@ pub(super) async fn search(
             100.0 * (crate::sample::own_cpu_seconds() - cpu_before) / (t1 - t0).max(0.001);
         let result = outcome::build(&step_plan, &outcome, ctx.origin);
         let mut step = step_record(&result, &outcome, rate, harness_cpu);
+        if let Some((cpu, machine)) = watched.as_deref().and_then(|w| w.cpu_between(t0, t1)) {
+            step.cpu = Some((cpu * 10.0).round() / 10.0);
+            step.machine_cpu = Some((machine * 10.0).round() / 10.0);
+        }
         let failed: Vec<String> = find
             .rules
             .iter()
@@ -158,7 +162,7 @@ pub(super) async fn search(
         let stop = if passed {
             None
         } else if search::harness_limited(&step, plan.load.workers, cores) {
-            capacity.limit = search::harness_limit(rate, step.harness_cpu, plan.load.workers);
+            capacity.limit = search::harness_limit(&step, plan.load.workers, cores);
             Some(SearchEnd::HarnessLimit)
         } else if search::connection_limited(
             &step,
@@ -324,6 +328,7 @@ fn step_record(
         unfinished: outcome.unfinished,
         utilisation: None,
         cpu: None,
+        machine_cpu: None,
         harness_cpu: (harness_cpu * 10.0).round() / 10.0,
         passed: false,
         why: Vec::new(),

@@ -612,6 +612,21 @@ impl Watched {
         }
     }
 
+    /// The target's and the machine's mean CPU over the samples from `t0` to `t1` (seconds
+    /// on the run's clock): percent of one core, and of all cores. `None` without samples.
+    pub(super) fn cpu_between(&self, t0: f64, t1: f64) -> Option<(f64, f64)> {
+        let samples = self.samples.lock().ok()?;
+        let during: Vec<_> = samples.iter().filter(|p| p.t >= t0 && p.t <= t1).collect();
+        if during.is_empty() {
+            return None;
+        }
+        let n = during.len() as f64;
+        Some((
+            during.iter().map(|p| p.cpu).sum::<f64>() / n,
+            during.iter().map(|p| p.system_cpu).sum::<f64>() / n,
+        ))
+    }
+
     /// The highest resident memory of the target's process tree sampled so far, bytes.
     pub(super) fn peak_rss(&self) -> Option<u64> {
         self.samples
