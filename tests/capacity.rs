@@ -21,12 +21,14 @@ fn steps(capacity: &serde_json::Value) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{} {} {} harness {}% target {}% loop {} {}",
+                "{} {} {} harness {}% delay {} target {}% machine {}% loop {} {}",
                 s["rate"],
                 s["achieved"],
                 s["latencyP99"],
                 s["harnessCpu"],
+                s["harnessDelayP99"],
                 s["cpu"],
+                s["machineCpu"],
                 s["utilisation"],
                 s["why"]
             )

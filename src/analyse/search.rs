@@ -13,9 +13,11 @@
 //!   last full second must be 95 % of the offered rate, and no more than 1 % of the requests
 //!   may be sent late (every connection busy: the queue has reached the connection count).
 //! - [`HARNESS_BUSY`]: a failing step during which harness used 90 % of its workers' cores
-//!   says nothing about the server; nor does one during which the machine was
-//!   [`MACHINE_BUSY`] while harness had at least [`HARNESS_CROWDED`] of its cores and twice
-//!   the target's CPU (harness was the busy one, and got no more CPU than it had).
+//!   says nothing about the server; nor does one during which harness itself was late
+//!   ([`HARNESS_DELAYED`]): its workers woke for their own timers later, at p99, than a send
+//!   may be before it counts late, and by half the step's p99 latency or more. On a machine
+//!   other work crowds, harness waits for a core with CPU to spare, and its wait is in every
+//!   latency it measures.
 //! - [`CONNECTIONS_BUSY`]: a failing step whose requests were sent late while each took no
 //!   more than twice as long (from its actual send) as at the lowest rate is capped by the
 //!   connections: `c` connections at `L` per request carry `c / L` requests a second.
@@ -25,7 +27,7 @@
 
 use super::capacity::SATURATED_ELU;
 use crate::result::{
-    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd,
+    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd, LATE_AFTER,
 };
 use crate::units::short_millis as millis;
 
@@ -41,11 +43,10 @@ pub(crate) const KEPT_UP: f64 = 0.95;
 pub(crate) const LATE_AT_MOST: f64 = 0.01;
 /// harness's CPU, share of its workers' cores, from which it is the limit.
 pub(crate) const HARNESS_BUSY: f64 = 0.9;
-/// harness's CPU, share of its workers' cores, from which it is the limit on a machine whose
-/// cores were all busy.
-pub(crate) const HARNESS_CROWDED: f64 = 0.5;
-/// The machine's CPU, percent of all cores, at which it had none to spare.
-pub(crate) const MACHINE_BUSY: f64 = 95.0;
+/// harness's own delay (how late its workers woke, p99), share of a failing step's p99
+/// latency, from which the step measured harness's wait rather than the server's (when the
+/// delay is also over [`LATE_AFTER`]).
+pub(crate) const HARNESS_DELAYED: f64 = 0.5;
 /// How much slower than at the lowest rate a request may be (from its actual send) for late
 /// sends to be the connections' doing rather than the server's.
 pub(crate) const CONNECTIONS_BUSY: f64 = 2.0;
@@ -151,22 +152,24 @@ pub(crate) fn judge(step: &mut CapacityStep, tail: Option<f64>, failed: Vec<Stri
 }
 
 /// Whether harness, not the server, capped a failing step: its CPU at [`HARNESS_BUSY`] of
-/// its `workers`' cores (at most the machine's), or [`crowded`].
+/// its `workers`' cores (at most the machine's), or [`delayed`].
 pub(crate) fn harness_limited(step: &CapacityStep, workers: usize, cores: usize) -> bool {
-    let cores = workers.min(cores.max(1)).max(1) as f64;
-    !step.passed && (step.harness_cpu >= HARNESS_BUSY * 100.0 * cores || crowded(step, cores))
+    !step.passed && (busy(step, workers, cores) || delayed(step))
 }
 
-/// The machine had no CPU to spare during the step, and harness, with at least
-/// [`HARNESS_CROWDED`] of its `cores` and twice the target's CPU, was what kept it busy: the
-/// server was not what ran out.
-fn crowded(step: &CapacityStep, cores: f64) -> bool {
-    let (Some(machine), Some(target)) = (step.machine_cpu, step.cpu) else {
-        return false;
-    };
-    machine >= MACHINE_BUSY
-        && step.harness_cpu >= HARNESS_CROWDED * 100.0 * cores
-        && step.harness_cpu >= 2.0 * target
+/// harness used [`HARNESS_BUSY`] of its `workers`' cores (at most the machine's).
+fn busy(step: &CapacityStep, workers: usize, cores: usize) -> bool {
+    let cores = workers.min(cores.max(1)).max(1) as f64;
+    step.harness_cpu >= HARNESS_BUSY * 100.0 * cores
+}
+
+/// harness's workers woke for their own timers more than [`LATE_AFTER`] late at p99, and by
+/// [`HARNESS_DELAYED`] of the step's p99 latency or more: a send waited for harness, and the
+/// latencies are as much harness's wait as the server's.
+fn delayed(step: &CapacityStep) -> bool {
+    step.harness_delay_p99.is_some_and(|delay| {
+        delay > LATE_AFTER.as_secs_f64() * 1000.0 && delay >= HARNESS_DELAYED * step.latency_p99
+    })
 }
 
 /// Whether the connections capped a failing step: sends late while each request, from its
@@ -216,20 +219,26 @@ pub(crate) fn harness_limit(step: &CapacityStep, workers: usize, cores: usize) -
         "harness CPU",
         format!("{:.0} % of a core with {workers} workers", step.harness_cpu),
     )];
-    let share = workers.min(cores.max(1)).max(1) as f64;
-    let advice = if step.harness_cpu < HARNESS_BUSY * 100.0 * share && crowded(step, share) {
-        let machine = step.machine_cpu.unwrap_or(0.0);
+    if let Some(delay) = step.harness_delay_p99 {
+        evidence.push(self::evidence("harness late by (p99)", millis(delay)));
+    }
+    if let Some(machine) = step.machine_cpu {
         evidence.push(self::evidence(
             "machine CPU",
             format!("{machine:.0} % of {cores} cores"),
         ));
-        format!(
-            "the machine's {cores} cores were {machine:.0} % busy, harness used {:.0} % of a core and the target {:.0} %, so the server was not what ran out; run harness on cores of its own, or shard",
+    }
+    let advice = match (busy(step, workers, cores), step.harness_delay_p99) {
+        (false, Some(delay)) => format!(
+            "its workers woke {} late at p99 (the step's p99 was {}) with {:.0} % of a core{}, so the step measured harness's wait, not the server's; run harness on cores of its own, give it more workers (-w), or shard",
+            millis(delay),
+            millis(step.latency_p99),
             step.harness_cpu,
-            step.cpu.unwrap_or(0.0)
-        )
-    } else {
-        "give it more workers (-w) or shards".to_string()
+            step.machine_cpu
+                .map(|m| format!(", on a machine {m:.0} % busy"))
+                .unwrap_or_default()
+        ),
+        _ => "give it more workers (-w) or shards".to_string(),
     };
     CapacityLimit {
         kind: LimitKind::Harness,
@@ -678,33 +687,33 @@ mod tests {
             "185 % of 4 cores is not busy"
         );
         let mut crowded = CapacityStep {
-            rate: 300.0,
-            harness_cpu: 70.0,
-            cpu: Some(5.0),
-            machine_cpu: Some(98.0),
+            rate: 60.0,
+            latency_p99: 68.0,
+            harness_cpu: 29.0,
+            harness_delay_p99: Some(57.0),
+            machine_cpu: Some(96.0),
             ..CapacityStep::default()
         };
         assert!(
             harness_limited(&crowded, 1, 2),
-            "70 % of its core on a full machine, 14 times the target's"
+            "harness woke 57 ms late for a p99 of 68 ms"
         );
         let limit = harness_limit(&crowded, 1, 2);
         assert!(
-            limit.sentence.contains("cores of its own"),
+            limit.sentence.contains("57 ms late") && limit.sentence.contains("96 % busy"),
             "{}",
             limit.sentence
         );
-        assert_eq!(limit.evidence.len(), 2);
-        crowded.cpu = Some(60.0);
+        assert_eq!(limit.evidence.len(), 3);
+        crowded.latency_p99 = 400.0;
         assert!(
             !harness_limited(&crowded, 1, 2),
-            "the target was as busy as harness"
+            "57 ms of a 400 ms p99 is the server's"
         );
-        crowded.cpu = Some(5.0);
-        crowded.machine_cpu = Some(80.0);
-        assert!(!harness_limited(&crowded, 1, 2), "the machine had CPU left");
-        crowded.machine_cpu = None;
-        assert!(!harness_limited(&crowded, 1, 2), "no machine figure");
+        crowded.latency_p99 = 16.0;
+        crowded.harness_delay_p99 = Some(8.0);
+        assert!(!harness_limited(&crowded, 1, 2), "8 ms late is on time");
+        crowded.harness_delay_p99 = None;
         crowded.harness_cpu = 95.0;
         assert!(harness_limit(&crowded, 1, 2).sentence.contains("-w"));
         step.harness_cpu = 20.0;

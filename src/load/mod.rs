@@ -392,6 +392,7 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
             .map(|index| tokio::task::spawn_local(connection(worker.clone(), index)))
             .collect();
         let ticker = tokio::task::spawn_local(tick(worker.clone(), measure_start));
+        let stalls = tokio::task::spawn_local(watch_stalls(worker.clone(), measure_start));
         let all_done = async {
             for connection in connections {
                 if connection.await.is_err_and(|err| err.is_panic()) {
@@ -413,6 +414,7 @@ fn worker_thread(id: usize, seed: Seed, start: Instant, tx: mpsc::UnboundedSende
             () = seed.shared.stop.wait() => {}
         }
         ticker.abort();
+        stalls.abort();
         worker.rec.borrow_mut().finish(Instant::now());
     });
     // Dropping the LocalSet drops the connections still open.
@@ -435,6 +437,17 @@ async fn tick(worker: Rc<Worker>, measure_start: Instant) {
     loop {
         interval.tick().await;
         worker.rec.borrow_mut().roll(Instant::now());
+    }
+}
+
+/// Wakes every [`recorder::STALL_PERIOD`] from `measure_start` and records how late it woke.
+async fn watch_stalls(worker: Rc<Worker>, measure_start: Instant) {
+    let mut due = measure_start;
+    loop {
+        tokio::time::sleep_until(due).await;
+        let now = Instant::now();
+        worker.rec.borrow_mut().note_stall(due, now);
+        due = now.max(due) + recorder::STALL_PERIOD;
     }
 }
 

@@ -8,14 +8,14 @@ use hdrhistogram::Histogram;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
+use crate::result::LATE_AFTER;
+
 /// Highest latency the histograms track: one hour, in microseconds.
 pub(crate) const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Significant digits kept by the latency histograms (0.1 % precision).
 pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
-/// A request sent more than this after its planned time counts as late (open model only).
-/// tokio's timer has a 1 ms granularity and a busy worker adds a few ms of scheduling delay;
-/// beyond 10 ms the generator or the connection could not keep the schedule.
-pub(crate) const LATE_THRESHOLD: Duration = Duration::from_millis(10);
+/// How often each worker checks how late it wakes (see [`Totals::stalls`]).
+pub(crate) const STALL_PERIOD: Duration = Duration::from_millis(10);
 /// Status codes are counted in a flat array indexed by code.
 const STATUS_SLOTS: usize = 1000;
 
@@ -91,9 +91,9 @@ pub(crate) fn latency_histogram() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
-/// A latency histogram for one kind's one second (a chart's p50 and p99): two significant
-/// digits, a seventh of the memory of [`latency_histogram`]'s, allocated only for a kind
-/// with a response in that second.
+/// A latency histogram for one kind's one second (a chart's p50 and p99), allocated only for
+/// a kind with a response in that second, or for a worker's stalls: two significant digits,
+/// a seventh of the memory of [`latency_histogram`]'s.
 fn second_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("constant histogram bounds are valid")
 }
@@ -219,8 +219,12 @@ pub(crate) struct Totals {
     pub sent: u64,
     /// Bytes of responses read (HTTP/1.1: head and body; HTTP/2: body).
     pub bytes: u64,
-    /// Requests sent more than [`LATE_THRESHOLD`] after their planned time.
+    /// Requests sent more than [`LATE_AFTER`] after their planned time.
     pub late: u64,
+    /// How late, in µs, the worker woke for a timer of its own in the window, checked every
+    /// [`STALL_PERIOD`]: the wait its own scheduling added to each send and read, whether it
+    /// was busy or the machine gave it no core.
+    pub stalls: Histogram<u64>,
     /// Responses by status code.
     pub status: Vec<u64>,
     /// Errors by kind, indexed like [`ErrorKind::ALL`].
@@ -246,6 +250,7 @@ impl Totals {
             sent: 0,
             bytes: 0,
             late: 0,
+            stalls: second_histogram(),
             status: vec![0; STATUS_SLOTS],
             errors: [0; ErrorKind::ALL.len()],
             error_samples: Default::default(),
@@ -266,6 +271,7 @@ impl Totals {
         self.sent += other.sent;
         self.bytes += other.bytes;
         self.late += other.late;
+        let _ = self.stalls.add(&other.stalls);
         self.failed += other.failed;
         self.unfinished += other.unfinished;
         for (mine, theirs) in self.status.iter_mut().zip(&other.status) {
@@ -399,10 +405,18 @@ impl Recorder {
         }
     }
 
+    /// The worker, due to wake at `due`, woke at `now`.
+    pub(crate) fn note_stall(&mut self, due: Instant, now: Instant) {
+        if self.in_window(due) {
+            self.totals
+                .stalls
+                .saturating_record(micros(now.saturating_duration_since(due)));
+        }
+    }
+
     /// A request planned at `planned` was sent at `sent`; `late` says if that missed the plan.
     pub(crate) fn note_lateness(&mut self, planned: Instant, sent: Instant) {
-        if planned >= self.measure_start && sent.saturating_duration_since(planned) > LATE_THRESHOLD
-        {
+        if planned >= self.measure_start && sent.saturating_duration_since(planned) > LATE_AFTER {
             self.totals.late += 1;
         }
     }

@@ -76,7 +76,8 @@ pub struct CapacityStep {
     pub service_p50: f64,
     /// Requests that failed (errors and failed checks).
     pub errors: u64,
-    /// Requests sent more than 5 ms after their planned time (every connection busy).
+    /// Requests sent more than 10 ms after their planned time (every connection busy, or
+    /// harness itself late).
     pub late: u64,
     /// Requests still in flight when the step ended.
     pub unfinished: u64,
@@ -88,6 +89,10 @@ pub struct CapacityStep {
     pub cpu: Option<f64>,
     /// harness's own CPU over the step, percent of one core.
     pub harness_cpu: f64,
+    /// How late harness's workers woke for their own timers over the step, 99th
+    /// percentile, ms: the wait harness's scheduling added to each send and read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub harness_delay_p99: Option<f64>,
     /// The whole machine's mean CPU over the step, percent of all its cores (with a target
     /// harness watches).
     #[serde(skip_serializing_if = "Option::is_none", default)]

@@ -52,6 +52,12 @@ pub use target::{Attached, OtherProcess, Phase, ProcessSample, Sampling, TargetI
 /// Bumped whenever a field changes meaning or is removed.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A request sent more than this after its planned time counts as late (`lateRequests`, a
+/// capacity step's `late`; open model only). tokio's timer has a 1 ms granularity and a busy
+/// worker adds a few ms of scheduling delay; beyond 10 ms the generator or the connection
+/// could not keep the schedule.
+pub const LATE_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// One run, as saved and printed with `--json`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
