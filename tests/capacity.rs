@@ -88,7 +88,9 @@ fn an_exact_capacity_is_found_from_below_and_the_wait_is_named() {
 /// trace at the knee names the function.
 #[test]
 fn a_cpu_bound_app_is_limited_by_its_event_loop_in_the_function_named() {
-    // Only the limit's kind and name are asserted, which a shared machine does not change.
+    // Only the limit's kind and name are asserted. Beside another heavy test the target got a
+    // third of a core at the knee, and the limit was rightly the machine.
+    let _alone = crate::support::machine_to_itself();
     let result = NodeRun::new("short-work.js")
         .args([
             "-c",
@@ -103,8 +105,10 @@ fn a_cpu_bound_app_is_limited_by_its_event_loop_in_the_function_named() {
         .json();
     let capacity = capacity(&result);
     assert!(
-        capacity["maxRate"].as_f64().unwrap() > 0.0,
-        "{}",
+        capacity["maxRate"].as_f64().is_some_and(|rate| rate > 0.0),
+        "{} {}\n{}",
+        capacity["end"],
+        capacity["limit"]["sentence"],
         steps(capacity)
     );
     assert_eq!(

@@ -22,10 +22,13 @@
 //!   more than twice as long (from its actual send) as at the lowest rate is capped by the
 //!   connections: `c` connections at `L` per request carry `c / L` requests a second.
 //! - The limit: the busiest loop at [`SATURATED_ELU`] or more at the first failing rate is the
-//!   event loop (named by the CPU trace's hot code when one ran); under it, the requests were
-//!   waiting (named by the I/O trace's top operation when one ran).
+//!   event loop (named by the CPU trace's hot code when one ran); under it, a loop at
+//!   [`STARVED_ELU`] or more whose process got under [`CROWDED_CPU_SHARE`] of that in CPU on
+//!   a machine at [`MACHINE_BUSY`] waited for a core (the machine is the limit); otherwise
+//!   the requests were waiting (named by the I/O trace's top operation when one ran).
 
 use super::capacity::SATURATED_ELU;
+use super::generator::MACHINE_BUSY;
 use crate::result::{
     Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd, LATE_AFTER,
 };
@@ -427,6 +430,29 @@ fn limit(result: &RunResult, capacity: &Capacity) -> CapacityLimit {
                 evidence: evidence_,
             }
         }
+        Some(elu) if starved(knee, elu) => {
+            evidence_.push(evidence(
+                "event-loop utilisation",
+                format!("{:.0} %", elu * 100.0),
+            ));
+            let machine = knee
+                .machine_cpu
+                .map(|m| {
+                    let cores = cores(result).unwrap_or(1.0);
+                    evidence_.push(evidence("machine CPU", format!("{m:.0} % of {cores} cores")));
+                    format!(" (the machine's {cores} cores were {m:.0} % busy)")
+                })
+                .unwrap_or_default();
+            CapacityLimit {
+                kind: LimitKind::Machine,
+                sentence: format!(
+                    "the machine, not the server: the event loop was {:.0} % busy but its process got {:.0} % of a core, so it waited for a core much of that time{machine}; run the target where it has a core of its own",
+                    elu * 100.0,
+                    knee.cpu.unwrap_or(0.0)
+                ),
+                evidence: evidence_,
+            }
+        }
         Some(elu) => {
             evidence_.push(evidence(
                 "event-loop utilisation",
@@ -524,6 +550,28 @@ fn cpu(result: &RunResult, start: f64, end: f64) -> Option<f64> {
         .map(|p| p.cpu)
         .collect();
     (!points.is_empty()).then(|| points.iter().sum::<f64>() / points.len() as f64)
+}
+
+/// Event-loop utilisation from which a loop whose process got under [`CROWDED_CPU_SHARE`]
+/// of it in CPU, on a machine at [`MACHINE_BUSY`], was waiting for a core, not for I/O
+/// (below it the loop idles more than it runs, and its CPU says little).
+const STARVED_ELU: f64 = 0.5;
+/// The share of the CPU a busy loop implies under which its process, on a machine with no
+/// core to spare, was waiting for one. A loop blocked by its own work uses a core all the
+/// time it is busy, and its process's other threads add to that; beside other tests,
+/// short-work.js's loop was 61 to 88 % busy while its process got 40 to 45 % of a core.
+const CROWDED_CPU_SHARE: f64 = 0.75;
+
+/// The step's busiest loop was [`STARVED_ELU`] busy or more (under [`SATURATED_ELU`]) while
+/// its process got under [`CROWDED_CPU_SHARE`] of that in CPU and the machine was at
+/// [`MACHINE_BUSY`]: its callbacks were under way while their thread waited for a core
+/// (utilisation counts that time). Without the machine's CPU, a loop blocked in a
+/// synchronous call (`execSync`, a sync read) looks the same, so it is not judged.
+fn starved(step: &CapacityStep, elu: f64) -> bool {
+    let (Some(cpu), Some(machine)) = (step.cpu, step.machine_cpu) else {
+        return false;
+    };
+    elu >= STARVED_ELU && cpu < CROWDED_CPU_SHARE * elu * 100.0 && machine >= MACHINE_BUSY
 }
 
 fn cores(result: &RunResult) -> Option<f64> {
@@ -734,6 +782,70 @@ mod tests {
             limit.sentence
         );
         assert!(limit.sentence.contains("2,500 req/s"), "{}", limit.sentence);
+    }
+
+    #[test]
+    fn a_loop_busy_for_twice_the_cpu_it_got_waited_for_a_core_not_for_io() {
+        let result: RunResult = serde_json::from_str(include_str!("testdata/base.json")).unwrap();
+        let mut capacity = Capacity {
+            max_rate: Some(200.0),
+            rules: Vec::new(),
+            precision: 0.05,
+            end: SearchEnd::Found,
+            partial: false,
+            limit: CapacityLimit {
+                kind: LimitKind::Unknown,
+                sentence: String::new(),
+                evidence: Vec::new(),
+            },
+            probe_rate: None,
+            steps: Vec::new(),
+        };
+        let knee = CapacityStep {
+            rate: 214.0,
+            achieved: 214.0,
+            latency_p99: 59.0,
+            utilisation: Some(0.7),
+            cpu: Some(33.0),
+            machine_cpu: Some(99.0),
+            ..CapacityStep::default()
+        };
+        capacity.steps.push(knee.clone());
+        let limit = limit(&result, &capacity);
+        assert_eq!(limit.kind, LimitKind::Machine, "{}", limit.sentence);
+        assert!(
+            limit
+                .sentence
+                .contains("70 % busy but its process got 33 % of a core")
+                && limit.sentence.contains("99 % busy"),
+            "{}",
+            limit.sentence
+        );
+        capacity.steps[0].cpu = Some(60.0);
+        assert_eq!(limit_kind(&result, &capacity), LimitKind::Waiting);
+        capacity.steps[0].cpu = Some(40.0);
+        capacity.steps[0].machine_cpu = Some(70.0);
+        assert_eq!(
+            limit_kind(&result, &capacity),
+            LimitKind::Waiting,
+            "with cores to spare, a loop busy without CPU was in a synchronous call"
+        );
+        capacity.steps[0].machine_cpu = None;
+        assert_eq!(limit_kind(&result, &capacity), LimitKind::Waiting);
+        capacity.steps[0] = CapacityStep {
+            utilisation: Some(0.3),
+            cpu: Some(5.0),
+            ..knee
+        };
+        assert_eq!(
+            limit_kind(&result, &capacity),
+            LimitKind::Waiting,
+            "a loop 30 % busy idles more than it runs"
+        );
+    }
+
+    fn limit_kind(result: &RunResult, capacity: &Capacity) -> LimitKind {
+        limit(result, capacity).kind
     }
 
     #[test]

@@ -148,8 +148,11 @@ wire_names! {
         Waiting = "waiting",
         /// The connections: every one busy, each request no slower than below the limit.
         Connections = "connections",
-        /// harness itself: its workers used their cores, or the machine was saturated.
+        /// harness itself: its workers used their cores, or were late (waiting for a core).
         Harness = "harness",
+        /// The machine: the target's loop was busy by the clock for twice the CPU it got, so
+        /// it waited for a core that other work held.
+        Machine = "machine",
         /// The target exited during the search.
         TargetExited = "targetExited",
         /// Nothing measured says (no probe and no CPU figure, or a limit not found).
