@@ -159,6 +159,46 @@ fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
+/// harness killed outright (SIGKILL, or a second Ctrl-C) cannot close the inspector it
+/// opened: the probe sees harness's socket close and closes it, and a later attach works.
+#[test]
+fn a_killed_harness_still_leaves_the_process_as_found() {
+    let _one = one_at_a_time();
+    let mut outside = Outside::start("hello.js");
+    let pid = outside.child.id().to_string();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["--json", "-n", "-c", "2", "-d", "20", "--pid", &pid])
+        .arg(outside.url())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if inspector_open() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(inspector_open(), "harness did not open the inspector");
+    std::thread::sleep(Duration::from_secs(2));
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert!(outside.alive(), "the process was ended");
+    assert!(closes(), "the inspector was left open");
+    let output = harness()
+        .args(["--json", "-n", "-c", "2", "-d", "1", "--pid", &pid])
+        .arg(outside.url())
+        .output()
+        .unwrap();
+    let result = json_output(&output);
+    assert_eq!(
+        result["target"]["attached"]["probe"], true,
+        "{}",
+        result["target"]
+    );
+    assert!(result["requests"]["total"].as_u64().unwrap() > 0);
+}
+
 /// A leak in an app harness did not start: the heap trace runs on the process itself (no
 /// second copy can be started) and names the variable that holds the memory; the process
 /// lives on with its inspector closed.

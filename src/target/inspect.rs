@@ -9,8 +9,8 @@
 //! API's `require`), and the probe connects to harness's socket as if it had been preloaded:
 //! samples, CPU trace and I/O trace work unchanged. When its socket closes (harness ends, by
 //! any path, even SIGKILL), the probe removes its timers and hooks. [`Inspector::leave`]
-//! closes the inspector if harness opened it. harness never sends the process another
-//! signal.
+//! closes the inspector if harness opened it; if harness went without leaving (a second
+//! Ctrl-C, SIGKILL), the probe closes it. harness never sends the process another signal.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -260,12 +260,18 @@ impl Inspector {
     }
 
     /// Loads the probe at `script` into the process with `env` (its socket, its interval)
-    /// set while it starts; true when it started.
+    /// set while it starts; true when it started. When harness opened the inspector, the
+    /// probe is told to close it should harness's socket close without a goodbye (a second
+    /// Ctrl-C, SIGKILL): [`Inspector::leave`] cannot run then.
     pub(crate) async fn install_probe(
         &mut self,
         script: &std::path::Path,
         env: &[(String, String)],
     ) -> Result<bool, String> {
+        let mut env = env.to_vec();
+        if self.opened {
+            env.push(("HARNESS_PROBE_CLOSE_INSPECTOR".to_string(), "1".to_string()));
+        }
         let script = serde_json::to_string(&script.display().to_string()).unwrap_or_default();
         let sets: String = env
             .iter()

@@ -7,7 +7,9 @@
  * as newline-delimited JSON in both directions. Every message carries `pid`;
  * each process (including forked/spawned node children, which inherit the env)
  * opens its own connection. Worker threads are skipped (same pid, same memory).
- * Optional: HARNESS_PROBE_GC=observer (default) | profiler | off (see "gc" below).
+ * Optional: HARNESS_PROBE_GC=observer (default) | profiler | off (see "gc" below);
+ * HARNESS_PROBE_CLOSE_INSPECTOR=1 (attached through an inspector harness opened: closed
+ * by the probe if harness's socket closes before harness stopped it).
  *
  * Rules: never change the app's behaviour. No env var -> do nothing. No output,
  * nothing thrown, every callback in try/catch, socket and timers unref()'d, and
@@ -102,6 +104,9 @@ function start() {
   // (HARNESS_PROBE_GC=profiler) or when there is no PerformanceObserver.
   // HARNESS_PROBE_GC=off: no GC events at all (the cheapest).
   const GC_MODE = process.env.HARNESS_PROBE_GC || 'observer';
+  // Attached through an inspector harness opened: should harness go without saying goodbye
+  // (a second Ctrl-C, SIGKILL), the probe closes the inspector, as harness would have.
+  const CLOSE_INSPECTOR = process.env.HARNESS_PROBE_CLOSE_INSPECTOR === '1';
   const useProfiler = GC_MODE !== 'off' && typeof v8.GCProfiler === 'function' &&
     (GC_MODE === 'profiler' || typeof perf.PerformanceObserver !== 'function');
   const hasElu = !!(performance && performance.eventLoopUtilization);
@@ -147,7 +152,7 @@ function start() {
   socket.unref();
   socket.setEncoding('utf8');
   socket.on('error', () => disable(false));
-  socket.on('close', () => disable(false));
+  socket.on('close', () => { const gone = active; disable(false); if (gone) closeInspector(); });
   socket.on('data', guard(onData));
   socket.on('connect', guard(onConnect));
   let fd = -1;
@@ -572,6 +577,18 @@ function start() {
   }
 
   // graceful (on "stop"): flush what is queued, then close; otherwise drop it.
+  // After harness's socket closed with the probe still active (harness did not stop it):
+  // closes the inspector harness opened, once harness's own session has gone with it
+  // (inspector.close() waits for every session, blocking the loop meanwhile).
+  function closeInspector() {
+    if (!CLOSE_INSPECTOR) return;
+    try {
+      const inspector = require('inspector');
+      const close = setTimeout(() => { try { if (inspector.url()) inspector.close(); } catch (_) { /* ignore */ } }, 200);
+      close.unref();
+    } catch (_) { /* ignore */ }
+  }
+
   function disable(graceful) {
     try {
       if (!active) return;
