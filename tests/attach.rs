@@ -199,6 +199,34 @@ fn a_killed_harness_still_leaves_the_process_as_found() {
     assert!(result["requests"]["total"].as_u64().unwrap() > 0);
 }
 
+/// A process that is not Node (here the test itself, serving from a thread) is watched
+/// for RSS and CPU, never signalled, and the user is told why there is no probe.
+#[test]
+fn a_process_that_is_not_node_gets_rss_and_cpu_and_a_line_saying_so() {
+    let server =
+        crate::support::TestServer::start(crate::support::Behaviour::Fixed(Duration::ZERO));
+    let output = harness()
+        .args(["--json", "-n", "-c", "2", "-d", "1", "--pid"])
+        .arg(std::process::id().to_string())
+        .arg(server.url())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let result = json_output(&output);
+    assert!(
+        result["target"]["attached"].is_null(),
+        "{}",
+        result["target"]
+    );
+    assert!(
+        stderr.contains(&format!("--pid {} runs tests-", std::process::id()))
+            && stderr.contains("not node: RSS and CPU only"),
+        "{stderr}"
+    );
+    assert!(result["node"].as_array().is_none_or(|n| n.is_empty()));
+    assert!(result["requests"]["total"].as_u64().unwrap() > 0);
+}
+
 /// A leak in an app harness did not start: the heap trace runs on the process itself (no
 /// second copy can be started) and names the variable that holds the memory; the process
 /// lives on with its inspector closed.

@@ -141,11 +141,21 @@ pub(super) async fn start(
                 root: *pid,
                 group: None,
             };
-            let probe = if watch.probe && crate::target::inspect::is_node(*pid) {
+            // An open inspector the user names is trusted (a Node single-executable app has
+            // its own name); otherwise only a process whose executable is node is signalled.
+            let node = watch.inspect.is_some() || crate::target::inspect::is_node(*pid);
+            let probe = if watch.probe && node {
                 let (probe, session) = attach(*pid, watch, origin, &mut info).await?;
                 inspector = Some(session);
                 Some(probe)
             } else {
+                if watch.probe {
+                    eprintln!(
+                        "warning: --pid {pid} runs {}, not node: RSS and CPU only (if it is Node, open its inspector and give --inspect HOST:PORT)",
+                        crate::target::inspect::executable(*pid)
+                            .unwrap_or_else(|| "an executable harness cannot read".to_string())
+                    );
+                }
                 None
             };
             (None, probe, tree)

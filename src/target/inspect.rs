@@ -45,10 +45,14 @@ pub(crate) struct Inspector {
 
 /// Whether `pid` runs Node: its executable's name.
 pub(crate) fn is_node(pid: u32) -> bool {
+    executable(pid).is_some_and(|name| name.starts_with("node"))
+}
+
+/// The name of `pid`'s executable, when harness may read it.
+pub(crate) fn executable(pid: u32) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/exe"))
         .ok()
         .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .is_some_and(|name| name.starts_with("node"))
 }
 
 /// Finds (or opens, with SIGUSR1) the inspector of `pid` and connects; `given` is an
