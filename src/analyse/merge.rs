@@ -595,6 +595,11 @@ fn assemble(
     out.status_5xx = sum(|r| r.status_5xx);
     out.unfinished = sum(|r| r.unfinished);
     out.late_requests = results.iter().map(|r| r.late_requests).sum();
+    // Each shard's wait is in the merged latencies: the worst of them.
+    out.harness_delay_p99 = results
+        .iter()
+        .filter_map(|r| r.harness_delay_p99)
+        .reduce(f64::max);
     out.errors_by_kind = BTreeMap::new();
     out.status_code_stats = BTreeMap::new();
     for r in &results {

@@ -13,11 +13,11 @@
 //!   last full second must be 95 % of the offered rate, and no more than 1 % of the requests
 //!   may be sent late (every connection busy: the queue has reached the connection count).
 //! - [`HARNESS_BUSY`]: a failing step during which harness used 90 % of its workers' cores
-//!   says nothing about the server; nor does one during which harness itself was late
-//!   ([`HARNESS_DELAYED`]): its workers woke for their own timers later, at p99, than a send
-//!   may be before it counts late, and by half the step's p99 latency or more. On a machine
-//!   other work crowds, harness waits for a core with CPU to spare, and its wait is in every
-//!   latency it measures.
+//!   says nothing about the server; nor does one during which harness itself was [`late`]:
+//!   its workers woke for their own timers later, at p99, than a send may be before it
+//!   counts late, and by half the step's p99 latency or more. On a machine other work
+//!   crowds, harness waits for a core with CPU to spare, and its wait is in every latency it
+//!   measures.
 //! - [`CONNECTIONS_BUSY`]: a failing step whose requests were sent late while each took no
 //!   more than twice as long (from its actual send) as at the lowest rate is capped by the
 //!   connections: `c` connections at `L` per request carry `c / L` requests a second.
@@ -28,9 +28,9 @@
 //!   the requests were waiting (named by the I/O trace's top operation when one ran).
 
 use super::capacity::SATURATED_ELU;
-use super::generator::MACHINE_BUSY;
+use super::generator::{late, MACHINE_BUSY};
 use crate::result::{
-    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd, LATE_AFTER,
+    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd,
 };
 use crate::units::short_millis as millis;
 
@@ -46,10 +46,6 @@ pub(crate) const KEPT_UP: f64 = 0.95;
 pub(crate) const LATE_AT_MOST: f64 = 0.01;
 /// harness's CPU, share of its workers' cores, from which it is the limit.
 pub(crate) const HARNESS_BUSY: f64 = 0.9;
-/// harness's own delay (how late its workers woke, p99), share of a failing step's p99
-/// latency, from which the step measured harness's wait rather than the server's (when the
-/// delay is also over [`LATE_AFTER`]).
-pub(crate) const HARNESS_DELAYED: f64 = 0.5;
 /// How much slower than at the lowest rate a request may be (from its actual send) for late
 /// sends to be the connections' doing rather than the server's.
 pub(crate) const CONNECTIONS_BUSY: f64 = 2.0;
@@ -166,13 +162,9 @@ fn busy(step: &CapacityStep, workers: usize, cores: usize) -> bool {
     step.harness_cpu >= HARNESS_BUSY * 100.0 * cores
 }
 
-/// harness's workers woke for their own timers more than [`LATE_AFTER`] late at p99, and by
-/// [`HARNESS_DELAYED`] of the step's p99 latency or more: a send waited for harness, and the
-/// latencies are as much harness's wait as the server's.
+/// harness was late itself during the step ([`late`]).
 fn delayed(step: &CapacityStep) -> bool {
-    step.harness_delay_p99.is_some_and(|delay| {
-        delay > LATE_AFTER.as_secs_f64() * 1000.0 && delay >= HARNESS_DELAYED * step.latency_p99
-    })
+    late(step.harness_delay_p99, step.latency_p99)
 }
 
 /// Whether the connections capped a failing step: sends late while each request, from its

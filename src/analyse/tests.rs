@@ -753,3 +753,32 @@ fn the_readme_documents_every_kind() {
         );
     }
 }
+
+#[test]
+fn a_harness_that_woke_late_says_its_wait_is_in_the_latencies() {
+    let mut result = run();
+    busy(&mut result, 50.0);
+    result.latency.percentiles.p99 = 40.0;
+    result.harness_delay_p99 = Some(25.0);
+    let analysis = analyse(&result);
+    let generator = analysis
+        .findings
+        .iter()
+        .find(|f| f.kind() == FindingKind::GeneratorLimited)
+        .unwrap_or_else(|| panic!("{:?}", kinds(&result)));
+    assert!(
+        generator.title().contains("woke 25 ms late at p99"),
+        "{}",
+        generator.title()
+    );
+    for (delay, why) in [
+        (8.0, "8 ms is on time"),
+        (15.0, "15 ms of a 40 ms p99 is the server's"),
+    ] {
+        result.harness_delay_p99 = Some(delay);
+        assert!(
+            !kinds(&result).contains(&FindingKind::GeneratorLimited),
+            "{why}"
+        );
+    }
+}

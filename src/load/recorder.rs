@@ -290,6 +290,11 @@ impl Totals {
         }
     }
 
+    /// How late the workers woke at p99, ms ([`Totals::stalls`]); `None` before the window.
+    pub(crate) fn delay_p99_ms(&self) -> Option<f64> {
+        (!self.stalls.is_empty()).then(|| self.stalls.value_at_quantile(0.99) as f64 / 1000.0)
+    }
+
     /// All errors, timeouts included.
     pub(crate) fn error_count(&self) -> u64 {
         self.errors.iter().sum()

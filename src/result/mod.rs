@@ -151,6 +151,11 @@ pub struct RunResult {
     /// Requests sent more than 10 ms after their planned time (with --rate).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub late_requests: Option<u64>,
+    /// How late harness's workers woke for their own timers in the measured window, 99th
+    /// percentile, ms (each checks every 10 ms): the wait harness's own scheduling added to
+    /// each send and read. Over 10 ms, and half the p99 latency or more, harness was a limit.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub harness_delay_p99: Option<f64>,
     /// Requests still in flight when the load stopped; counted nowhere else.
     pub unfinished: u64,
     /// The merged latency histogram, to recompute any percentile later.

@@ -330,8 +330,7 @@ fn step_record(
         cpu: None,
         machine_cpu: None,
         harness_cpu: (harness_cpu * 10.0).round() / 10.0,
-        harness_delay_p99: (!totals.stalls.is_empty())
-            .then(|| round3(totals.stalls.value_at_quantile(0.99) as f64 / 1000.0)),
+        harness_delay_p99: totals.delay_p99_ms(),
         passed: false,
         why: Vec::new(),
     }

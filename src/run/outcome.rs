@@ -99,6 +99,7 @@ pub(super) fn build(plan: &Plan, outcome: &LoadOutcome, origin: tokio::time::Ins
                 .map(|(code, count)| (code as u16, *count)),
         ),
         late_requests: load.rate.map(|_| totals.late),
+        harness_delay_p99: totals.delay_p99_ms(),
         unfinished: outcome.unfinished,
         histogram: encode(&totals.latency),
         kinds: kinds(plan, outcome, &series),
