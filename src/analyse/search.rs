@@ -777,7 +777,7 @@ mod tests {
     }
 
     #[test]
-    fn a_loop_busy_for_twice_the_cpu_it_got_waited_for_a_core_not_for_io() {
+    fn a_busy_loop_short_of_cpu_on_a_full_machine_waited_for_a_core_not_for_io() {
         let result: RunResult = serde_json::from_str(include_str!("testdata/base.json")).unwrap();
         let mut capacity = Capacity {
             max_rate: Some(200.0),
