@@ -30,7 +30,7 @@
 use super::capacity::SATURATED_ELU;
 use super::generator::{late, MACHINE_BUSY};
 use crate::result::{
-    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, RunResult, SearchEnd,
+    Capacity, CapacityLimit, CapacityStep, Evidence, LimitKind, ProcessSample, RunResult, SearchEnd,
 };
 use crate::units::short_millis as millis;
 
@@ -254,7 +254,10 @@ pub(crate) fn annotate(result: &mut RunResult) {
     };
     for step in &mut capacity.steps {
         step.utilisation = utilisation(result, step.start, step.end).map(round3);
-        step.cpu = cpu(result, step.start, step.end).map(|c| (c * 10.0).round() / 10.0);
+        let (start, end) = (step.start, step.end);
+        let mean = |value: fn(&ProcessSample) -> f64| mean_sample(result, start, end, value);
+        step.cpu = mean(|p| p.cpu).map(round1);
+        step.machine_cpu = mean(|p| p.system_cpu).map(round1);
     }
     if matches!(
         capacity.end,
@@ -430,9 +433,12 @@ fn limit(result: &RunResult, capacity: &Capacity) -> CapacityLimit {
             let machine = knee
                 .machine_cpu
                 .map(|m| {
-                    let cores = cores(result).unwrap_or(1.0);
-                    evidence_.push(evidence("machine CPU", format!("{m:.0} % of {cores} cores")));
-                    format!(" (the machine's {cores} cores were {m:.0} % busy)")
+                    let cores = match cores(result) {
+                        Some(cores) => format!("{cores} cores"),
+                        None => "cores".to_string(),
+                    };
+                    evidence_.push(evidence("machine CPU", format!("{m:.0} % of {cores}")));
+                    format!(" (the machine's {cores} were {m:.0} % busy)")
                 })
                 .unwrap_or_default();
             CapacityLimit {
@@ -532,14 +538,20 @@ fn loop_delay(result: &RunResult, start: f64, end: f64) -> Option<f64> {
 }
 
 /// The target's mean CPU over `(start, end]`, percent of one core.
-fn cpu(result: &RunResult, start: f64, end: f64) -> Option<f64> {
+/// The mean of `value` over the process samples from `start` (exclusive) to `end`.
+fn mean_sample(
+    result: &RunResult,
+    start: f64,
+    end: f64,
+    value: fn(&ProcessSample) -> f64,
+) -> Option<f64> {
     let points: Vec<f64> = result
         .process
         .as_ref()?
         .points
         .iter()
         .filter(|p| p.t > start && p.t <= end)
-        .map(|p| p.cpu)
+        .map(value)
         .collect();
     (!points.is_empty()).then(|| points.iter().sum::<f64>() / points.len() as f64)
 }
@@ -592,6 +604,10 @@ fn evidence(label: &str, value: String) -> Evidence {
 
 fn round3(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
+}
+
+fn round1(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
 }
 
 /// A rate with thousands separated: 1,600; a tenth below 100.

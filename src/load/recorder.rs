@@ -410,12 +410,16 @@ impl Recorder {
         }
     }
 
-    /// The worker, due to wake at `due`, woke at `now`.
+    /// The worker, due to wake at `due`, woke at `now`. A stall longer than
+    /// [`STALL_PERIOD`] also counts the wake-ups it swallowed (each later by a period less),
+    /// so the figures weigh a stall by its length, as the requests sent in it are.
     pub(crate) fn note_stall(&mut self, due: Instant, now: Instant) {
         if self.in_window(due) {
-            self.totals
+            let late = micros(now.saturating_duration_since(due));
+            let _ = self
+                .totals
                 .stalls
-                .saturating_record(micros(now.saturating_duration_since(due)));
+                .record_correct(late, micros(STALL_PERIOD));
         }
     }
 

@@ -150,9 +150,9 @@ wire_names! {
         Connections = "connections",
         /// harness itself: its workers used their cores, or were late (waiting for a core).
         Harness = "harness",
-        /// The machine: the target's loop was busy by the clock a third longer or more than
-        /// the CPU it got, on a machine with no core to spare: it waited for a core that
-        /// other work held.
+        /// The machine: the target's loop, 50 % busy or more, was busy by the clock more
+        /// than a third longer than the CPU it got, on a machine with no core to spare: it
+        /// waited for a core that other work held.
         Machine = "machine",
         /// The target exited during the search.
         TargetExited = "targetExited",

@@ -124,10 +124,12 @@ pub(super) async fn search(
             100.0 * (crate::sample::own_cpu_seconds() - cpu_before) / (t1 - t0).max(0.001);
         let result = outcome::build(&step_plan, &outcome, ctx.origin);
         let mut step = step_record(&result, &outcome, rate, harness_cpu);
-        if let Some((cpu, machine)) = watched.as_deref().and_then(|w| w.cpu_between(t0, t1)) {
-            step.cpu = Some((cpu * 10.0).round() / 10.0);
-            step.machine_cpu = Some((machine * 10.0).round() / 10.0);
-        }
+        // For the sentence if harness is the limit; the analysis fills it again (and the
+        // target's CPU) from the same samples over the same window.
+        step.machine_cpu = watched
+            .as_deref()
+            .and_then(|w| w.machine_cpu_between(step.start, step.end))
+            .map(|machine| (machine * 10.0).round() / 10.0);
         let failed: Vec<String> = find
             .rules
             .iter()

@@ -622,19 +622,16 @@ impl Watched {
         }
     }
 
-    /// The target's and the machine's mean CPU over the samples from `t0` to `t1` (seconds
-    /// on the run's clock): percent of one core, and of all cores. `None` without samples.
-    pub(super) fn cpu_between(&self, t0: f64, t1: f64) -> Option<(f64, f64)> {
+    /// The machine's mean CPU, percent of all cores, over the samples after `start` up to
+    /// `end` (seconds on the run's clock). `None` without samples.
+    pub(super) fn machine_cpu_between(&self, start: f64, end: f64) -> Option<f64> {
         let samples = self.samples.lock().ok()?;
-        let during: Vec<_> = samples.iter().filter(|p| p.t >= t0 && p.t <= t1).collect();
-        if during.is_empty() {
-            return None;
-        }
-        let n = during.len() as f64;
-        Some((
-            during.iter().map(|p| p.cpu).sum::<f64>() / n,
-            during.iter().map(|p| p.system_cpu).sum::<f64>() / n,
-        ))
+        let during: Vec<f64> = samples
+            .iter()
+            .filter(|p| p.t > start && p.t <= end)
+            .map(|p| p.system_cpu)
+            .collect();
+        (!during.is_empty()).then(|| during.iter().sum::<f64>() / during.len() as f64)
     }
 
     /// The highest resident memory of the target's process tree sampled so far, bytes.

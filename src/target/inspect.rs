@@ -265,8 +265,8 @@ impl Inspector {
 
     /// Loads the probe at `script` into the process with `env` (its socket, its interval)
     /// set while it starts; true when it started. When harness opened the inspector, the
-    /// probe is told to close it should harness's socket close without a goodbye (a second
-    /// Ctrl-C, SIGKILL): [`Inspector::leave`] cannot run then.
+    /// probe is told to close it, if still open, once harness's socket closes or breaks:
+    /// [`Inspector::leave`] cannot run when harness is killed (a second Ctrl-C, SIGKILL).
     pub(crate) async fn install_probe(
         &mut self,
         script: &std::path::Path,

@@ -9,7 +9,7 @@
  * opens its own connection. Worker threads are skipped (same pid, same memory).
  * Optional: HARNESS_PROBE_GC=observer (default) | profiler | off (see "gc" below);
  * HARNESS_PROBE_CLOSE_INSPECTOR=1 (attached through an inspector harness opened: closed
- * by the probe if harness's socket closes before harness stopped it).
+ * by the probe, if still open, once harness's socket closes or breaks).
  *
  * Rules: never change the app's behaviour. No env var -> do nothing. No output,
  * nothing thrown, every callback in try/catch, socket and timers unref()'d, and
@@ -104,8 +104,8 @@ function start() {
   // (HARNESS_PROBE_GC=profiler) or when there is no PerformanceObserver.
   // HARNESS_PROBE_GC=off: no GC events at all (the cheapest).
   const GC_MODE = process.env.HARNESS_PROBE_GC || 'observer';
-  // Attached through an inspector harness opened: should harness go without saying goodbye
-  // (a second Ctrl-C, SIGKILL), the probe closes the inspector, as harness would have.
+  // Attached through an inspector harness opened: when harness's socket closes or breaks,
+  // the probe closes the inspector if harness has not (a second Ctrl-C, SIGKILL).
   const CLOSE_INSPECTOR = process.env.HARNESS_PROBE_CLOSE_INSPECTOR === '1';
   const useProfiler = GC_MODE !== 'off' && typeof v8.GCProfiler === 'function' &&
     (GC_MODE === 'profiler' || typeof perf.PerformanceObserver !== 'function');
@@ -152,7 +152,7 @@ function start() {
   socket.unref();
   socket.setEncoding('utf8');
   socket.on('error', () => disable(false));
-  socket.on('close', () => { const gone = active; disable(false); if (gone) closeInspector(); });
+  socket.on('close', () => disable(false));
   socket.on('data', guard(onData));
   socket.on('connect', guard(onConnect));
   let fd = -1;
@@ -577,9 +577,10 @@ function start() {
   }
 
   // graceful (on "stop"): flush what is queued, then close; otherwise drop it.
-  // After harness's socket closed with the probe still active (harness did not stop it):
-  // closes the inspector harness opened, once harness's own session has gone with it
-  // (inspector.close() waits for every session, blocking the loop meanwhile).
+  // Once harness's socket has broken or closed (harness has gone, or is going: it leaves
+  // its inspector session first): closes the inspector harness opened, a moment later, if
+  // harness did not (inspector.close() waits for every session, blocking the loop
+  // meanwhile; harness's has gone by then).
   function closeInspector() {
     if (!CLOSE_INSPECTOR) return;
     try {
@@ -593,6 +594,7 @@ function start() {
     try {
       if (!active) return;
       active = false;
+      if (!graceful && connected) closeInspector();
       delete process[KEY];
       clearInterval(timer);
       clearInterval(ticker);
