@@ -121,21 +121,17 @@ fn an_inspector_that_does_not_answer_is_refused_in_one_line() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
 }
 
-/// Ctrl-C during the load: harness ends promptly, and the process it attached to lives on
-/// with its inspector closed and answers requests.
-#[test]
-fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
-    let _one = one_at_a_time();
-    let mut outside = Outside::start("hello.js");
-    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+/// harness attached to `outside` for a 20 s load, 2 s after the inspector opened (the probe
+/// in and the load under way).
+fn attached_load(outside: &Outside) -> Child {
+    let run = Command::new(env!("CARGO_BIN_EXE_harness"))
         .args(["--json", "-n", "-c", "2", "-d", "20", "--pid"])
         .arg(outside.child.id().to_string())
         .arg(outside.url())
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    // Once the probe is in (the inspector open and the load under way), interrupt.
     for _ in 0..100 {
         if inspector_open() {
             break;
@@ -143,6 +139,17 @@ fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(2));
+    run
+}
+
+/// Ctrl-C during the load: harness ends promptly, and the process it attached to lives on
+/// with its inspector closed and answers requests.
+#[test]
+fn a_signal_during_an_attached_load_leaves_the_process_as_found() {
+    let _one = one_at_a_time();
+    let mut outside = Outside::start("hello.js");
+    // Once the probe is in (the inspector open and the load under way), interrupt.
+    let mut run = attached_load(&outside);
     // SAFETY: signals the harness process this test started.
     unsafe { libc::kill(run.id() as i32, libc::SIGINT) };
     let status = run.wait().unwrap();
@@ -166,21 +173,8 @@ fn a_killed_harness_still_leaves_the_process_as_found() {
     let _one = one_at_a_time();
     let mut outside = Outside::start("hello.js");
     let pid = outside.child.id().to_string();
-    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["--json", "-n", "-c", "2", "-d", "20", "--pid", &pid])
-        .arg(outside.url())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if inspector_open() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut run = attached_load(&outside);
     assert!(inspector_open(), "harness did not open the inspector");
-    std::thread::sleep(Duration::from_secs(2));
     run.kill().unwrap();
     run.wait().unwrap();
     assert!(outside.alive(), "the process was ended");
