@@ -29,18 +29,25 @@ pub(super) fn late(delay_p99: Option<f64>, latency_p99: f64) -> bool {
     })
 }
 
-/// harness or the machine was saturated.
+/// harness or the machine was saturated, or harness was late.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Generator {
-    /// harness's CPU, percent of one core.
-    pub harness_cpu: f64,
-    /// The machine's CPU, percent of all cores.
-    pub machine_cpu: f64,
-    /// Cores.
-    pub cores: u64,
+    /// harness's and the machine's CPU, when a target was watched.
+    pub cpu: Option<Cpu>,
     /// How late harness's workers woke at p99 and the p99 latency, ms, when harness was
     /// [`late`].
     pub late: Option<(f64, f64)>,
+}
+
+/// harness's and the machine's CPU during the load.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Cpu {
+    /// harness's CPU, percent of one core.
+    pub harness: f64,
+    /// The machine's CPU, percent of all cores.
+    pub machine: f64,
+    /// Cores.
+    pub cores: u64,
 }
 
 impl Detail for Generator {
@@ -49,16 +56,17 @@ impl Detail for Generator {
     }
 
     fn title(&self) -> String {
-        match self.late {
-            Some((delay, p99)) => format!(
+        match (&self.late, &self.cpu) {
+            (Some((delay, p99)), _) => format!(
                 "The load generator was late itself: its workers woke {} late at p99, against a p99 latency of {}",
-                short_millis(delay),
-                short_millis(p99)
+                short_millis(*delay),
+                short_millis(*p99)
             ),
-            None => format!(
+            (None, Some(cpu)) => format!(
                 "The load generator shared the machine: harness used {:.0} % of a core and the machine {:.0} % of its {} cores",
-                self.harness_cpu, self.machine_cpu, self.cores
+                cpu.harness, cpu.machine, cpu.cores
             ),
+            (None, None) => "The load generator was the limit".to_string(),
         }
     }
 
@@ -75,16 +83,17 @@ impl Detail for Generator {
     }
 
     fn evidence(&self) -> Vec<(String, String)> {
-        let mut evidence = vec![
-            pair(
+        let mut evidence = Vec::new();
+        if let Some(cpu) = &self.cpu {
+            evidence.push(pair(
                 "harness CPU",
-                format!("{:.0} % of a core", self.harness_cpu),
-            ),
-            pair(
+                format!("{:.0} % of a core", cpu.harness),
+            ));
+            evidence.push(pair(
                 "machine CPU",
-                format!("{:.0} % of {} cores", self.machine_cpu, self.cores),
-            ),
-        ];
+                format!("{:.0} % of {} cores", cpu.machine, cpu.cores),
+            ));
+        }
         if let Some((delay, _)) = self.late {
             evidence.push(pair("harness late by (p99)", short_millis(delay)));
         }
@@ -92,20 +101,23 @@ impl Detail for Generator {
     }
 }
 
-/// harness at [`GENERATOR_BUSY`] of its workers, the machine at [`MACHINE_BUSY`], or
-/// harness [`late`].
-pub(crate) fn finding(result: &RunResult, busy: &Busy) -> Option<Generator> {
+/// harness at [`GENERATOR_BUSY`] of its workers or the machine at [`MACHINE_BUSY`] (with a
+/// target watched, `busy`), or harness [`late`] (with or without one).
+pub(crate) fn finding(result: &RunResult, busy: Option<&Busy>) -> Option<Generator> {
     let workers = result.workers.max(1) as f64;
     let p99 = result.latency.percentiles.p99;
     let late =
         late(result.harness_delay_p99, p99).then(|| (result.harness_delay_p99.unwrap_or(0.0), p99));
-    let limited = busy.harness >= GENERATOR_BUSY * 100.0 * workers.min(busy.cores)
-        || busy.machine >= MACHINE_BUSY
-        || late.is_some();
-    limited.then_some(Generator {
-        harness_cpu: busy.harness,
-        machine_cpu: busy.machine,
-        cores: busy.cores as u64,
+    let saturated = busy.is_some_and(|busy| {
+        busy.harness >= GENERATOR_BUSY * 100.0 * workers.min(busy.cores)
+            || busy.machine >= MACHINE_BUSY
+    });
+    (saturated || late.is_some()).then(|| Generator {
+        cpu: busy.map(|busy| Cpu {
+            harness: busy.harness,
+            machine: busy.machine,
+            cores: busy.cores as u64,
+        }),
         late,
     })
 }

@@ -156,12 +156,13 @@ pub(crate) fn analyse(result: &RunResult) -> Analysis {
     let mut findings = errors::findings(result);
     findings.extend(memory::findings(result, &window));
     findings.extend(event_loop::findings(result, &window, per_request));
-    if let Some(busy) = capacity::Busy::during_load(result, &window) {
-        findings.extend(io_wait::finding(result, &busy, per_request).map(Finding::from));
-        findings.extend(capacity::saturated(result, &busy, per_request).map(Finding::from));
-        findings.extend(generator::finding(result, &busy).map(Finding::from));
-        event_loop::starved_not_blocked(&mut findings, &busy);
+    let busy = capacity::Busy::during_load(result, &window);
+    if let Some(busy) = &busy {
+        findings.extend(io_wait::finding(result, busy, per_request).map(Finding::from));
+        findings.extend(capacity::saturated(result, busy, per_request).map(Finding::from));
+        event_loop::starved_not_blocked(&mut findings, busy);
     }
+    findings.extend(generator::finding(result, busy.as_ref()).map(Finding::from));
     event_loop::queueing_at_capacity(&mut findings);
     attach_profiles(&mut findings, result);
     errors::link_consequences(&mut findings);

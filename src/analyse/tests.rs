@@ -771,6 +771,11 @@ fn a_harness_that_woke_late_says_its_wait_is_in_the_latencies() {
         "{}",
         generator.title()
     );
+    result.process = None;
+    assert!(
+        kinds(&result).contains(&FindingKind::GeneratorLimited),
+        "a load by URL only is told too"
+    );
     for (delay, why) in [
         (8.0, "8 ms is on time"),
         (15.0, "15 ms of a 40 ms p99 is the server's"),
