@@ -797,17 +797,7 @@ mod tests {
         let result: RunResult = serde_json::from_str(include_str!("testdata/base.json")).unwrap();
         let mut capacity = Capacity {
             max_rate: Some(200.0),
-            rules: Vec::new(),
-            precision: 0.05,
-            end: SearchEnd::Found,
-            partial: false,
-            limit: CapacityLimit {
-                kind: LimitKind::Unknown,
-                sentence: String::new(),
-                evidence: Vec::new(),
-            },
-            probe_rate: None,
-            steps: Vec::new(),
+            ..Capacity::before(Vec::new(), 0.05)
         };
         let knee = CapacityStep {
             rate: 214.0,

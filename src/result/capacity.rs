@@ -35,6 +35,26 @@ pub struct Capacity {
     pub steps: Vec<CapacityStep>,
 }
 
+impl Capacity {
+    /// A search not yet run: these rules at this precision, no step, no limit.
+    pub(crate) fn before(rules: Vec<String>, precision: f64) -> Capacity {
+        Capacity {
+            max_rate: None,
+            rules,
+            precision,
+            end: SearchEnd::Found,
+            partial: false,
+            limit: CapacityLimit {
+                kind: LimitKind::Unknown,
+                sentence: String::new(),
+                evidence: Vec::new(),
+            },
+            probe_rate: None,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// What limited the server.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -50,20 +50,7 @@ pub(super) async fn search(
     };
     let mut rules: Vec<String> = find.rules.iter().map(|r| r.text.clone()).collect();
     rules.extend(search::ALWAYS.iter().map(|r| r.to_string()));
-    let mut capacity = Capacity {
-        max_rate: None,
-        rules,
-        precision: find.precision,
-        end: SearchEnd::Found,
-        partial: false,
-        limit: CapacityLimit {
-            kind: LimitKind::Unknown,
-            sentence: String::new(),
-            evidence: Vec::new(),
-        },
-        probe_rate: None,
-        steps: Vec::new(),
-    };
+    let mut capacity = Capacity::before(rules, find.precision);
     let mut last: Option<(LoadOutcome, Plan)> = None;
     let start = match find.start {
         Some(rate) => rate,
